@@ -1,0 +1,1 @@
+"""The GraphQL API: a thin skin over the core services."""

@@ -1,0 +1,279 @@
+"""Accounts in GraphQL: register, log in, refresh, log out, `me`, profile editing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from beanie import PydanticObjectId
+from strawberry import relay
+from strawberry.types import Info
+
+from specialistly.api.context import Context
+from specialistly.api.errors import UserError, graphql_error, user_errors
+from specialistly.auth import Tokens
+from specialistly.core import accounts
+from specialistly.core.errors import DomainError
+from specialistly.core.users import Role, SpecialistProfile, User
+from specialistly.hookspecs import GraphQLContribution, hookimpl
+
+strawberry.enum(Role, name="Role")
+
+
+@strawberry.type(name="SpecialistProfile")
+class SpecialistProfileType:
+    slug: str
+    display_name: str
+    headline: str
+    bio: str
+    expertise: list[str]
+    timezone: str
+    currency: str
+    photo_url: str | None
+    published: bool
+
+    @classmethod
+    def of(cls, p: SpecialistProfile) -> SpecialistProfileType:
+        return cls(
+            slug=p.slug,
+            display_name=p.display_name,
+            headline=p.headline,
+            bio=p.bio,
+            expertise=p.expertise,
+            timezone=p.timezone,
+            currency=p.currency,
+            photo_url=p.photo_url,
+            published=p.published,
+        )
+
+
+@strawberry.type(name="User")
+class UserType(relay.Node):
+    id: relay.NodeID[str]
+    display_name: str
+    roles: list[Role]
+    created_at: datetime
+    _email: strawberry.Private[str]
+    _is_viewer: strawberry.Private[bool] = False  # returned to the user themself (login)
+
+    @strawberry.field(description="Only the user themself and admins may read it.")
+    async def email(self, info: Info[Context, None]) -> str:
+        if self._is_viewer:
+            return self._email
+        viewer = await info.context.viewer()
+        if viewer is None or (str(viewer.id) != self.id and not viewer.has(Role.ADMIN)):
+            raise graphql_error(DomainError.of("FORBIDDEN", "You may not read this email."))
+        return self._email
+
+    @strawberry.field
+    async def specialist_profile(self, info: Info[Context, None]) -> SpecialistProfileType | None:
+        if Role.SPECIALIST not in self.roles:
+            return None
+        profile = await info.context.loaders.profile_by_user.load(PydanticObjectId(self.id))
+        return SpecialistProfileType.of(profile) if profile else None
+
+    @classmethod
+    def of(cls, user: User, *, is_viewer: bool = False) -> UserType:
+        return cls(
+            id=str(user.id),
+            display_name=user.display_name,
+            roles=list(user.roles),
+            created_at=user.created_at,
+            _email=user.email,
+            _is_viewer=is_viewer,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
+    ) -> list[UserType | None]:
+        ids = [PydanticObjectId(i) if PydanticObjectId.is_valid(i) else None for i in node_ids]
+        users = [await info.context.loaders.user.load(i) if i else None for i in ids]
+        return [cls.of(u) if u else None for u in users]
+
+
+@strawberry.type
+class AuthTokens:
+    access_token: str
+    access_token_expires_at: datetime
+    refresh_token: str
+    refresh_token_expires_at: datetime
+
+    @classmethod
+    def of(cls, tokens: Tokens) -> AuthTokens:
+        return cls(
+            access_token=tokens.access_token,
+            access_token_expires_at=tokens.access_expires_at,
+            refresh_token=tokens.refresh_token,
+            refresh_token_expires_at=tokens.refresh_expires_at,
+        )
+
+
+@strawberry.type
+class AuthPayload:
+    user: UserType | None = None
+    tokens: AuthTokens | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UserPayload:
+    user: UserType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LogoutPayload:
+    ok: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.enum
+class RegisterRole(Enum):
+    CUSTOMER = "customer"
+    SPECIALIST = "specialist"
+
+
+@strawberry.input
+class RegisterInput:
+    email: str
+    password: str
+    display_name: str
+    role: RegisterRole = RegisterRole.CUSTOMER
+
+
+@strawberry.input
+class LoginInput:
+    email: str
+    password: str
+
+
+@strawberry.input
+class UpdateProfileInput:
+    display_name: str | None = None
+    headline: str | None = None
+    bio: str | None = None
+    expertise: list[str] | None = None
+    timezone: str | None = None
+    currency: str | None = None
+    slug: str | None = None
+    photo_url: str | None = None
+    published: bool | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The logged-in user, or null when not logged in.")
+    async def me(self, info: Info[Context, None]) -> UserType | None:
+        ctx = info.context
+        if ctx.bearer is None:
+            return None
+        try:
+            return UserType.of(await ctx.require_user(), is_viewer=True)
+        except DomainError as exc:
+            raise graphql_error(exc) from None
+
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info[Context, None], id: relay.GlobalID) -> relay.Node | None:
+        try:
+            node: relay.Node | None = await id.resolve_node(info, required=False)
+        except (ValueError, KeyError):  # an id of a type that does not exist
+            return None
+        return node
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def register(self, info: Info[Context, None], input: RegisterInput) -> AuthPayload:
+        ctx = info.context
+        try:
+            await ctx.runtime.limiter.enforce(
+                f"register:ip:{ctx.client_ip}",
+                limit=ctx.runtime.settings.login_attempts_per_ip,
+                window=ctx.runtime.settings.login_window,
+                what="registrations",
+            )
+            user = await accounts.register(
+                accounts.Registration(
+                    email=input.email,
+                    password=input.password,
+                    display_name=input.display_name,
+                    role=Role(input.role.value),
+                )
+            )
+        except DomainError as exc:
+            return AuthPayload(errors=user_errors(exc))
+        tokens = await ctx.runtime.tokens.start_session(user)
+        return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
+
+    @strawberry.mutation
+    async def login(self, info: Info[Context, None], input: LoginInput) -> AuthPayload:
+        ctx = info.context
+        settings = ctx.runtime.settings
+        limiter = ctx.runtime.limiter
+        account_key = f"login:account:{input.email.strip().lower()[:254]}"
+        try:
+            await limiter.enforce(
+                f"login:ip:{ctx.client_ip}",
+                limit=settings.login_attempts_per_ip,
+                window=settings.login_window,
+                what="login attempts",
+            )
+            await limiter.enforce(
+                account_key,
+                limit=settings.login_attempts_per_account,
+                window=settings.login_window,
+                what="login attempts for this account",
+            )
+            user = await accounts.authenticate(input.email, input.password)
+        except DomainError as exc:
+            return AuthPayload(errors=user_errors(exc))
+        await limiter.reset(account_key)
+        tokens = await ctx.runtime.tokens.start_session(user)
+        return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
+
+    @strawberry.mutation(description="Trade a refresh token for new tokens; the old one stops.")
+    async def refresh_token(self, info: Info[Context, None], refresh_token: str) -> AuthPayload:
+        try:
+            user, tokens = await info.context.runtime.tokens.refresh(refresh_token)
+        except DomainError as exc:
+            return AuthPayload(errors=user_errors(exc))
+        return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
+
+    @strawberry.mutation(description="End this session: its tokens stop working.")
+    async def logout(self, info: Info[Context, None]) -> LogoutPayload:
+        ctx = info.context
+        try:
+            await ctx.require_user()
+        except DomainError as exc:
+            return LogoutPayload(errors=user_errors(exc))
+        identity = await ctx.identity()
+        assert identity is not None
+        await ctx.runtime.tokens.end_session(identity.session_id)
+        return LogoutPayload(ok=True)
+
+    @strawberry.mutation
+    async def update_profile(
+        self, info: Info[Context, None], input: UpdateProfileInput
+    ) -> UserPayload:
+        try:
+            user = await info.context.require_user()
+            changes = accounts.ProfileChanges(**_given(input))
+            user = await accounts.update_profile(user, changes)
+        except DomainError as exc:
+            return UserPayload(errors=user_errors(exc))
+        info.context.loaders.profile_by_user.clear(user.id)  # type: ignore[arg-type]
+        return UserPayload(user=UserType.of(user, is_viewer=True))
+
+
+def _given(input: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(input).items() if v is not None and v is not strawberry.UNSET}
+
+
+@hookimpl
+def graphql_contribution() -> GraphQLContribution:
+    return GraphQLContribution(query=Query, mutation=Mutation)

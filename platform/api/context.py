@@ -1,0 +1,65 @@
+"""The per-request GraphQL context: the runtime, the viewer and the DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from specialistly.api.loaders import Loaders
+from specialistly.auth import Identity
+from specialistly.core.errors import UNAUTHENTICATED, DomainError
+from specialistly.core.users import Role, User
+from specialistly.runtime import Runtime
+
+NOT_LOGGED_IN = DomainError.of(UNAUTHENTICATED, "You must be logged in.")
+
+
+@dataclass
+class Context:
+    runtime: Runtime
+    connection: HTTPConnection
+    bearer: str | None
+    loaders: Loaders = field(default_factory=Loaders)
+    connection_params: dict[str, Any] | None = None
+    _identity: Identity | None = None
+    _auth_error: DomainError | None = None
+    _resolved: bool = False
+
+    @property
+    def client_ip(self) -> str:
+        return self.connection.client.host if self.connection.client else "unknown"
+
+    async def identity(self) -> Identity | None:
+        """The logged-in viewer, or None. Bad tokens are remembered for require_user."""
+        if not self._resolved:
+            self._resolved = True
+            if self.bearer:
+                try:
+                    self._identity = await self.runtime.tokens.identify(self.bearer)
+                except DomainError as exc:
+                    self._auth_error = exc
+        return self._identity
+
+    async def viewer(self) -> User | None:
+        identity = await self.identity()
+        return identity.user if identity else None
+
+    async def require_user(self, *roles: Role) -> User:
+        """The viewer; raises UNAUTHENTICATED (or why the token failed), or FORBIDDEN."""
+        identity = await self.identity()
+        if identity is None:
+            raise self._auth_error or NOT_LOGGED_IN
+        user = identity.user
+        if roles and not any(user.has(role) for role in (*roles, Role.ADMIN)):
+            names = " or ".join(r.value for r in roles)
+            raise DomainError.of("FORBIDDEN", f"Only a {names} may do this.")
+        return user
+
+
+def bearer_token(connection: HTTPConnection, params: dict[str, Any] | None = None) -> str | None:
+    value = (params or {}).get("authorization") or connection.headers.get("authorization")
+    if isinstance(value, str) and value[:7].lower() == "bearer ":
+        return value[7:].strip() or None
+    return None

@@ -1,0 +1,75 @@
+"""Assembling one GraphQL schema from the contributions of the platform and its plugins."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry import Schema
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from specialistly.core.errors import DomainError
+from specialistly.hookspecs import GraphQLContribution
+from specialistly.plugins import PluginError, PluginManager
+from specialistly.settings import Settings
+
+
+def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
+    contributions: list[tuple[str, GraphQLContribution]] = [
+        (name, c) for name, c in plugins.collect("graphql_contribution") if c is not None
+    ]
+    query = _merge("Query", [(n, c.query) for n, c in contributions])
+    mutation = _merge("Mutation", [(n, c.mutation) for n, c in contributions])
+    subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
+    if query is None:
+        raise PluginError("no plugin contributes a Query type")
+    return _Schema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        types=[t for _, c in contributions for t in c.types],
+        extensions=[  # factories, so that no extension instance is shared by two requests
+            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaskErrors(should_mask_error=_is_unexpected),
+        ],
+    )
+
+
+class _Schema(Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log only the unexpected errors; expected ones are answers, not incidents."""
+        unexpected = [e for e in errors if _is_unexpected(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def _merge(name: str, parts: list[tuple[str, type | None]]) -> type | None:
+    """strawberry's merge_types, but a field defined twice is an error naming both plugins."""
+    owners: dict[str, str] = {}
+    types = []
+    for plugin, cls in parts:
+        if cls is None:
+            continue
+        for field in cls.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if field.name in owners:
+                raise PluginError(
+                    f"{name}.{field.name} is defined by both plugin {owners[field.name]!r}"
+                    f" and plugin {plugin!r}"
+                )
+            owners[field.name] = plugin
+        types.append(cls)
+    return merge_types(name, tuple(types)) if types else None
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, (GraphQLError, DomainError))

@@ -1,0 +1,150 @@
+"""Access and refresh tokens.
+
+An access token is a short-lived JWT (HS256) naming the user and the session it belongs to.
+A refresh token is an opaque random string, stored only as its SHA-256 in the session, and
+rotated on each use; logging out revokes the session, which stops its access tokens too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from beanie import Document, PydanticObjectId
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+
+from specialistly.core.accounts import get_user
+from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.errors import DomainError
+from specialistly.core.users import User
+from specialistly.settings import Settings
+
+ISSUER = "specialistly"
+TOKEN_EXPIRED = DomainError.of("TOKEN_EXPIRED", "The access token has expired; refresh it.")
+TOKEN_INVALID = DomainError.of("TOKEN_INVALID", "The access token is not valid.")
+REFRESH_INVALID = DomainError.of(
+    "REFRESH_TOKEN_INVALID", "The refresh token is not valid; log in again.", "refreshToken"
+)
+
+
+class AuthSession(Document):
+    user_id: PydanticObjectId
+    refresh_hash: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+    class Settings:
+        name = "auth_sessions"
+        indexes = [
+            IndexModel([("refresh_hash", ASCENDING)], unique=True),
+            IndexModel([("user_id", ASCENDING)]),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user: User
+    session_id: PydanticObjectId
+
+
+def _digest(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+class TokenService:
+    def __init__(self, settings: Settings) -> None:
+        self._key = OctKey.import_key(settings.jwt_secret.get_secret_value())
+        self._access_ttl = settings.access_token_ttl
+        self._refresh_ttl = settings.refresh_token_ttl
+
+    async def start_session(self, user: User) -> Tokens:
+        assert user.id is not None
+        refresh_token = secrets.token_urlsafe(32)
+        now = utcnow()
+        session = AuthSession(
+            user_id=user.id,
+            refresh_hash=_digest(refresh_token),
+            created_at=now,
+            expires_at=now + self._refresh_ttl,
+        )
+        await session.insert()
+        return self._tokens(user.id, session, refresh_token)
+
+    async def refresh(self, refresh_token: str) -> tuple[User, Tokens]:
+        """Rotate the refresh token: the old one works exactly once."""
+        new_token = secrets.token_urlsafe(32)
+        now = utcnow()
+        found = await AuthSession.get_pymongo_collection().find_one_and_update(
+            {"refresh_hash": _digest(refresh_token or ""), "revoked_at": None},
+            {"$set": {"refresh_hash": _digest(new_token)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if found is None:
+            raise REFRESH_INVALID
+        session = AuthSession.model_validate(found)
+        if as_utc(session.expires_at) <= now:
+            raise REFRESH_INVALID
+        user = await get_user(session.user_id)
+        return user, self._tokens(session.user_id, session, new_token)
+
+    async def end_session(self, session_id: PydanticObjectId) -> None:
+        await AuthSession.find_one(AuthSession.id == session_id).update(
+            {"$set": {"revoked_at": utcnow()}}
+        )
+
+    async def identify(self, access_token: str) -> Identity:
+        """The user behind a bearer token, or TOKEN_EXPIRED / TOKEN_INVALID."""
+        try:
+            token = jwt.decode(access_token, self._key, algorithms=["HS256"])
+        except (JoseError, ValueError):
+            raise TOKEN_INVALID from None
+        claims = token.claims
+        try:
+            jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": ISSUER},
+                sub={"essential": True},
+                sid={"essential": True},
+                exp={"essential": True},
+            ).validate(claims)
+        except JoseError as exc:
+            raise (TOKEN_EXPIRED if exc.error == "expired_token" else TOKEN_INVALID) from None
+        sid, sub = str(claims["sid"]), str(claims["sub"])
+        if not (PydanticObjectId.is_valid(sid) and PydanticObjectId.is_valid(sub)):
+            raise TOKEN_INVALID
+        session = await AuthSession.get(sid)
+        if session is None or session.revoked_at is not None or str(session.user_id) != sub:
+            raise TOKEN_INVALID
+        user = await User.get(sub)
+        if user is None:
+            raise TOKEN_INVALID
+        assert session.id is not None
+        return Identity(user, session.id)
+
+    def _tokens(
+        self, user_id: PydanticObjectId, session: AuthSession, refresh_token: str
+    ) -> Tokens:
+        now = utcnow()
+        expires = now + self._access_ttl
+        claims = {
+            "iss": ISSUER,
+            "sub": str(user_id),
+            "sid": str(session.id),
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+        }
+        access = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key)
+        return Tokens(access, expires, refresh_token, as_utc(session.expires_at))

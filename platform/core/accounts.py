@@ -1,0 +1,157 @@
+"""Registering, authenticating and editing accounts."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from beanie import PydanticObjectId
+from pymongo.errors import DuplicateKeyError
+
+from specialistly.core import validation
+from specialistly.core.errors import NOT_FOUND, Check, DomainError
+from specialistly.core.passwords import check_strength, hash_password, verify_password
+from specialistly.core.users import Role, SpecialistProfile, User
+
+INVALID_CREDENTIALS = DomainError.of("INVALID_CREDENTIALS", "The email or password is not correct.")
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    email: str
+    password: str
+    display_name: str
+    role: Role = Role.CUSTOMER
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChanges:
+    """Fields left as None are not changed."""
+
+    display_name: str | None = None
+    headline: str | None = None
+    bio: str | None = None
+    expertise: list[str] | None = None
+    timezone: str | None = None
+    currency: str | None = None
+    slug: str | None = None
+    photo_url: str | None = None
+    published: bool | None = None
+
+
+async def register(data: Registration, *, field_prefix: str = "input.") -> User:
+    check = Check()
+    email = validation.email(check, f"{field_prefix}email", data.email)
+    name = validation.text(check, f"{field_prefix}displayName", data.display_name, max_length=80)
+    if data.role == Role.ADMIN:
+        check.add("FORBIDDEN", "Admins cannot register themselves.", f"{field_prefix}role")
+    check_strength(check, f"{field_prefix}password", data.password, email=email)
+    check.raise_if_any()
+
+    user = User(
+        email=email,
+        email_key=email.lower(),
+        password_hash=await hash_password(data.password),
+        display_name=name,
+        roles=[data.role],
+    )
+    try:
+        await user.insert()
+    except DuplicateKeyError:
+        raise DomainError.of(
+            "EMAIL_TAKEN", "An account with this email exists already.", f"{field_prefix}email"
+        ) from None
+    if data.role == Role.SPECIALIST:
+        try:
+            await _create_profile(user)
+        except BaseException:
+            await user.delete()  # no half-registered specialist without a profile
+            raise
+    return user
+
+
+async def _create_profile(user: User) -> SpecialistProfile:
+    base = validation.slugify(user.display_name)
+    for attempt in range(5):
+        slug = base if attempt == 0 else f"{base}-{secrets.token_hex(3)}"
+        assert user.id is not None
+        profile = SpecialistProfile(user_id=user.id, slug=slug, display_name=user.display_name)
+        try:
+            return await profile.insert()
+        except DuplicateKeyError as exc:
+            if "user_id" in str(exc):
+                raise
+    raise RuntimeError("could not find a free slug")
+
+
+async def authenticate(email: str, password: str) -> User:
+    user = await User.find_one(User.email_key == (email or "").strip().lower())
+    if not await verify_password(user.password_hash if user else None, password or ""):
+        raise INVALID_CREDENTIALS
+    assert user is not None
+    return user
+
+
+async def get_user(user_id: PydanticObjectId | str) -> User:
+    user = await User.get(user_id) if PydanticObjectId.is_valid(user_id) else None
+    if user is None:
+        raise DomainError.of(NOT_FOUND, "No such user.")
+    return user
+
+
+async def profile_of(user: User) -> SpecialistProfile | None:
+    return await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
+
+
+async def update_profile(
+    user: User, changes: ProfileChanges, *, field_prefix: str = "input."
+) -> User:
+    """Change the user's name and, for a specialist, the public profile; all or nothing."""
+    check = Check()
+    f = field_prefix
+    updates: dict[str, object] = {}
+    if changes.display_name is not None:
+        updates["display_name"] = validation.text(
+            check, f"{f}displayName", changes.display_name, max_length=80
+        )
+    profile_fields = _profile_updates(check, changes, f)
+    profile = await profile_of(user) if user.has(Role.SPECIALIST) else None
+    if profile_fields and profile is None:
+        check.add("FORBIDDEN", "Only specialists have a public profile.", None)
+    check.raise_if_any()
+
+    if profile is not None and (profile_fields or "display_name" in updates):
+        if "display_name" in updates:
+            profile_fields["display_name"] = updates["display_name"]
+        try:
+            await profile.set(profile_fields)
+        except DuplicateKeyError:
+            raise DomainError.of(
+                "SLUG_TAKEN", "Another specialist uses this address.", f"{f}slug"
+            ) from None
+    if updates:
+        await user.set(updates)
+    return user
+
+
+def _profile_updates(check: Check, c: ProfileChanges, f: str) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    if c.headline is not None:
+        fields["headline"] = validation.text(
+            check, f"{f}headline", c.headline, max_length=140, required=False
+        )
+    if c.bio is not None:
+        fields["bio"] = validation.text(check, f"{f}bio", c.bio, max_length=5000, required=False)
+    if c.expertise is not None:
+        fields["expertise"] = validation.tags(check, f"{f}expertise", c.expertise)
+    if c.timezone is not None:
+        fields["timezone"] = validation.timezone(check, f"{f}timezone", c.timezone)
+    if c.currency is not None:
+        fields["currency"] = validation.currency(check, f"{f}currency", c.currency)
+    if c.slug is not None:
+        fields["slug"] = validation.slug(check, f"{f}slug", c.slug)
+    if c.photo_url is not None:
+        fields["photo_url"] = validation.https_url(check, f"{f}photoUrl", c.photo_url)
+    if c.published is not None:
+        fields["published"] = c.published
+    return fields

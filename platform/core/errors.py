@@ -1,0 +1,48 @@
+"""Expected failures of domain operations, reported to the user field by field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a request. ``field`` is the input path (``input.email``) or None."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class DomainError(Exception):
+    """An expected failure: bad input, a conflict, a missing permission."""
+
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+    @classmethod
+    def of(cls, code: str, message: str, field: str | None = None) -> DomainError:
+        return cls(Problem(code, message, field))
+
+
+class Check:
+    """Collects problems so that every wrong field of an input is reported at once."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, code: str, message: str, field: str | None = None) -> None:
+        self.problems.append(Problem(code, message, field))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise DomainError(*self.problems)
+
+
+NOT_FOUND = "NOT_FOUND"
+FORBIDDEN = "FORBIDDEN"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+INVALID = "INVALID"
+TOO_LONG = "TOO_LONG"
+REQUIRED = "REQUIRED"

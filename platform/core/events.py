@@ -1,0 +1,123 @@
+"""Lifecycle events and their outbox.
+
+A change and its event are written in one single-document update: the event is pushed
+onto the changed document's ``outbox`` array. Publishing then copies it into the
+``events`` collection (with the same id, so copying twice is harmless), removes it from the
+outbox and enqueues its dispatch. A sweeper repeats whatever a crash interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from specialistly.core.clock import utcnow
+
+log = logging.getLogger("specialistly.events")
+
+# Event names (version 1 unless said otherwise).
+BOOKING_CREATED = "booking.created"
+BOOKING_CONFIRMED = "booking.confirmed"
+BOOKING_CANCELLED = "booking.cancelled"
+BOOKING_RESCHEDULED = "booking.rescheduled"
+BOOKING_COMPLETED = "booking.completed"
+BOOKING_EXPIRED = "booking.expired"
+MEETING_CREATED = "meeting.created"
+MEETING_FAILED = "meeting.failed"
+
+
+class OutboxEvent(BaseModel):
+    """An event waiting in its document's outbox."""
+
+    id: PydanticObjectId = Field(default_factory=PydanticObjectId)
+    name: str
+    version: int = 1
+    data: dict[str, Any] = {}
+    occurred_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(Document):
+    """A stored event; ``handled_by`` lists the plugins that reacted to it successfully."""
+
+    name: str
+    version: int = 1
+    subject: str  # "<collection>:<id>" of the document that changed
+    data: dict[str, Any] = {}
+    occurred_at: datetime
+    handled_by: list[str] = []
+    dispatched_at: datetime | None = None
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = None
+
+    class Settings:
+        name = "events"
+        indexes = [
+            IndexModel([("dispatched_at", ASCENDING), ("next_attempt_at", ASCENDING)]),
+            IndexModel([("subject", ASCENDING), ("occurred_at", ASCENDING)]),
+        ]
+
+
+def new_event(name: str, version: int = 1, **data: Any) -> OutboxEvent:
+    return OutboxEvent(name=name, version=version, data=data)
+
+
+Enqueue = Callable[[str], Awaitable[None]]
+
+
+async def publish_outbox(
+    model: type[Document], doc_id: Any, enqueue: Enqueue, *, lease: timedelta
+) -> int:
+    """Move the events waiting in one document's outbox to the events collection.
+
+    Safe to repeat and to run concurrently: an event keeps its id when copied, and it
+    leaves the outbox only after it is stored. Returns how many events were moved.
+    """
+    collection = model.get_pymongo_collection()
+    doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
+    moved = 0
+    for raw in (doc or {}).get("outbox", []):
+        waiting = OutboxEvent.model_validate(raw)
+        event = Event(
+            id=waiting.id,
+            name=waiting.name,
+            version=waiting.version,
+            subject=f"{collection.name}:{doc_id}",
+            data=waiting.data,
+            occurred_at=waiting.occurred_at,
+            # The enqueued delivery has this long before the sweeper delivers it again.
+            next_attempt_at=utcnow() + lease,
+        )
+        try:
+            await event.insert()
+        except DuplicateKeyError:
+            pass  # copied before, by a run that stopped before removing it from the outbox
+        # FerretDB v1 ignores $pull conditions, so pull the exact stored subdocument.
+        await collection.update_one({"_id": doc_id}, {"$pull": {"outbox": raw}})
+        moved += 1
+        try:
+            await enqueue(str(waiting.id))
+        except Exception:
+            log.warning("event %s stored but not enqueued; the sweeper will", waiting.id)
+    return moved
+
+
+async def documents_with_outbox(model: type[Document], older_than: datetime) -> list[Any]:
+    """Ids of documents whose outbox still holds events that occurred before `older_than`."""
+    cursor = model.get_pymongo_collection().find(
+        {"outbox": {"$ne": []}, "outbox.occurred_at": {"$lt": older_than}}, {"_id": 1}
+    )
+    return [doc["_id"] async for doc in cursor]
+
+
+async def due_events(now: datetime, limit: int = 100) -> list[Event]:
+    """Events not yet handled by every plugin whose next attempt is due."""
+    query = Event.find(Event.dispatched_at == None, Event.next_attempt_at <= now)  # noqa: E711
+    return await query.sort("+next_attempt_at").limit(limit).to_list()

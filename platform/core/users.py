@@ -1,0 +1,60 @@
+"""Accounts: one user document with roles, and the public profile of a specialist."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+from specialistly.core.clock import utcnow
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    SPECIALIST = "specialist"
+    ADMIN = "admin"
+
+
+class User(Document):
+    email: str
+    email_key: str  # the lower-cased email, unique
+    password_hash: str
+    display_name: str
+    roles: list[Role]
+    created_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "users"
+        indexes = [IndexModel([("email_key", ASCENDING)], unique=True)]
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+class SpecialistProfile(Document):
+    """What customers see of a specialist. Kept apart from User so its slug can be unique."""
+
+    user_id: PydanticObjectId
+    slug: str
+    display_name: str
+    headline: str = ""
+    bio: str = ""
+    expertise: list[str] = []
+    timezone: str = "UTC"
+    currency: str = "usd"
+    photo_url: str | None = None
+    published: bool = False
+    # Lowest and highest price of the published services, kept for marketplace filters.
+    price_min: int | None = None
+    price_max: int | None = None
+
+    class Settings:
+        name = "specialist_profiles"
+        indexes = [
+            IndexModel([("user_id", ASCENDING)], unique=True),
+            IndexModel([("slug", ASCENDING)], unique=True),
+            IndexModel([("published", ASCENDING), ("expertise", ASCENDING)]),
+        ]

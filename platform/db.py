@@ -1,0 +1,56 @@
+"""The MongoDB connection and the document models of the core and the plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from beanie import Document, init_beanie
+from beanie.odm.fields import IndexModelField
+from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandListener
+
+from specialistly.auth import AuthSession
+from specialistly.core import documents
+from specialistly.plugins import PluginManager
+from specialistly.settings import Settings
+
+
+def document_models(plugins: PluginManager) -> list[type[Document]]:
+    models: list[type[Document]] = [*documents.CORE_MODELS, AuthSession]
+    for _, contributed in plugins.collect("document_models"):
+        models.extend(contributed or ())
+    return models
+
+
+async def connect(
+    settings: Settings,
+    plugins: PluginManager,
+    *,
+    listeners: Sequence[CommandListener] = (),
+) -> AsyncMongoClient:  # type: ignore[type-arg]
+    client: AsyncMongoClient = AsyncMongoClient(  # type: ignore[type-arg]
+        settings.mongodb_url,
+        tz_aware=True,
+        appname="specialistly",
+        serverSelectionTimeoutMS=5000,
+        event_listeners=list(listeners),
+    )
+    models = document_models(plugins)
+    await init_beanie(database=client[settings.database], document_models=models, skip_indexes=True)
+    await ensure_indexes(models)
+    return client
+
+
+async def ensure_indexes(models: Sequence[type[Document]]) -> None:
+    """Create the declared indexes that are missing, one command each.
+
+    Beanie sends all of a collection's indexes in one createIndexes command; FerretDB v1
+    drops the connection when such a command names several indexes that exist already.
+    """
+    for model in models:
+        collection = model.get_pymongo_collection()
+        existing = set(await collection.index_information())
+        for declared in model.get_settings().indexes or ():
+            index = declared.index if isinstance(declared, IndexModelField) else declared
+            if index.document["name"] not in existing:
+                await collection.create_indexes([index])

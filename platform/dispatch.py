@@ -1,0 +1,59 @@
+"""Delivering a stored event to each plugin's ``on_event``, each in its own ``try``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from beanie import PydanticObjectId
+
+from specialistly.core.clock import utcnow
+from specialistly.core.events import Event
+from specialistly.plugins import await_me_maybe
+from specialistly.runtime import Runtime
+
+log = logging.getLogger("specialistly.dispatch")
+MAX_BACKOFF_SECONDS = 3600
+
+
+async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
+    """Run the plugins that have not handled the event yet; True when all now have.
+
+    A plugin's success is recorded as soon as it returns, so a crash or a failing plugin
+    makes the next delivery run only the plugins still missing.
+    """
+    if not PydanticObjectId.is_valid(event_id):
+        return False
+    event = await Event.get(event_id)
+    if event is None or event.dispatched_at is not None:
+        return True
+    arguments = {"event": event, "runtime": runtime}
+    failures: list[str] = []
+    for impl in runtime.plugins.hook.on_event.get_hookimpls():
+        name = impl.plugin_name
+        if name in event.handled_by:
+            continue
+        try:
+            await await_me_maybe(impl.function(*(arguments[a] for a in impl.argnames)))
+        except Exception as exc:
+            log.exception("plugin %r failed on %s %s", name, event.name, event.id)
+            failures.append(f"{name}: {type(exc).__name__}: {exc}"[:500])
+            continue
+        await Event.find_one(Event.id == event.id).update({"$addToSet": {"handled_by": name}})
+
+    now = utcnow()
+    if failures:
+        first = runtime.settings.event_retry_delay.total_seconds()
+        backoff = min(MAX_BACKOFF_SECONDS, first * 2 ** min(event.attempts, 12))
+        await Event.find_one(Event.id == event.id).update(
+            {
+                "$inc": {"attempts": 1},
+                "$set": {
+                    "last_error": "; ".join(failures),
+                    "next_attempt_at": now + timedelta(seconds=backoff),
+                },
+            }
+        )
+        return False
+    await Event.find_one(Event.id == event.id).update({"$set": {"dispatched_at": now}})
+    return True

@@ -1,0 +1,156 @@
+"""The contracts of the providers that plugins contribute: video, payment and email.
+
+A provider is any object with these attributes and methods; the platform finds providers
+through the ``video_providers``, ``payment_providers`` and ``email_providers`` hooks and
+looks them up by ``name`` (a service names the video provider it uses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar, runtime_checkable
+
+# --------------------------------------------------------------------------- video
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingRequest:
+    """What a video provider needs to create the meeting of one booking."""
+
+    booking_id: str
+    specialist_id: str
+    topic: str
+    start: datetime
+    duration_minutes: int
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingDetails:
+    """A meeting as the provider created it."""
+
+    provider: str
+    external_id: str
+    join_url: str
+    host_url: str | None = None
+
+
+@runtime_checkable
+class VideoProvider(Protocol):
+    name: str
+    display_name: str
+
+    async def create_meeting(self, request: MeetingRequest) -> MeetingDetails:
+        """Create the meeting. Called again for the same booking only if no meeting was stored,
+        so a provider that can should use ``request.booking_id`` as its idempotency key."""
+        ...
+
+    async def cancel_meeting(self, meeting: MeetingDetails) -> None:
+        """Delete or end the meeting; a meeting already gone is not an error."""
+        ...
+
+
+# --------------------------------------------------------------------------- payment
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    booking_id: str
+    amount: int  # minor units
+    currency: str  # ISO 4217, lower case
+    customer_email: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSession:
+    provider: str
+    external_id: str
+    client_secret: str | None
+    status: str
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    name: str
+    display_name: str
+
+    async def create_payment(self, request: PaymentRequest) -> PaymentSession:
+        """Start collecting a payment; idempotent per ``request.booking_id``."""
+        ...
+
+    async def refund(self, payment: PaymentSession, amount: int) -> str:
+        """Refund ``amount`` minor units of the payment; returns the provider's refund id."""
+        ...
+
+
+# --------------------------------------------------------------------------- email
+
+
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str | None = None
+    sender: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class EmailProvider(Protocol):
+    name: str
+    display_name: str
+
+    async def send(self, message: EmailMessage) -> str:
+        """Send the message; returns the provider's message id."""
+        ...
+
+
+# --------------------------------------------------------------------------- registry
+
+P = TypeVar("P", VideoProvider, PaymentProvider, EmailProvider)
+
+
+class ProviderError(Exception):
+    """A provider failed. ``transient`` says whether trying again later may succeed."""
+
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class UnknownProviderError(LookupError):
+    pass
+
+
+class Providers(Generic[P]):
+    """The providers of one kind, by name."""
+
+    def __init__(self, kind: str, protocol: type, providers: Iterable[P]) -> None:
+        self.kind = kind
+        self._by_name: dict[str, P] = {}
+        for provider in providers:
+            if not isinstance(provider, protocol):
+                raise TypeError(f"{provider!r} is not a {kind} provider ({protocol.__name__})")
+            if provider.name in self._by_name:
+                raise ValueError(f"two {kind} providers are named {provider.name!r}")
+            self._by_name[provider.name] = provider
+
+    def __getitem__(self, name: str) -> P:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownProviderError(f"no {self.kind} provider named {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def all(self) -> list[P]:
+        return [self._by_name[name] for name in self.names()]

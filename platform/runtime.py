@@ -1,0 +1,61 @@
+"""Everything a process (API or worker) holds for its lifetime, built in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from beanie import Document
+
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from specialistly import db
+from specialistly.auth import TokenService
+from specialistly.broker import Jobs
+from specialistly.core.events import publish_outbox
+from specialistly.plugins import PluginManager, ProviderSet, create_plugin_manager
+from specialistly.ratelimit import RateLimiter
+from specialistly.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    plugins: PluginManager
+    providers: ProviderSet
+    mongo: AsyncMongoClient  # type: ignore[type-arg]
+    redis: Redis
+    tokens: TokenService
+    limiter: RateLimiter
+    jobs: Jobs
+
+    async def publish(self, model: type[Document], doc_id: Any) -> int:
+        """Store the events in a document's outbox and enqueue their dispatch."""
+
+        async def enqueue(event_id: str) -> None:
+            await self.jobs.send("dispatch_event", event_id)
+
+        lease = self.settings.event_retry_delay
+        return await publish_outbox(model, doc_id, enqueue, lease=lease)
+
+    async def close(self) -> None:
+        self.jobs.close()
+        await self.redis.aclose()
+        await self.mongo.close()
+
+
+async def start_runtime(settings: Settings, plugins: PluginManager | None = None) -> Runtime:
+    plugins = plugins or create_plugin_manager(settings)
+    mongo = await db.connect(settings, plugins)
+    redis = Redis.from_url(settings.redis_url)
+    return Runtime(
+        settings=settings,
+        plugins=plugins,
+        providers=plugins.providers(),
+        mongo=mongo,
+        redis=redis,
+        tokens=TokenService(settings),
+        limiter=RateLimiter(redis),
+        jobs=Jobs(settings),
+    )

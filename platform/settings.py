@@ -1,0 +1,71 @@
+"""Platform settings, read from the environment (prefix ``SPECIALISTLY_``).
+
+Each plugin reads its own settings class with its own prefix (see ``hookspecs.settings_class``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SPECIALISTLY_", extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    public_url: str = "http://127.0.0.1:8000"
+
+    mongodb_url: str = Field(
+        "mongodb://127.0.0.1:27018/",
+        validation_alias=AliasChoices("SPECIALISTLY_MONGODB_URL", "MONGODB_URL"),
+    )
+    database: str = "specialistly"
+    redis_url: str = Field(
+        "redis://127.0.0.1:6390/0",
+        validation_alias=AliasChoices("SPECIALISTLY_REDIS_URL", "REDIS_URL"),
+    )
+
+    broker_namespace: str = "specialistly"
+    sweep_interval: timedelta = timedelta(seconds=10)
+    event_retry_delay: timedelta = timedelta(seconds=30)
+    payment_hold: timedelta = timedelta(minutes=15)
+
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    access_token_ttl: timedelta = timedelta(hours=1)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+
+    login_attempts_per_ip: int = 20
+    login_attempts_per_account: int = 5
+    login_window: timedelta = timedelta(minutes=15)
+
+    plugins_disabled: list[str] = []
+    plugins_extra: list[str] = Field(
+        default=[], description="Modules registered as plugins besides the entry points"
+    )
+
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 2000
+    page_size_max: int = 100
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.access_token_ttl > timedelta(hours=24):
+            raise ValueError("access_token_ttl must be at most 24 hours")
+        if self.environment == "production" and (
+            self.jwt_secret.get_secret_value() == DEVELOPMENT_SECRET
+        ):
+            raise ValueError("SPECIALISTLY_JWT_SECRET must be set in production")
+        if len(self.jwt_secret.get_secret_value()) < 32:
+            raise ValueError("SPECIALISTLY_JWT_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"

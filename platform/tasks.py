@@ -1,0 +1,49 @@
+"""The worker's actors: event delivery and the periodic sweeps that keep promises kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from specialistly import dispatch
+from specialistly.core import bookings
+from specialistly.core.bookings import Booking
+from specialistly.core.clock import utcnow
+from specialistly.core.events import Event, documents_with_outbox, due_events
+from specialistly.worker import actor, runtime
+
+# An outbox older than this was left behind by a request that stopped half-way.
+OUTBOX_GRACE = timedelta(seconds=5)
+
+
+@actor()
+async def dispatch_event(event_id: str) -> None:
+    await dispatch.dispatch_event(event_id, runtime())
+
+
+@actor(periodic=True)
+async def sweep_events() -> None:
+    """Publish forgotten outboxes; deliver again the events whose delivery is overdue."""
+    rt = runtime()
+    now = utcnow()
+    for doc_id in await documents_with_outbox(Booking, now - OUTBOX_GRACE):
+        await rt.publish(Booking, doc_id)
+    for event in await due_events(now):
+        # Take a lease first so that the next sweep does not send it again meanwhile.
+        leased = await Event.find_one(
+            Event.id == event.id, Event.next_attempt_at == event.next_attempt_at
+        ).update({"$set": {"next_attempt_at": now + rt.settings.event_retry_delay}})
+        if leased is not None and getattr(leased, "modified_count", 0):
+            await rt.jobs.send("dispatch_event", str(event.id))
+
+
+@actor(periodic=True)
+async def sweep_bookings() -> None:
+    """Release expired payment holds, finish past bookings, drop abandoned reservations."""
+    rt = runtime()
+    now = utcnow()
+    for booking_id in [
+        *await bookings.expire_holds(now),
+        *await bookings.complete_past(now),
+        *await bookings.release_abandoned(now),
+    ]:
+        await rt.publish(Booking, booking_id)
