@@ -23,7 +23,10 @@ from specialistly.providers import (
 from specialistly.settings import Settings
 
 # The platform's own features use the same hooks as any plugin (pytest's default_plugins).
-DEFAULT_PLUGINS = ("specialistly.api.accounts",)
+DEFAULT_PLUGINS = (
+    "specialistly.api.accounts",
+    "specialistly.meetings",
+)
 
 T = TypeVar("T")
 
