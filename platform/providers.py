@@ -47,6 +47,13 @@ class VideoProvider(Protocol):
         so a provider that can should use ``request.booking_id`` as its idempotency key."""
         ...
 
+    async def reschedule_meeting(
+        self, meeting: MeetingDetails, request: MeetingRequest
+    ) -> MeetingDetails:
+        """Move the meeting to the request's new time; returns it as it now is (a provider
+        whose meeting was deleted meanwhile creates a new one)."""
+        ...
+
     async def cancel_meeting(self, meeting: MeetingDetails) -> None:
         """Delete or end the meeting; a meeting already gone is not an error."""
         ...

@@ -49,15 +49,17 @@ def test_env() -> dict[str, str]:
         "SPECIALISTLY_JWT_SECRET": secrets.token_urlsafe(32),
         "SPECIALISTLY_SWEEP_INTERVAL": "PT1S",
         "SPECIALISTLY_EVENT_RETRY_DELAY": "PT2S",
+        "SPECIALISTLY_PLUGINS_EXTRA": '["tests.plugins.example"]',
     }
 
 
 @pytest.fixture(scope="session")
-def settings(test_env: dict[str, str]) -> Iterator[Settings]:
+def settings(test_env: dict[str, str]) -> Settings:
+    """The settings the session's processes read from `test_env`."""
     saved = dict(os.environ)
     os.environ.update(test_env)
     try:
-        yield Settings()
+        return Settings()
     finally:
         os.environ.clear()
         os.environ.update(saved)

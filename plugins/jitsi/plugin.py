@@ -34,6 +34,12 @@ class JitsiProvider:
         url = f"{self._server}/{room}"
         return MeetingDetails(provider=self.name, external_id=room, join_url=url, host_url=url)
 
+    async def reschedule_meeting(
+        self, meeting: MeetingDetails, request: MeetingRequest
+    ) -> MeetingDetails:
+        """A room has no time: the link stays valid."""
+        return meeting
+
     async def cancel_meeting(self, meeting: MeetingDetails) -> None:
         """Jitsi rooms exist only while someone is in them: there is nothing to delete."""
 

@@ -1,0 +1,63 @@
+"""Events survive a killed worker and a failing plugin, and take effect exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from specialistly.core.clock import utcnow
+from specialistly.core.events import Event
+from specialistly.runtime import Runtime
+from tests.conftest import Process
+from tests.e2e.test_hooks import dispatched
+from tests.plugins.example import HandledEvent
+from tests.waiting import eventually
+
+
+async def test_a_worker_killed_mid_handler_loses_nothing_and_repeats_nothing(
+    runtime: Runtime, worker: Process
+) -> None:
+    # The plugin sleeps on the first delivery only, long enough for us to kill the worker.
+    event = Event(name="test.slow", subject="test:2", occurred_at=utcnow(), data={"sleep": 60})
+    await event.insert()
+    await runtime.jobs.send("dispatch_event", str(event.id))
+
+    async def started() -> HandledEvent | None:
+        return await HandledEvent.get(event.id)
+
+    await eventually(started)
+    worker.stop(kill=True)  # SIGKILL in the middle of the handler
+
+    killed = await Event.get(event.id)
+    assert killed is not None and killed.dispatched_at is None
+    assert "tests.plugins.example" not in killed.handled_by
+
+    worker.start()
+    await dispatched(event.id)  # the sweeper delivered it again once its lease ran out
+    handled = await HandledEvent.get(event.id)
+    assert handled is not None
+    assert handled.started == 2
+    assert handled.effects == 1
+
+
+async def test_a_failing_plugin_is_retried_without_running_the_others_again(
+    runtime: Runtime, worker: Process
+) -> None:
+    event = Event(name="test.failing", subject="test:3", occurred_at=utcnow(), data={"fail": 1})
+    await event.insert()
+    await runtime.jobs.send("dispatch_event", str(event.id))
+
+    async def failed_once() -> Event | None:
+        stored = await Event.get(event.id)
+        return stored if stored and stored.attempts >= 1 else None
+
+    stored = await eventually(failed_once)
+    assert stored.dispatched_at is None
+    assert stored.handled_by == ["specialistly.meetings"]  # the others went through
+    assert "asked to fail" in (stored.last_error or "")
+    assert stored.next_attempt_at > utcnow() - timedelta(seconds=1)
+
+    # Once the plugin stops failing, the next delivery completes the event.
+    await Event.find_one(Event.id == event.id).update({"$set": {"data": {}}})
+    await dispatched(event.id)
+    handled = await HandledEvent.get(event.id)
+    assert handled is not None and handled.effects == 1

@@ -1,0 +1,21 @@
+"""Waiting for something that another process does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
+    """The first truthy result of `check`, polled every 0.1 s; fails after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        assert loop.time() < deadline, f"{check.__name__} did not happen in {timeout} s"
+        await asyncio.sleep(0.1)
