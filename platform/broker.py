@@ -22,7 +22,9 @@ def create_broker(settings: Settings) -> RedisBroker:
 
 
 def message(actor_name: str, *args: Any) -> dramatiq.Message[Any]:
-    return dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={})
+    return dramatiq.Message(
+        queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={}
+    )
 
 
 class Jobs:

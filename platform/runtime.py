@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from beanie import Document
-
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 

@@ -9,13 +9,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
-    """The first truthy result of `check`, polled every 0.1 s; fails after `timeout`."""
+async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 30.0) -> T:
+    """The first truthy result of `check`, polled every 0.1 s; fails after `within` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         value = await check()
         if value:
             return value
-        assert loop.time() < deadline, f"{check.__name__} did not happen in {timeout} s"
+        assert loop.time() < deadline, f"{check.__name__} did not happen in {within} s"
         await asyncio.sleep(0.1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,10 +96,8 @@ async def publish_outbox(
             # The enqueued delivery has this long before the sweeper delivers it again.
             next_attempt_at=utcnow() + lease,
         )
-        try:
+        with suppress(DuplicateKeyError):  # copied by a run that stopped before the $pull
             await event.insert()
-        except DuplicateKeyError:
-            pass  # copied before, by a run that stopped before removing it from the outbox
         # FerretDB v1 ignores $pull conditions, so pull the exact stored subdocument.
         await collection.update_one({"_id": doc_id}, {"$pull": {"outbox": raw}})
         moved += 1
