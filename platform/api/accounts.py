@@ -266,7 +266,6 @@ class Mutation:
             user = await accounts.update_profile(user, changes)
         except DomainError as exc:
             return UserPayload(errors=user_errors(exc))
-        info.context.loaders.profile_by_user.clear(user.id)  # type: ignore[arg-type]
         return UserPayload(user=UserType.of(user, is_viewer=True))
 
 

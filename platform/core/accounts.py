@@ -6,10 +6,10 @@ import secrets
 from dataclasses import dataclass
 
 from beanie import PydanticObjectId
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from specialistly.core import validation
-from specialistly.core.errors import NOT_FOUND, Check, DomainError
+from specialistly.core.errors import NOT_FOUND, Check, DomainError, is_duplicate_key
 from specialistly.core.passwords import check_strength, hash_password, verify_password
 from specialistly.core.users import Role, SpecialistProfile, User
 
@@ -125,7 +125,9 @@ async def update_profile(
             profile_fields["display_name"] = updates["display_name"]
         try:
             await profile.set(profile_fields)
-        except DuplicateKeyError:
+        except (DuplicateKeyError, OperationFailure) as exc:
+            if not is_duplicate_key(exc):
+                raise
             raise DomainError.of(
                 "SLUG_TAKEN", "Another specialist uses this address.", f"{f}slug"
             ) from None

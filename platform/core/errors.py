@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -46,3 +48,14 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 INVALID = "INVALID"
 TOO_LONG = "TOO_LONG"
 REQUIRED = "REQUIRED"
+
+
+def is_duplicate_key(exc: BaseException) -> bool:
+    """Whether a write failed on a unique index.
+
+    Inserts report it as DuplicateKeyError; FerretDB v1 reports an *update* that breaks a
+    unique index as a plain OperationFailure naming the SQLite constraint.
+    """
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    return isinstance(exc, OperationFailure) and "UNIQUE constraint failed" in str(exc)
