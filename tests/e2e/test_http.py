@@ -1,0 +1,84 @@
+"""The HTTP surface around GraphQL: probes, request ids, limits, the IDE."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.client import GraphQLClient
+from tests.conftest import Process, _free_port
+
+
+async def test_health_and_readiness(api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        assert (await http.get("/readyz")).json() == {"status": "ok"}
+
+
+def test_readiness_fails_while_the_broker_is_unreachable(
+    test_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = _free_port()
+    dead_redis = f"redis://127.0.0.1:{_free_port()}/0"
+    server = Process(
+        "api-no-broker",
+        ["serve", "--port", str(port)],
+        {**test_env, "REDIS_URL": dead_redis},
+        tmp_path,
+    )
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        response = _wait_for_any_response(f"{url}/readyz", server)
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "failed": ["broker"]}
+        assert httpx.get(f"{url}/healthz").status_code == 200
+    finally:
+        server.stop()
+
+
+def _wait_for_any_response(
+    url: str, server: Process, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url, timeout=5, headers=headers)
+        except httpx.TransportError:
+            assert server.proc is not None and server.proc.poll() is None, server.tail()
+            assert time.monotonic() < deadline, server.tail()
+            time.sleep(0.1)
+
+
+async def test_request_ids_are_echoed_or_made(api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        given = await http.get("/healthz", headers={"x-request-id": "abc-123"})
+        made = await http.get("/healthz")
+    assert given.headers["x-request-id"] == "abc-123"
+    assert len(made.headers["x-request-id"]) == 16
+
+
+async def test_deep_queries_are_refused(client: GraphQLClient) -> None:
+    deep = "{ me { " + "specialistProfile { slug } " * 1 + "}" + " }"
+    assert (await client.execute(deep))["data"] == {"me": None}
+    nested = "query { me " + "{ a " * 13 + "{ b }" + " }" * 14
+    body = await client.execute(nested)
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+
+def test_graphiql_only_in_development(
+    api_url: str, test_env: dict[str, str], tmp_path: Path
+) -> None:
+    html = {"accept": "text/html"}
+    assert "graphiql" not in httpx.get(f"{api_url}/graphql", headers=html).text.lower()
+    port = _free_port()
+    env = {**test_env, "SPECIALISTLY_ENVIRONMENT": "development"}
+    server = Process("api-dev", ["serve", "--port", str(port)], env, tmp_path)
+    server.start()
+    try:
+        page = _wait_for_any_response(f"http://127.0.0.1:{port}/graphql", server, headers=html)
+        assert "graphiql" in page.text.lower()
+    finally:
+        server.stop()
