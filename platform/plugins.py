@@ -25,6 +25,7 @@ from specialistly.settings import Settings
 # The platform's own features use the same hooks as any plugin (pytest's default_plugins).
 DEFAULT_PLUGINS = (
     "specialistly.api.accounts",
+    "specialistly.api.catalog",
     "specialistly.meetings",
 )
 

@@ -1,0 +1,99 @@
+"""The public side of the catalog: finding published specialists and their public page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from specialistly.core import schedule
+from specialistly.core.catalog import MAX_PRICE
+from specialistly.core.errors import INVALID, NOT_FOUND, TOO_LONG, Check, DomainError
+from specialistly.core.services import Service, ServiceStatus
+from specialistly.core.users import Role, SpecialistProfile, User
+
+SORT = [("display_name", 1)]
+MAX_TEXT = 100
+PAGE_DAYS = 14  # how far ahead a specialist's page looks for free slots
+PAGE_SLOTS = 5  # slots shown per service
+
+SPECIALIST_NOT_FOUND = DomainError.of(NOT_FOUND, "No such specialist.", "slug")
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialistFilters:
+    expertise: str | None = None
+    price_min: int | None = None  # minor units
+    price_max: int | None = None
+    text: str | None = None
+
+
+def search_query(filters: SpecialistFilters) -> dict[str, Any]:
+    """The query for published specialists matching every filter given."""
+    check = Check()
+    clauses: list[dict[str, Any]] = [{"published": True}]
+    if filters.expertise is not None:
+        tag = filters.expertise.strip().lower()
+        if len(tag) > 40:
+            check.add(TOO_LONG, "At most 40 characters.", "expertise")
+        clauses.append({"expertise": tag})
+    for name, value in (("priceMin", filters.price_min), ("priceMax", filters.price_max)):
+        if value is not None and not 0 <= value <= MAX_PRICE:
+            check.add(INVALID, f"This must be between 0 and {MAX_PRICE}.", name)
+    low, high = filters.price_min, filters.price_max
+    if low is not None and high is not None and low > high:
+        check.add(INVALID, "The lowest price must not exceed the highest.", "priceMin")
+    # The profile's price range must overlap the one asked for.
+    if high is not None:
+        clauses.append({"price_min": {"$lte": high}})
+    if low is not None:
+        clauses.append({"price_max": {"$gte": low}})
+    text = (filters.text or "").strip()
+    if len(text) > MAX_TEXT:
+        check.add(TOO_LONG, f"At most {MAX_TEXT} characters.", "text")
+    elif text:
+        # FerretDB has no $text index; an escaped case-insensitive regex is the portable way.
+        pattern = {"$regex": re.escape(text), "$options": "i"}
+        clauses.append({"$or": [{key: pattern} for key in ("display_name", "headline", "bio")]})
+    check.raise_if_any()
+    return {"$and": clauses}
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialistPage:
+    profile: SpecialistProfile
+    services: list[Service]
+    next_slots: dict[PydanticObjectId, list[schedule.Slot]]
+
+
+async def specialist_page(
+    slug: str, viewer: User | None, *, now: datetime | None = None
+) -> SpecialistPage:
+    """A published specialist's profile, published services and next free slots.
+
+    The specialist (and admins) may see their own page before publishing it.
+    """
+    slug = (slug or "").strip()
+    profile = (
+        await SpecialistProfile.find_one(SpecialistProfile.slug == slug)
+        if len(slug) <= 60
+        else None
+    )
+    if profile is None or not (profile.published or _is_owner(viewer, profile)):
+        raise SPECIALIST_NOT_FOUND
+    services = (
+        await Service.find(
+            Service.specialist_id == profile.user_id, Service.status == ServiceStatus.PUBLISHED
+        )
+        .sort("+created_at", "+_id")
+        .to_list()
+    )
+    slots = await schedule.next_slots(services, days=PAGE_DAYS, limit=PAGE_SLOTS, now=now)
+    return SpecialistPage(profile, services, slots)
+
+
+def _is_owner(viewer: User | None, profile: SpecialistProfile) -> bool:
+    return viewer is not None and (viewer.id == profile.user_id or viewer.has(Role.ADMIN))

@@ -1,0 +1,232 @@
+"""Bookable slots of services, from our own database only (never a provider).
+
+Computing the slots of any number of services of one specialist reads the availability
+once and the specialist's bookings once, with one range query on (specialist_id,
+claim_start), however many bookings there are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from beanie import PydanticObjectId
+
+from specialistly.core.availability import Availability
+from specialistly.core.bookings import HOLDING, Booking
+from specialistly.core.catalog import MAX_BUFFER, MAX_DURATION, availability_of, local_range
+from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.errors import INVALID, DomainError
+from specialistly.core.services import Service, ServiceStatus
+from specialistly.core.slots import (
+    DateOverride,
+    Interval,
+    SlotPolicy,
+    WeeklyRule,
+    compute_slots,
+)
+
+MAX_WINDOW = timedelta(days=62)
+# No booking claims more than this, so older claims cannot reach into a window.
+_LONGEST_CLAIM = timedelta(minutes=MAX_DURATION + 2 * MAX_BUFFER)
+# Enough for every booking of a 62-day window in the first reply: no getMore round trips.
+_BATCH = 50_000
+_HOLDING = [status.value for status in HOLDING]
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    start: datetime  # UTC
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A booking that holds the specialist's time."""
+
+    claim: Interval
+    start: datetime
+    service_id: PydanticObjectId
+
+
+def window(start: datetime, end: datetime, *, field_prefix: str = "") -> Interval:
+    """The asked-for window, checked: aware instants, start before end, at most 62 days."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise DomainError.of(
+            INVALID, "Give instants with a UTC offset, like 2030-01-31T09:00:00Z.", field_prefix
+        )
+    if not start < end:
+        raise DomainError.of(INVALID, "The start must be before the end.", f"{field_prefix}to")
+    if end - start > MAX_WINDOW:
+        raise DomainError.of(
+            INVALID, f"Ask for at most {MAX_WINDOW.days} days at once.", f"{field_prefix}to"
+        )
+    return Interval(start, end)
+
+
+def choose_duration(service: Service, duration: int | None) -> int:
+    if duration is None:
+        return service.durations[0]
+    if duration not in service.durations:
+        choices = ", ".join(str(d) for d in service.durations)
+        raise DomainError.of(INVALID, f"This service lasts {choices} minutes.", "duration")
+    return duration
+
+
+async def service_slots(
+    service: Service,
+    wanted: Interval,
+    *,
+    duration: int | None = None,
+    now: datetime | None = None,
+) -> list[Slot]:
+    """The bookable slots of one service starting within `wanted`: two database reads."""
+    minutes = choose_duration(service, duration)
+    if service.status == ServiceStatus.ARCHIVED:
+        return []
+    availability = await availability_of(service.specialist_id)
+    if availability is None:
+        return []
+    tz = ZoneInfo(availability.timezone)
+    held = await load_held(service.specialist_id, needed_range([service], wanted, tz))
+    return slots_for(service, availability, held, wanted, duration=minutes, now=now or utcnow())
+
+
+async def next_slots(
+    services: Sequence[Service],
+    *,
+    days: int = 14,
+    limit: int = 5,
+    now: datetime | None = None,
+) -> dict[PydanticObjectId, list[Slot]]:
+    """The first `limit` slots (shortest duration) of each of one specialist's services."""
+    now = now or utcnow()
+    found: dict[PydanticObjectId, list[Slot]] = {s.id: [] for s in services if s.id}
+    bookable = [s for s in services if s.status != ServiceStatus.ARCHIVED]
+    if not bookable:
+        return found
+    specialists = {s.specialist_id for s in bookable}
+    if len(specialists) != 1:
+        raise ValueError("next_slots takes the services of one specialist")
+    availability = await availability_of(bookable[0].specialist_id)
+    if availability is None:
+        return found
+    wanted = Interval(now, now + timedelta(days=days))
+    tz = ZoneInfo(availability.timezone)
+    held = await load_held(bookable[0].specialist_id, needed_range(bookable, wanted, tz))
+    for service in bookable:
+        assert service.id is not None
+        slots = slots_for(
+            service, availability, held, wanted, duration=service.durations[0], now=now
+        )
+        found[service.id] = slots[:limit]
+    return found
+
+
+def needed_range(services: Sequence[Service], wanted: Interval, tz: ZoneInfo) -> Interval:
+    """The time whose bookings can matter to slots starting within `wanted`: their buffers
+    and durations, and for capped services the whole local days or weeks around it."""
+    start = wanted.start - timedelta(minutes=max(s.buffer_before for s in services))
+    end = wanted.end + timedelta(minutes=max(s.durations[-1] + s.buffer_after for s in services))
+    weekly = any(s.max_per_week for s in services)
+    if weekly or any(s.max_per_day for s in services):
+        first, last = wanted.start.astimezone(tz).date(), wanted.end.astimezone(tz).date()
+        if weekly:
+            first -= timedelta(days=first.weekday())
+            last += timedelta(days=6 - last.weekday())
+        # A day of slack either side stands in for the zone's offset and any DST change.
+        start = min(start, _midnight(first, tz) - _DAY)
+        end = max(end, _midnight(last, tz) + 2 * _DAY)
+    return Interval(start, end)
+
+
+async def load_held(specialist_id: PydanticObjectId, span: Interval) -> list[Held]:
+    """The bookings holding time that overlaps `span`: one indexed range query."""
+    query = {
+        "specialist_id": specialist_id,
+        # The lower bound on claim_start keeps the index scan to the span (plus the longest
+        # possible claim), however long the specialist's history.
+        "claim_start": {"$gt": span.start - _LONGEST_CLAIM, "$lt": span.end},
+        "claim_end": {"$gt": span.start},
+        "status": {"$in": _HOLDING},
+    }
+    projection = {"_id": 0, "claim_start": 1, "claim_end": 1, "start": 1, "service_id": 1}
+    cursor = Booking.get_pymongo_collection().find(query, projection, batch_size=_BATCH)
+    return [
+        Held(
+            Interval(as_utc(d["claim_start"]), as_utc(d["claim_end"])),
+            as_utc(d["start"]),
+            d["service_id"],
+        )
+        for d in await cursor.to_list()
+    ]
+
+
+def slots_for(
+    service: Service,
+    availability: Availability,
+    held: Sequence[Held],
+    wanted: Interval,
+    *,
+    duration: int,
+    now: datetime,
+) -> list[Slot]:
+    """Pure: the slots of one service from already loaded hours and bookings."""
+    tz = ZoneInfo(availability.timezone)
+    policy = SlotPolicy(
+        duration=timedelta(minutes=duration),
+        interval=timedelta(minutes=service.slot_interval),
+        buffer_before=timedelta(minutes=service.buffer_before),
+        buffer_after=timedelta(minutes=service.buffer_after),
+        minimum_notice=timedelta(minutes=service.minimum_notice),
+        horizon=timedelta(days=service.horizon_days),
+    )
+    starts = compute_slots(
+        rules=[
+            WeeklyRule(w.weekday, tuple(local_range(r) for r in w.ranges))
+            for w in availability.weekly
+        ],
+        overrides=[
+            DateOverride(date.fromisoformat(o.day), tuple(local_range(r) for r in o.ranges))
+            for o in availability.overrides
+        ],
+        tz=tz,
+        busy=[h.claim for h in held],
+        policy=policy,
+        window=wanted,
+        now=now,
+    )
+    starts = _under_caps(service, held, starts, tz)
+    return [Slot(s, s + policy.duration) for s in starts]
+
+
+def _under_caps(
+    service: Service, held: Sequence[Held], starts: list[datetime], tz: ZoneInfo
+) -> list[datetime]:
+    """Drop the slots of local days (and weeks) already holding the most bookings allowed."""
+    if not (service.max_per_day or service.max_per_week):
+        return starts
+    own = [h.start.astimezone(tz).date() for h in held if h.service_id == service.id]
+    per_day = Counter(own)
+    per_week = Counter(_monday(d) for d in own)
+    kept = []
+    for start in starts:
+        day = start.astimezone(tz).date()
+        if service.max_per_day and per_day[day] >= service.max_per_day:
+            continue
+        if service.max_per_week and per_week[_monday(day)] >= service.max_per_week:
+            continue
+        kept.append(start)
+    return kept
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
