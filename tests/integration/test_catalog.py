@@ -1,0 +1,662 @@
+"""Services, working hours, slots and the marketplace against the real database."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from beanie import PydanticObjectId
+
+from specialistly.core import catalog, marketplace, schedule
+from specialistly.core.availability import Availability
+from specialistly.core.bookings import Booking, BookingStatus
+from specialistly.core.catalog import DayHours, ServiceFields
+from specialistly.core.errors import DomainError
+from specialistly.core.services import Service, ServiceStatus
+from specialistly.core.slots import Interval
+from specialistly.core.users import Role, SpecialistProfile, User
+from specialistly.runtime import Runtime
+
+pytestmark = pytest.mark.usefixtures("runtime")
+
+VIDEO = ["jitsi"]
+HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def make_user(*roles: Role, name: str = "Test User") -> User:
+    email = f"u-{secrets.token_hex(6)}@example.com"
+    user = User(
+        email=email, email_key=email, password_hash="-", display_name=name, roles=list(roles)
+    )
+    return await user.insert()
+
+
+async def make_specialist(
+    name: str = "Ada Expert",
+    *,
+    tz: str = "UTC",
+    published: bool = True,
+    expertise: Sequence[str] = (),
+    headline: str = "",
+    bio: str = "",
+) -> User:
+    user = await make_user(Role.SPECIALIST, name=name)
+    assert user.id is not None
+    await SpecialistProfile(
+        user_id=user.id,
+        slug=f"s-{secrets.token_hex(6)}",
+        display_name=name,
+        timezone=tz,
+        currency="eur",
+        published=published,
+        expertise=list(expertise),
+        headline=headline,
+        bio=bio,
+    ).insert()
+    return user
+
+
+def fields(**changes: Any) -> ServiceFields:
+    base: dict[str, Any] = {
+        "title": "Career chat",
+        "durations": [60],
+        "price": 5000,
+        "currency": "eur",
+        "minimum_notice": 0,
+        "slot_interval": 30,
+    }
+    return ServiceFields(**{**base, **changes})  # type: ignore[typeddict-item]
+
+
+async def make_service(owner: User, *, publish: bool = True, **changes: Any) -> Service:
+    service = await catalog.create_service(owner, fields(**changes), video_providers=VIDEO)
+    if publish:
+        assert service.id is not None
+        service = await catalog.publish_service(owner, str(service.id))
+    return service
+
+
+async def hours(owner: User, tz: str = "UTC", *days: DayHours) -> Availability:
+    every_day = tuple(DayHours(d, [("09:00", "17:00")]) for d in range(7))
+    return await catalog.set_weekly_hours(owner, tz, days or every_day)
+
+
+async def book(
+    service: Service,
+    start: datetime,
+    minutes: int = 60,
+    *,
+    before: int = 0,
+    after: int = 0,
+    status: BookingStatus = BookingStatus.CONFIRMED,
+) -> Booking:
+    assert service.id is not None
+    end = start + minutes * MINUTE
+    return await Booking(
+        customer_id=PydanticObjectId(),
+        specialist_id=service.specialist_id,
+        service_id=service.id,
+        start=start,
+        end=end,
+        claim_start=start - before * MINUTE,
+        claim_end=end + after * MINUTE,
+        price=service.price,
+        currency=service.currency,
+        customer_timezone="UTC",
+        idempotency_key=secrets.token_hex(8),
+        status=status,
+        video_provider="jitsi",
+    ).insert()
+
+
+def monday(weeks_ahead: int = 1) -> date:
+    """A Monday at least `weeks_ahead` weeks from today (UTC)."""
+    today = datetime.now(UTC).date()
+    return today + timedelta(days=7 * weeks_ahead - today.weekday())
+
+
+def utc(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm), tzinfo=UTC)
+
+
+def whole_day(day: date) -> Interval:
+    return Interval(utc(day, 0), utc(day + timedelta(days=1), 0))
+
+
+async def problems_of(call: Any) -> list[tuple[str | None, str]]:
+    with pytest.raises(DomainError) as raised:
+        await call
+    return [(p.field, p.code) for p in raised.value.problems]
+
+
+async def services_of(owner: User) -> list[dict[str, Any]]:
+    query = {"specialist_id": owner.id}
+    return await Service.get_pymongo_collection().find(query).sort("_id").to_list()
+
+
+# --------------------------------------------------------------------------- services
+
+
+async def test_create_service_defaults_from_profile_and_model() -> None:
+    owner = await make_specialist()
+    service = await catalog.create_service(
+        owner,
+        {"title": "  Intro call  ", "durations": [60, 30, 30], "price": 0},
+        video_providers=VIDEO,
+    )
+    stored = await Service.get(service.id)
+    assert stored is not None
+    assert stored.title == "Intro call"
+    assert stored.durations == [30, 60]
+    assert (stored.currency, stored.video_provider) == ("eur", "jitsi")
+    assert stored.status == ServiceStatus.DRAFT
+    assert stored.specialist_id == owner.id
+
+
+BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
+    ({"title": ""}, "input.title", "REQUIRED"),
+    ({"title": "x" * 121}, "input.title", "TOO_LONG"),
+    ({"title": "bell\x07"}, "input.title", "INVALID"),
+    ({"title": None}, "input.title", "INVALID"),
+    ({"description": "x" * 5001}, "input.description", "TOO_LONG"),
+    ({"durations": []}, "input.durations", "REQUIRED"),
+    ({"durations": [60, 7]}, "input.durations.1", "INVALID"),
+    ({"durations": [0]}, "input.durations.0", "INVALID"),
+    ({"durations": [-30]}, "input.durations.0", "INVALID"),
+    ({"durations": [485]}, "input.durations.0", "INVALID"),
+    ({"durations": list(range(5, 60, 5))}, "input.durations", "INVALID"),
+    ({"durations": ["60"]}, "input.durations.0", "INVALID"),
+    ({"price": -1}, "input.price", "INVALID"),
+    ({"price": 10_000_001}, "input.price", "INVALID"),
+    ({"price": "100"}, "input.price", "INVALID"),
+    ({"price": True}, "input.price", "INVALID"),
+    ({"currency": "xyz"}, "input.currency", "INVALID"),
+    ({"currency": '{"$gt": ""}'}, "input.currency", "INVALID"),
+    ({"buffer_before": -5}, "input.bufferBefore", "INVALID"),
+    ({"buffer_after": 7}, "input.bufferAfter", "INVALID"),
+    ({"buffer_after": 245}, "input.bufferAfter", "INVALID"),
+    ({"slot_interval": 0}, "input.slotInterval", "INVALID"),
+    ({"slot_interval": 245}, "input.slotInterval", "INVALID"),
+    ({"slot_interval": 12}, "input.slotInterval", "INVALID"),
+    ({"minimum_notice": 3}, "input.minimumNotice", "INVALID"),
+    ({"minimum_notice": -5}, "input.minimumNotice", "INVALID"),
+    ({"horizon_days": 0}, "input.horizonDays", "INVALID"),
+    ({"horizon_days": 366}, "input.horizonDays", "INVALID"),
+    (
+        {"minimum_notice": 2 * 24 * 60, "horizon_days": 2},
+        "input.minimumNotice",
+        "NOTICE_BEYOND_HORIZON",
+    ),
+    ({"video_provider": "skype"}, "input.videoProvider", "INVALID"),
+    ({"video_provider": {"$ne": None}}, "input.videoProvider", "INVALID"),
+    ({"max_per_day": 0}, "input.maxPerDay", "INVALID"),
+    ({"max_per_week": -1}, "input.maxPerWeek", "INVALID"),
+    ({"max_per_day": 5, "max_per_week": 3}, "input.maxPerDay", "INVALID"),
+    ({"policy": {"refund_percent": 101}}, "input.policy.refundPercent", "INVALID"),
+    ({"policy": {"cancel_minutes_before": -1}}, "input.policy.cancelMinutesBefore", "INVALID"),
+    (
+        {"policy": {"refund_percent": 50, "late_refund_percent": 80}},
+        "input.policy.lateRefundPercent",
+        "INVALID",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "field", "code"), BAD_FIELDS)
+async def test_create_service_rejects_bad_input_and_writes_nothing(
+    changes: dict[str, Any], field: str, code: str
+) -> None:
+    owner = await make_specialist()
+    found = await problems_of(
+        catalog.create_service(owner, fields(**changes), video_providers=VIDEO)
+    )
+    assert (field, code) in found
+    assert await services_of(owner) == []
+
+
+async def test_create_service_reports_every_problem_and_missing_fields() -> None:
+    owner = await make_specialist()
+    found = await problems_of(
+        catalog.create_service(
+            owner, {"title": "", "video_provider": "nope"}, video_providers=VIDEO
+        )
+    )
+    assert set(found) == {
+        ("input.title", "REQUIRED"),
+        ("input.durations", "REQUIRED"),
+        ("input.price", "REQUIRED"),
+        ("input.videoProvider", "INVALID"),
+    }
+    assert await services_of(owner) == []
+
+
+async def test_create_service_without_default_provider_asks_for_one() -> None:
+    owner = await make_specialist()
+    found = await problems_of(catalog.create_service(owner, fields(), video_providers=["zoom"]))
+    assert found == [("input.videoProvider", "REQUIRED")]
+
+
+async def test_injection_looking_text_is_stored_as_text() -> None:
+    owner = await make_specialist()
+    service = await make_service(owner, publish=False, title='{"$gt": ""}', description="$where")
+    stored = await Service.get(service.id)
+    assert stored is not None and (stored.title, stored.description) == ('{"$gt": ""}', "$where")
+
+
+async def test_only_specialists_create_services() -> None:
+    customer = await make_user(Role.CUSTOMER)
+    assert await problems_of(catalog.create_service(customer, fields(), video_providers=VIDEO)) == [
+        (None, "FORBIDDEN")
+    ]
+    assert await Service.find(Service.specialist_id == customer.id).count() == 0
+
+
+async def test_update_service_changes_given_fields_only() -> None:
+    owner = await make_specialist()
+    service = await make_service(owner, publish=False, buffer_before=10, max_per_day=3)
+    updated = await catalog.update_service(
+        owner,
+        str(service.id),
+        {"price": 7000, "max_per_day": None, "policy": {"refund_percent": 50}},
+        video_providers=VIDEO,
+    )
+    stored = await Service.get(service.id)
+    assert stored is not None
+    assert (stored.price, stored.buffer_before, stored.max_per_day) == (7000, 10, None)
+    assert stored.policy.refund_percent == 50
+    assert stored.policy.cancel_minutes_before == 24 * 60
+    assert stored.updated_at > service.created_at
+    assert updated.price == 7000
+
+
+async def test_bad_update_writes_nothing() -> None:
+    owner = await make_specialist()
+    service = await make_service(owner, publish=False)
+    before = await services_of(owner)
+    found = await problems_of(
+        catalog.update_service(
+            owner,
+            str(service.id),
+            {"title": "New title", "price": -5, "durations": None},  # type: ignore[typeddict-item]
+            video_providers=VIDEO,
+        )
+    )
+    assert set(found) == {("input.price", "INVALID"), ("input.durations", "INVALID")}
+    assert await services_of(owner) == before
+
+
+async def test_a_removed_provider_does_not_block_other_edits() -> None:
+    owner = await make_specialist()
+    service = await make_service(owner, publish=False)
+    updated = await catalog.update_service(
+        owner, str(service.id), {"title": "Renamed"}, video_providers=["zoom"]
+    )
+    assert (updated.title, updated.video_provider) == ("Renamed", "jitsi")
+
+
+@pytest.mark.parametrize("service_id", ["", "nope", '{"$gt": ""}', str(PydanticObjectId())])
+async def test_unknown_service_is_not_found(service_id: str) -> None:
+    owner = await make_specialist()
+    for call in (
+        catalog.update_service(owner, service_id, {"price": 1}, video_providers=VIDEO),
+        catalog.publish_service(owner, service_id),
+        catalog.archive_service(owner, service_id),
+    ):
+        assert await problems_of(call) == [("id", "NOT_FOUND")]
+
+
+async def test_only_the_owner_or_an_admin_edits() -> None:
+    owner, other = await make_specialist(), await make_specialist()
+    admin = await make_user(Role.ADMIN)
+    service = await make_service(owner, publish=False)
+    before = await services_of(owner)
+    for call in (
+        catalog.update_service(other, str(service.id), {"price": 1}, video_providers=VIDEO),
+        catalog.publish_service(other, str(service.id)),
+        catalog.archive_service(other, str(service.id)),
+    ):
+        assert await problems_of(call) == [("id", "NOT_FOUND")]
+    assert await services_of(owner) == before
+    await catalog.update_service(admin, str(service.id), {"price": 1}, video_providers=VIDEO)
+    stored = await Service.get(service.id)
+    assert stored is not None and stored.price == 1
+
+
+async def profile_prices(owner: User) -> tuple[int | None, int | None]:
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == owner.id)
+    assert profile is not None
+    return profile.price_min, profile.price_max
+
+
+async def test_profile_price_range_follows_published_services() -> None:
+    owner = await make_specialist()
+    cheap = await make_service(owner, publish=False, price=1000)
+    assert await profile_prices(owner) == (None, None)
+    await catalog.publish_service(owner, str(cheap.id))
+    assert await profile_prices(owner) == (1000, 1000)
+    dear = await make_service(owner, price=9000)
+    assert await profile_prices(owner) == (1000, 9000)
+    await make_service(owner, publish=False, price=50_000)  # a draft does not count
+    assert await profile_prices(owner) == (1000, 9000)
+    await catalog.update_service(owner, str(dear.id), {"price": 8000}, video_providers=VIDEO)
+    assert await profile_prices(owner) == (1000, 8000)
+    await catalog.archive_service(owner, str(cheap.id))
+    assert await profile_prices(owner) == (8000, 8000)
+    await catalog.archive_service(owner, str(dear.id))
+    assert await profile_prices(owner) == (None, None)
+
+
+# --------------------------------------------------------------------------- hours
+
+
+async def test_weekly_hours_replace_and_keep_overrides() -> None:
+    owner = await make_specialist()
+    day = (monday(2) + timedelta(days=2)).isoformat()
+    await catalog.set_date_override(owner, day, [])
+    saved = await catalog.set_weekly_hours(
+        owner,
+        "Europe/Berlin",
+        [
+            DayHours(0, [("13:00", "17:00"), ("09:00", "12:00")]),
+            DayHours(0, [("12:00", "13:00")]),
+            DayHours(6, [("22:00", "24:00")]),
+            DayHours(3, []),
+        ],
+    )
+    assert saved.timezone == "Europe/Berlin"
+    assert [(w.weekday, [(r.start, r.end) for r in w.ranges]) for w in saved.weekly] == [
+        (0, [(540, 720), (720, 780), (780, 1020)]),
+        (6, [(1320, 1440)]),
+    ]
+    assert [o.day for o in saved.overrides] == [day]
+    again = await catalog.set_weekly_hours(owner, "UTC", [DayHours(1, [("08:00", "09:00")])])
+    assert [w.weekday for w in again.weekly] == [1]
+    assert await Availability.find(Availability.specialist_id == owner.id).count() == 1
+
+
+BAD_HOURS: list[tuple[str, list[DayHours], str, str]] = [
+    ("Mars/Olympus", [], "input.timezone", "INVALID"),
+    ("", [], "input.timezone", "INVALID"),
+    ('{"$gt": ""}', [], "input.timezone", "INVALID"),
+    (
+        "UTC",
+        [DayHours(0, [("09:00", "12:00"), ("11:00", "13:00")])],
+        "input.days",
+        "OVERLAPPING_RANGES",
+    ),
+    (
+        "UTC",
+        [DayHours(2, [("09:00", "12:00")]), DayHours(2, [("10:00", "11:00")])],
+        "input.days",
+        "OVERLAPPING_RANGES",
+    ),
+    ("UTC", [DayHours(7, [("09:00", "12:00")])], "input.days.0.weekday", "INVALID"),
+    ("UTC", [DayHours(-1, [("09:00", "12:00")])], "input.days.0.weekday", "INVALID"),
+    ("UTC", [DayHours(0, [("9:00", "12:00")])], "input.days.0.ranges.0.start", "INVALID"),
+    ("UTC", [DayHours(0, [("09:03", "12:00")])], "input.days.0.ranges.0.start", "INVALID"),
+    ("UTC", [DayHours(0, [("24:00", "24:00")])], "input.days.0.ranges.0.start", "INVALID"),
+    ("UTC", [DayHours(0, [("09:00", "25:00")])], "input.days.0.ranges.0.end", "INVALID"),
+    ("UTC", [DayHours(0, [("09:00", "$gt")])], "input.days.0.ranges.0.end", "INVALID"),
+    ("UTC", [DayHours(0, [("12:00", "09:00")])], "input.days.0.ranges.0", "INVALID"),
+    ("UTC", [DayHours(0, [("09:00", "09:00")])], "input.days.0.ranges.0", "INVALID"),
+    ("UTC", [DayHours(0, [("00:00", "00:05")] * 13)], "input.days.0.ranges", "INVALID"),
+    ("UTC", [DayHours(0, [])] * 15, "input.days", "INVALID"),
+]
+
+
+@pytest.mark.parametrize(("tz", "days", "field", "code"), BAD_HOURS)
+async def test_bad_weekly_hours_write_nothing(
+    tz: str, days: list[DayHours], field: str, code: str
+) -> None:
+    owner = await make_specialist()
+    await hours(owner, "Europe/Paris")
+    before = await catalog.availability_of(owner.id)  # type: ignore[arg-type]
+    assert (field, code) in await problems_of(catalog.set_weekly_hours(owner, tz, days))
+    assert await catalog.availability_of(owner.id) == before  # type: ignore[arg-type]
+
+
+async def test_customers_have_no_hours() -> None:
+    customer = await make_user(Role.CUSTOMER)
+    assert await problems_of(catalog.set_weekly_hours(customer, "UTC", [])) == [(None, "FORBIDDEN")]
+    assert await problems_of(catalog.set_date_override(customer, "2030-01-01", [])) == [
+        (None, "FORBIDDEN")
+    ]
+    assert await Availability.find(Availability.specialist_id == customer.id).count() == 0
+
+
+async def test_date_overrides_set_replace_and_remove() -> None:
+    owner = await make_specialist(tz="Asia/Tokyo")
+    first, second = monday(2).isoformat(), (monday(2) + timedelta(days=1)).isoformat()
+    created = await catalog.set_date_override(owner, first, [("10:00", "11:00")])
+    assert created.timezone == "Asia/Tokyo"  # a first override takes the profile's zone
+    await catalog.set_date_override(owner, second, [])
+    replaced = await catalog.set_date_override(owner, first, [("12:00", "24:00")])
+    assert [(o.day, [(r.start, r.end) for r in o.ranges]) for o in replaced.overrides] == [
+        (first, [(720, 1440)]),
+        (second, []),
+    ]
+    removed = await catalog.remove_date_override(owner, first)
+    assert [o.day for o in removed.overrides] == [second]
+    assert await problems_of(catalog.remove_date_override(owner, first)) == [("date", "NOT_FOUND")]
+
+
+@pytest.mark.parametrize(
+    ("day", "ranges", "field", "code"),
+    [
+        ("2030-13-01", [], "input.date", "INVALID"),
+        ("20300101", [], "input.date", "INVALID"),
+        ('{"$gt": ""}', [], "input.date", "INVALID"),
+        ("2001-01-01", [], "input.date", "INVALID"),
+        ("2999-01-01", [], "input.date", "INVALID"),
+        ("", [("09:00", "12:00"), ("11:55", "13:00")], "input.ranges", "OVERLAPPING_RANGES"),
+        ("", [("09:00", "12:01")], "input.ranges.0.end", "INVALID"),
+    ],
+)
+async def test_bad_date_overrides_write_nothing(
+    day: str, ranges: list[tuple[str, str]], field: str, code: str
+) -> None:
+    owner = await make_specialist()
+    await hours(owner)
+    before = await catalog.availability_of(owner.id)  # type: ignore[arg-type]
+    day = day or monday(2).isoformat()
+    assert (field, code) in await problems_of(catalog.set_date_override(owner, day, ranges))
+    assert await catalog.availability_of(owner.id) == before  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- slots
+
+
+async def slot_starts(
+    service: Service, wanted: Interval, *, now: datetime | None = None, duration: int | None = None
+) -> list[datetime]:
+    found = await schedule.service_slots(
+        service, wanted, now=now or utc(monday(1) - timedelta(days=7), 0), duration=duration
+    )
+    return [s.start for s in found]
+
+
+async def test_slots_follow_hours_overrides_and_bookings_of_any_service() -> None:
+    owner = await make_specialist()
+    await hours(owner, "UTC", DayHours(0, [("09:00", "12:00")]), DayHours(1, [("09:00", "11:00")]))
+    day = monday(1)
+    service = await make_service(owner, durations=[60, 30], slot_interval=60)
+    other = await make_service(owner, title="Other", durations=[30])
+    await catalog.set_date_override(owner, (day + timedelta(days=1)).isoformat(), [])
+    await book(other, utc(day, 10), 30)  # another service of the same specialist blocks
+    await book(service, utc(day, 9), status=BookingStatus.CANCELLED)  # cancelled: free
+    stranger = await make_service(await make_specialist())
+    await book(stranger, utc(day, 11))  # someone else's booking: irrelevant
+
+    week = Interval(utc(day, 0), utc(day + timedelta(days=7), 0))
+    assert await slot_starts(service, week) == [utc(day, 9), utc(day, 11)]
+    assert await slot_starts(service, week, duration=30) == [utc(day, 9), utc(day, 11)]
+    found = await schedule.service_slots(service, week, duration=30, now=utc(day, 0))
+    assert [s.end - s.start for s in found] == [30 * MINUTE] * 2
+
+
+async def test_buffers_of_slot_and_booking_keep_them_apart() -> None:
+    owner = await make_specialist()
+    await hours(owner, "UTC", DayHours(0, [("08:00", "18:00")]))
+    day = monday(1)
+    service = await make_service(owner, buffer_before=15, buffer_after=15, slot_interval=60)
+    await book(service, utc(day, 12), before=15, after=15)  # claims 11:45-13:15
+    starts = await slot_starts(service, whole_day(day))
+    # 11:00 would claim until 12:15 and 13:00 from 12:45: both touch the booking's claim.
+    assert starts == [utc(day, h) for h in (8, 9, 10, 14, 15, 16, 17)]
+
+
+async def test_notice_and_horizon_bound_the_slots() -> None:
+    owner = await make_specialist()
+    await hours(owner)
+    day = monday(1)
+    service = await make_service(owner, minimum_notice=120, horizon_days=1, slot_interval=60)
+    now = utc(day, 9, 10)
+    starts = await slot_starts(service, Interval(now, now + timedelta(days=3)), now=now)
+    assert starts[0] == utc(day, 12)  # 11:10 is the earliest: 12:00 is the next step
+    assert starts[-1] == utc(day + timedelta(days=1), 9)  # now + 1 day is 09:10 tomorrow
+
+
+async def test_daily_and_weekly_caps_close_full_days() -> None:
+    owner = await make_specialist(tz="America/New_York")
+    await hours(owner, "America/New_York")
+    day = monday(1)
+    service = await make_service(owner, max_per_day=1, max_per_week=3, slot_interval=60)
+    other = await make_service(owner, title="Other")
+    ny = ZoneInfo("America/New_York")
+
+    def local(d: date, hh: int) -> datetime:
+        return datetime.combine(d, time(hh), tzinfo=ny).astimezone(UTC)
+
+    await book(service, local(day, 9))  # Monday is full for this service
+    await book(other, local(day + timedelta(days=1), 9))  # another service: no effect on caps
+    week = Interval(local(day, 0), local(day + timedelta(days=7), 0))
+    days = {s.astimezone(ny).date() for s in await slot_starts(service, week)}
+    assert days == {day + timedelta(days=n) for n in range(1, 7)}
+
+    await book(service, local(day + timedelta(days=2), 9))
+    await book(service, local(day + timedelta(days=6), 9))  # Sunday: the week is now full
+    assert await slot_starts(service, week) == []
+    # A window covering only Tuesday still sees the bookings that filled the week.
+    tuesday = day + timedelta(days=1)
+    assert await slot_starts(service, Interval(local(tuesday, 0), local(tuesday, 23))) == []
+    next_week = Interval(week.end, week.end + timedelta(days=1))
+    assert len(await slot_starts(service, next_week)) == 8  # 09:00 to 16:00
+
+
+async def test_archived_services_and_missing_hours_have_no_slots() -> None:
+    owner = await make_specialist()
+    service = await make_service(owner)
+    assert await slot_starts(service, whole_day(monday(1))) == []  # no hours set
+    await hours(owner)
+    assert await slot_starts(service, whole_day(monday(1))) != []
+    archived = await catalog.archive_service(owner, str(service.id))
+    assert await slot_starts(archived, whole_day(monday(1))) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (datetime(2030, 1, 1), datetime(2030, 1, 2), ""),
+        (datetime(2030, 1, 2, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC), "to"),
+        (datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 3, 5, tzinfo=UTC), "to"),
+    ],
+)
+def test_slot_windows_are_checked(start: datetime, end: datetime, field: str) -> None:
+    with pytest.raises(DomainError) as raised:
+        schedule.window(start, end)
+    assert [(p.field, p.code) for p in raised.value.problems] == [(field, "INVALID")]
+
+
+async def test_a_duration_the_service_does_not_offer_is_refused() -> None:
+    owner = await make_specialist()
+    service = await make_service(owner, durations=[30, 60])
+    assert await problems_of(
+        schedule.service_slots(service, whole_day(monday(1)), duration=45)
+    ) == [("duration", "INVALID")]
+
+
+# --------------------------------------------------------------------------- marketplace
+
+
+async def search(**filters: Any) -> list[str]:
+    query = marketplace.search_query(marketplace.SpecialistFilters(**filters))
+    found = await SpecialistProfile.find(query).sort("+display_name").to_list()
+    return [p.display_name for p in found]
+
+
+async def test_search_filters_by_tag_price_and_text() -> None:
+    tag = f"tag-{secrets.token_hex(4)}"
+    ann = await make_specialist("Ann", expertise=[tag], headline="Rust & C++ reviews")
+    bob = await make_specialist("Bob", expertise=[tag], bio="Career coaching.")
+    await make_specialist("Cid", expertise=[tag], published=False)
+    await make_specialist("Dee", expertise=[tag], bio="Career too")
+    await make_service(ann, price=1000)
+    await make_service(ann, price=3000)
+    await make_service(bob, price=8000)
+
+    assert await search(expertise=tag.upper()) == ["Ann", "Bob", "Dee"]
+    assert await search(expertise=tag, price_min=2500, price_max=5000) == ["Ann"]
+    assert await search(expertise=tag, price_min=3000) == ["Ann", "Bob"]
+    assert await search(expertise=tag, price_max=999) == []
+    assert await search(expertise=tag, text="CAREER") == ["Bob", "Dee"]
+    assert await search(expertise=tag, text="c++") == ["Ann"]
+    assert await search(expertise=tag, text=".*") == []
+    assert await search(expertise=tag, text='{"$gt": ""}') == []
+
+
+@pytest.mark.parametrize(
+    ("filters", "field"),
+    [
+        ({"price_min": -1}, "priceMin"),
+        ({"price_max": 10_000_001}, "priceMax"),
+        ({"price_min": 10, "price_max": 5}, "priceMin"),
+        ({"text": "x" * 101}, "text"),
+        ({"expertise": "x" * 41}, "expertise"),
+    ],
+)
+def test_bad_search_filters(filters: dict[str, Any], field: str) -> None:
+    with pytest.raises(DomainError) as raised:
+        marketplace.search_query(marketplace.SpecialistFilters(**filters))
+    assert [p.field for p in raised.value.problems] == [field]
+
+
+async def test_specialist_page_shows_published_services_and_next_slots(runtime: Runtime) -> None:
+    owner = await make_specialist()
+    await hours(owner)
+    first = await make_service(owner, durations=[30, 60], slot_interval=30)
+    second = await make_service(owner, title="Deep dive", durations=[120], slot_interval=60)
+    await make_service(owner, title="Draft", publish=False)
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == owner.id)
+    assert profile is not None
+    now = utc(monday(1), 8)
+    page = await marketplace.specialist_page(profile.slug, None, now=now)
+    assert [s.title for s in page.services] == ["Career chat", "Deep dive"]
+    assert first.id is not None and second.id is not None
+    assert [s.start for s in page.next_slots[first.id]] == [
+        utc(monday(1), 9) + n * 30 * MINUTE for n in range(5)
+    ]
+    assert [s.start for s in page.next_slots[second.id]] == [
+        utc(monday(1), h) for h in (9, 10, 11, 12, 13)
+    ]
+
+
+async def test_unpublished_page_is_only_for_its_owner() -> None:
+    owner = await make_specialist(published=False)
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == owner.id)
+    assert profile is not None
+    for viewer in (None, await make_user(Role.CUSTOMER)):
+        assert await problems_of(marketplace.specialist_page(profile.slug, viewer)) == [
+            ("slug", "NOT_FOUND")
+        ]
+    assert (await marketplace.specialist_page(profile.slug, owner)).services == []
+    assert await problems_of(marketplace.specialist_page('{"$gt": ""}', None)) == [
+        ("slug", "NOT_FOUND")
+    ]

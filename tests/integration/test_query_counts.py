@@ -1,0 +1,147 @@
+"""Database round trips per request stay constant however much data there is (no N+1)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest_asyncio
+from beanie import init_beanie
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
+from starlette.requests import Request
+from strawberry import relay
+
+from specialistly import db
+from specialistly.api.context import Context
+from specialistly.api.schema import build_schema
+from specialistly.core import schedule
+from specialistly.core.bookings import Booking
+from specialistly.core.services import Service
+from specialistly.core.slots import Interval
+from specialistly.runtime import Runtime
+from specialistly.settings import Settings
+from tests.integration.test_catalog import book, hours, make_service, make_specialist, monday, utc
+
+READS = frozenset({"find", "aggregate", "getMore", "count", "distinct"})
+
+
+class Commands(CommandListener):
+    """The commands sent to the database."""
+
+    def __init__(self) -> None:
+        self.events: list[CommandStartedEvent] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.events.append(event)
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+    def reads(self) -> list[tuple[str, str]]:
+        """(command, collection) of every read."""
+        return [
+            (e.command_name, str(e.command.get(e.command_name)))
+            for e in self.events
+            if e.command_name in READS
+        ]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def commands(runtime: Runtime, settings: Settings) -> AsyncIterator[Commands]:
+    """Beanie bound, for one test, to a client that records its commands."""
+    listener = Commands()
+    client = await db.connect(settings, runtime.plugins, listeners=[listener])
+    listener.events.clear()
+    try:
+        yield listener
+    finally:
+        await init_beanie(
+            database=runtime.mongo[settings.database],
+            document_models=db.document_models(runtime.plugins),
+            skip_indexes=True,
+        )
+        await client.close()
+
+
+SLOTS = """
+query Slots($id: ID!, $from: DateTime!, $to: DateTime!) {
+  slots(serviceId: $id, from: $from, to: $to, timezone: "Europe/Berlin") { start localStart }
+}
+"""
+
+
+async def specialist_with_bookings(count: int) -> Service:
+    owner = await make_specialist()
+    await hours(owner)  # 09:00-17:00 every day, UTC
+    service = await make_service(owner, durations=[30], slot_interval=30)
+    first = monday(1)
+    # Bookings spread over 30 days, at most 16 a day (the day's half hours).
+    for n in range(count):
+        start = utc(first + timedelta(days=n // 16), 9) + timedelta(minutes=30 * (n % 16))
+        await book(service, start, 30)
+    return service
+
+
+async def test_slots_reads_are_constant_in_the_number_of_bookings(
+    runtime: Runtime, settings: Settings, commands: Commands
+) -> None:
+    quiet, busy = await specialist_with_bookings(5), await specialist_with_bookings(200)
+    wanted = Interval(utc(monday(1), 0), utc(monday(1) + timedelta(days=30), 0))
+    schema = build_schema(runtime.plugins, settings)
+    connection = Request({"type": "http", "headers": [], "client": ("127.0.0.1", 1)})
+
+    core_reads: list[list[tuple[str, str]]] = []
+    api_reads: list[list[tuple[str, str]]] = []
+    found: list[int] = []
+    for service in (quiet, busy):
+        commands.events.clear()
+        slots = await schedule.service_slots(service, wanted, now=wanted.start)
+        core_reads.append(commands.reads())
+        found.append(len(slots))
+
+        commands.events.clear()
+        variables: dict[str, Any] = {
+            "id": str(relay.GlobalID("Service", str(service.id))),
+            "from": wanted.start.isoformat(),
+            "to": wanted.end.isoformat(),
+        }
+        context = Context(runtime=runtime, connection=connection, bearer=None)
+        result = await schema.execute(SLOTS, variables, context_value=context)
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        api_reads.append(commands.reads())
+
+    assert found[0] > found[1] > 0  # the bookings were read and used
+    assert core_reads[0] == core_reads[1] == [("find", "availability"), ("find", "bookings")]
+    assert (
+        api_reads[0]
+        == api_reads[1]
+        == [
+            ("find", "services"),
+            ("find", "availability"),
+            ("find", "bookings"),
+        ]
+    )
+
+
+async def test_bookings_are_read_with_one_indexed_range_query(commands: Commands) -> None:
+    service = await specialist_with_bookings(3)
+    wanted = Interval(utc(monday(1), 0), utc(monday(1) + timedelta(days=2), 0))
+    await schedule.service_slots(service, wanted, now=wanted.start)
+    (bookings,) = [e.command for e in commands.events if e.command.get("find") == "bookings"]
+    query = bookings["filter"]
+    assert query["specialist_id"] == service.specialist_id
+    assert set(query["claim_start"]) == {"$gt", "$lt"}  # bounded both ways on the index
+    assert query["claim_start"]["$lt"] > wanted.end  # reaches the last slot's end
+    assert query["claim_end"] == {"$gt": wanted.start}
+    indexes = await Booking.get_pymongo_collection().index_information()
+    assert [("specialist_id", 1), ("claim_start", 1)] in [i["key"] for i in indexes.values()]
