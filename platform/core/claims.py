@@ -1,0 +1,159 @@
+"""Slot claims: a booking holds its time as one SlotClaim document per five-minute cell.
+
+FerretDB v1 does not enforce a unique index per array element, so a claim cannot be an
+array on the booking; one document per cell with a unique (specialist, cell) index can.
+Cells are aligned to the clock (hh:00, hh:05, ...) and cover the claim rounded outwards,
+so two claims that overlap by any instant share a cell. The price is that two claims
+touching at an unaligned instant (10:07) conflict too; slots, durations and buffers are
+whole minutes and normally multiples of five, where this never happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+# The module, not its names: bookings imports this module while it is still loading.
+from specialistly.core import bookings
+from specialistly.core.clock import as_utc
+from specialistly.core.errors import DomainError
+
+CELL = timedelta(minutes=5)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+SLOT_TAKEN = "SLOT_TAKEN"
+
+
+def slot_taken(field: str = "input.start") -> DomainError:
+    return DomainError.of(SLOT_TAKEN, "This time has just been booked by someone else.", field)
+
+
+def cells(claim_start: datetime, claim_end: datetime) -> list[datetime]:
+    """The aligned cells that [claim_start, claim_end) touches, in order."""
+    start, end = as_utc(claim_start), as_utc(claim_end)
+    cell = _EPOCH + (start - _EPOCH) // CELL * CELL
+    result = []
+    while cell < end:
+        result.append(cell)
+        cell += CELL
+    return result
+
+
+async def claim(
+    booking_id: PydanticObjectId,
+    specialist_id: PydanticObjectId,
+    wanted: Sequence[datetime],
+    *,
+    field: str = "input.start",
+) -> None:
+    """Insert one claim per cell, all or none; SLOT_TAKEN if any cell is held already."""
+    if not wanted:
+        return
+    docs = [
+        bookings.SlotClaim(specialist_id=specialist_id, cell=c, booking_id=booking_id)
+        for c in wanted
+    ]
+    try:
+        # ordered: the cells before the first conflict are exactly the ones written.
+        await bookings.SlotClaim.get_pymongo_collection().insert_many(
+            [d.model_dump(by_alias=True, exclude={"id"}) for d in docs], ordered=True
+        )
+    except (BulkWriteError, DuplicateKeyError) as exc:
+        inserted = exc.details.get("nInserted", 0) if isinstance(exc, BulkWriteError) else 0
+        await release(booking_id, wanted[:inserted])
+        raise slot_taken(field) from None
+
+
+async def release(booking_id: PydanticObjectId, which: Iterable[datetime] | None = None) -> None:
+    """Drop this booking's claims on the given cells, or on all its cells."""
+    query: dict[str, object] = {"booking_id": booking_id}
+    if which is not None:
+        listed = list(which)
+        if not listed:
+            return
+        query["cell"] = {"$in": listed}
+    await bookings.SlotClaim.get_pymongo_collection().delete_many(query)
+
+
+async def held(booking_id: PydanticObjectId) -> list[datetime]:
+    cursor = bookings.SlotClaim.get_pymongo_collection().find(
+        {"booking_id": booking_id}, {"cell": 1}
+    )
+    found: list[datetime] = [as_utc(doc["cell"]) async for doc in cursor]
+    return sorted(found)
+
+
+async def release_orphans() -> int:
+    """Drop claims whose booking is gone or no longer holds its time; returns how many."""
+    collection = bookings.SlotClaim.get_pymongo_collection()
+    owners = await collection.distinct("booking_id")
+    if not owners:
+        return 0
+    holding = await bookings.Booking.get_pymongo_collection().distinct(
+        "_id", {"_id": {"$in": owners}, "status": {"$in": [s.value for s in bookings.HOLDING]}}
+    )
+    orphans = sorted(set(owners) - set(holding))
+    if not orphans:
+        return 0
+    result = await collection.delete_many({"booking_id": {"$in": orphans}})
+    return result.deleted_count
+
+
+# Per-service booking limits (max per day / week) are places: documents whose _id is
+# "<counter key>#<n>" for n below the limit. A booking takes a free place by inserting it;
+# the unique _id makes two requests unable to take the same place. (A counter raised with
+# a conditional $inc would not do: FerretDB v1 applies updates as unisolated
+# read-modify-write, so concurrent increments get lost.) A request that crashes between
+# taking a place and recording it on its booking leaves the place taken: one booking too
+# few may be allowed that day, never one too many.
+
+LIMIT_REACHED = "LIMIT_REACHED"
+
+
+def _places() -> AsyncCollection[dict[str, Any]]:
+    return bookings.Booking.get_pymongo_collection().database.get_collection("booking_places")
+
+
+def place_key(place: str) -> str:
+    return place.rsplit("#", 1)[0]
+
+
+async def take_places(
+    limits: Sequence[tuple[str, int]], *, field: str = "input.start"
+) -> list[str]:
+    """One place under each (counter key, limit), all or none; LIMIT_REACHED if one is full."""
+    taken: list[str] = []
+    for key, limit in limits:
+        place = await _take(key, limit)
+        if place is None:
+            await release_places(taken)
+            raise DomainError.of(
+                LIMIT_REACHED, "This service is fully booked for that day or week.", field
+            )
+        taken.append(place)
+    return taken
+
+
+async def _take(key: str, limit: int) -> str | None:
+    for n in range(limit):
+        try:
+            await _places().insert_one({"_id": f"{key}#{n}", "key": key})
+        except DuplicateKeyError:
+            continue
+        return f"{key}#{n}"
+    return None
+
+
+async def release_places(places: Iterable[str]) -> None:
+    listed = list(places)
+    if listed:
+        await _places().delete_many({"_id": {"$in": listed}})
+
+
+async def places_taken(key: str) -> int:
+    return await _places().count_documents({"key": key})
