@@ -26,6 +26,7 @@ from specialistly.settings import Settings
 DEFAULT_PLUGINS = (
     "specialistly.api.accounts",
     "specialistly.api.catalog",
+    "specialistly.api.bookings",
     "specialistly.meetings",
 )
 

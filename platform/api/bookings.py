@@ -1,0 +1,339 @@
+"""Bookings in GraphQL: create, cancel and reschedule; the viewer's lists; the Booking node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
+
+import strawberry
+from beanie import PydanticObjectId
+from strawberry import relay
+from strawberry.types import Info
+
+from specialistly.api.accounts import UserType
+from specialistly.api.context import Context
+from specialistly.api.errors import UserError, graphql_error, user_errors
+from specialistly.api.pagination import Connection, paginate
+from specialistly.core import bookings
+from specialistly.core.bookings import Booking, BookingStatus
+from specialistly.core.errors import NOT_FOUND, DomainError
+from specialistly.core.services import Service
+from specialistly.core.users import Role, User
+from specialistly.hookspecs import GraphQLContribution, hookimpl
+
+if TYPE_CHECKING:
+    from specialistly.api.catalog import ServiceType
+
+
+@strawberry.enum(name="BookingStatus")
+class BookingStatusType(Enum):
+    # RESERVING is left out: it lasts one request and is never shown.
+    PENDING_PAYMENT = "pending_payment"
+    CONFIRMED = "confirmed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+    NO_SHOW = "no_show"
+
+
+@strawberry.type(name="BookingMeeting")
+class MeetingType:
+    provider: str
+    _join_url: strawberry.Private[str]
+    _parties: strawberry.Private[tuple[PydanticObjectId, PydanticObjectId]]
+
+    @strawberry.field(description="Only the customer and the specialist see the link.")
+    async def join_url(self, info: Info[Context, None]) -> str | None:
+        viewer = await info.context.viewer()
+        return self._join_url if viewer is not None and viewer.id in self._parties else None
+
+
+@strawberry.type(name="Booking")
+class BookingType(relay.Node):
+    id: relay.NodeID[str]
+    status: BookingStatusType
+    start: datetime
+    end: datetime
+    duration_minutes: int
+    price: int = strawberry.field(description="In minor units of `currency`.")
+    currency: str
+    customer_timezone: str
+    notes: str
+    hold_expires_at: datetime | None = strawberry.field(
+        description="When an unpaid booking gives its time back."
+    )
+    created_at: datetime
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    service_id: relay.GlobalID
+    _doc: strawberry.Private[Booking]
+
+    @strawberry.field(description="The start as an ISO 8601 local time in the customer's zone.")
+    def start_local(self) -> str:
+        return self.start.astimezone(ZoneInfo(self.customer_timezone)).isoformat()
+
+    @strawberry.field(description="The booked service (even if no longer on sale).")
+    async def service(
+        self, info: Info[Context, None]
+    ) -> Annotated[ServiceType, strawberry.lazy("specialistly.api.catalog")] | None:
+        from specialistly.api.catalog import ServiceType
+
+        service = await info.context.loaders.by_id(Service).load(self._doc.service_id)
+        return ServiceType.of(service) if service else None
+
+    @strawberry.field
+    async def customer(self, info: Info[Context, None]) -> UserType | None:
+        return await _user(info, self._doc.customer_id)
+
+    @strawberry.field
+    async def specialist(self, info: Info[Context, None]) -> UserType | None:
+        return await _user(info, self._doc.specialist_id)
+
+    @strawberry.field
+    def meeting(self) -> MeetingType | None:
+        meeting = self._doc.meeting
+        if meeting is None:
+            return None
+        parties = (self._doc.customer_id, self._doc.specialist_id)
+        return MeetingType(provider=meeting.provider, _join_url=meeting.join_url, _parties=parties)
+
+    @classmethod
+    def of(cls, b: Booking) -> BookingType:
+        return cls(
+            id=str(b.id),
+            status=BookingStatusType(b.status.value),
+            start=b.start,
+            end=b.end,
+            duration_minutes=int((b.end - b.start).total_seconds()) // 60,
+            price=b.price,
+            currency=b.currency,
+            customer_timezone=b.customer_timezone,
+            notes=b.notes,
+            hold_expires_at=b.hold_expires_at,
+            created_at=b.created_at,
+            cancelled_at=b.cancelled_at,
+            cancel_reason=b.cancel_reason,
+            service_id=relay.GlobalID("Service", str(b.service_id)),
+            _doc=b,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
+    ) -> list[BookingType | None]:
+        viewer = await info.context.viewer()
+        found: list[BookingType | None] = []
+        for node_id in node_ids:
+            booking = await _visible(node_id, viewer) if viewer else None
+            found.append(cls.of(booking) if booking else None)
+        return found
+
+
+async def _user(info: Info[Context, None], user_id: PydanticObjectId) -> UserType | None:
+    user = await info.context.loaders.user.load(user_id)
+    return UserType.of(user) if user else None
+
+
+async def _visible(node_id: str, viewer: User) -> Booking | None:
+    try:
+        return await bookings.visible_booking(node_id, viewer)
+    except DomainError:
+        return None
+
+
+def _booking_id(id: relay.GlobalID) -> str:
+    if id.type_name != "Booking":
+        raise DomainError.of(NOT_FOUND, "There is no such booking.", "id")
+    return id.node_id
+
+
+def _service_id(id: relay.GlobalID) -> str:
+    return id.node_id if id.type_name == "Service" else ""  # "": an unknown service
+
+
+@strawberry.type
+class BookingPayload:
+    booking: BookingType | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateBookingInput:
+    service_id: relay.GlobalID
+    start: datetime = strawberry.field(description="A slot start, with its UTC offset.")
+    duration_minutes: int
+    customer_timezone: str = strawberry.field(description="IANA name, e.g. Europe/Berlin.")
+    idempotency_key: str = strawberry.field(
+        description="8 to 100 characters chosen by the client; sending the same key again"
+        " returns the same booking instead of making a second one."
+    )
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    status: list[BookingStatusType] | None = None
+    start_from: datetime | None = None
+    start_to: datetime | None = None
+
+
+_From = Annotated[
+    datetime | None, strawberry.argument(name="from", description="Starting at or after this.")
+]
+_To = Annotated[
+    datetime | None, strawberry.argument(name="to", description="Starting before this.")
+]
+_Status = Annotated[
+    list[BookingStatusType] | None, strawberry.argument(description="Any of these statuses.")
+]
+
+
+async def _page(
+    query_for: dict[str, object], first: int, after: str | None
+) -> Connection[BookingType]:
+    page = await paginate(Booking, query_for, sort=[("start", 1)], first=first, after=after)
+    return page.connection(BookingType.of)
+
+
+def _query(
+    which: BookingFilter | None,
+    *,
+    customer_id: PydanticObjectId | None = None,
+    specialist_id: PydanticObjectId | None = None,
+) -> dict[str, object]:
+    f = which or BookingFilter()
+    return bookings.booking_filter(
+        customer_id=customer_id,
+        specialist_id=specialist_id,
+        statuses=[BookingStatus(s.value) for s in f.status or ()],
+        start_from=f.start_from,
+        start_to=f.start_to,
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A booking of which the viewer is a party (or any, for admins).")
+    async def booking(self, info: Info[Context, None], id: relay.GlobalID) -> BookingType:
+        try:
+            viewer = await info.context.require_user()
+            return BookingType.of(await bookings.visible_booking(_booking_id(id), viewer))
+        except DomainError as exc:
+            raise graphql_error(exc) from None
+
+    @strawberry.field(description="The viewer's bookings as a customer, by start time.")
+    async def my_bookings(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        status: _Status = None,
+        start_from: _From = None,
+        start_to: _To = None,
+    ) -> Connection[BookingType]:
+        which = BookingFilter(status=status, start_from=start_from, start_to=start_to)
+        try:
+            viewer = await info.context.require_user()
+            return await _page(_query(which, customer_id=viewer.id), first, after)
+        except DomainError as exc:
+            raise graphql_error(exc) from None
+
+    @strawberry.field(description="The bookings of the viewer's services, by start time.")
+    async def specialist_bookings(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        status: _Status = None,
+        start_from: _From = None,
+        start_to: _To = None,
+    ) -> Connection[BookingType]:
+        which = BookingFilter(status=status, start_from=start_from, start_to=start_to)
+        try:
+            viewer = await info.context.require_user(Role.SPECIALIST)
+            return await _page(_query(which, specialist_id=viewer.id), first, after)
+        except DomainError as exc:
+            raise graphql_error(exc) from None
+
+    @strawberry.field(description="All bookings (admins only), by start time.")
+    async def bookings(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        status: _Status = None,
+        start_from: _From = None,
+        start_to: _To = None,
+    ) -> Connection[BookingType]:
+        which = BookingFilter(status=status, start_from=start_from, start_to=start_to)
+        try:
+            viewer = await info.context.require_user()
+            if not viewer.has(Role.ADMIN):
+                raise DomainError.of("FORBIDDEN", "Only an admin may list all bookings.")
+            return await _page(_query(which), first, after)
+        except DomainError as exc:
+            raise graphql_error(exc) from None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Book a slot of a service as the logged-in customer.")
+    async def create_booking(
+        self, info: Info[Context, None], input: CreateBookingInput
+    ) -> BookingPayload:
+        ctx = info.context
+        request = bookings.BookingRequest(
+            service_id=_service_id(input.service_id),
+            start=input.start,
+            duration_minutes=input.duration_minutes,
+            customer_timezone=input.customer_timezone,
+            idempotency_key=input.idempotency_key,
+            notes=input.notes,
+        )
+        try:
+            customer = await ctx.require_user()
+            booking = await bookings.create_booking(
+                customer, request, payment_hold=ctx.runtime.settings.payment_hold
+            )
+        except DomainError as exc:
+            return BookingPayload(errors=user_errors(exc))
+        await ctx.runtime.publish(Booking, booking.id)
+        return BookingPayload(booking=BookingType.of(booking))
+
+    @strawberry.mutation(description="Cancel a booking as its customer, specialist or an admin.")
+    async def cancel_booking(
+        self, info: Info[Context, None], id: relay.GlobalID, reason: str | None = None
+    ) -> BookingPayload:
+        ctx = info.context
+        try:
+            actor = await ctx.require_user()
+            booking = await bookings.cancel(_booking_id(id), actor, reason)
+        except DomainError as exc:
+            return BookingPayload(errors=user_errors(exc))
+        await ctx.runtime.publish(Booking, booking.id)
+        return BookingPayload(booking=BookingType.of(booking))
+
+    @strawberry.mutation(
+        description="Move a booking to another slot; asking again for the same slot is a no-op."
+    )
+    async def reschedule_booking(
+        self, info: Info[Context, None], id: relay.GlobalID, new_start: datetime
+    ) -> BookingPayload:
+        ctx = info.context
+        try:
+            actor = await ctx.require_user()
+            booking = await bookings.reschedule(_booking_id(id), actor, new_start)
+        except DomainError as exc:
+            return BookingPayload(errors=user_errors(exc))
+        await ctx.runtime.publish(Booking, booking.id)
+        return BookingPayload(booking=BookingType.of(booking))
+
+
+@hookimpl
+def graphql_contribution() -> GraphQLContribution:
+    return GraphQLContribution(query=Query, mutation=Mutation)
