@@ -15,7 +15,9 @@ QUEUE = "default"
 
 
 def create_broker(settings: Settings) -> RedisBroker:
-    broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
+        url=settings.redis_url, namespace=settings.broker_namespace
+    )
     broker.add_middleware(AsyncIO())
     broker.declare_queue(QUEUE)
     return broker

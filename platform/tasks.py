@@ -29,10 +29,11 @@ async def sweep_events() -> None:
         await rt.publish(Booking, doc_id)
     for event in await due_events(now):
         # Take a lease first so that the next sweep does not send it again meanwhile.
-        leased = await Event.find_one(
-            Event.id == event.id, Event.next_attempt_at == event.next_attempt_at
-        ).update({"$set": {"next_attempt_at": now + rt.settings.event_retry_delay}})
-        if leased is not None and getattr(leased, "modified_count", 0):
+        leased = await Event.get_pymongo_collection().update_one(
+            {"_id": event.id, "next_attempt_at": event.next_attempt_at},
+            {"$set": {"next_attempt_at": now + rt.settings.event_retry_delay}},
+        )
+        if leased.modified_count:
             await rt.jobs.send("dispatch_event", str(event.id))
 
 

@@ -105,7 +105,8 @@ def create_worker_broker(settings: Settings) -> RedisBroker:
     broker.add_middleware(_RuntimeMiddleware(settings))
     dramatiq.set_broker(broker)
     for name, fn in ACTORS.items():
-        dramatiq.actor(fn, broker=broker, actor_name=name, queue_name=QUEUE, max_retries=0)
+        declare = dramatiq.actor(broker=broker, actor_name=name, queue_name=QUEUE, max_retries=0)
+        declare(fn)
     return broker
 
 

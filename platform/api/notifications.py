@@ -49,7 +49,7 @@ class Subscription:
                 if message["type"] == "message":
                     yield _notice(json.loads(message["data"]))
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 def _notice(raw: dict[str, object]) -> LifecycleNotice:
@@ -61,7 +61,7 @@ def _notice(raw: dict[str, object]) -> LifecycleNotice:
         version=int(str(raw["version"])),
         occurred_at=datetime.fromisoformat(str(raw["occurred_at"])),
         booking_id=relay.GlobalID("Booking", str(booking_id)) if booking_id else None,
-        data=data,
+        data=JSON(data),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import websockets
+from websockets.typing import Subprotocol
 from beanie import PydanticObjectId
 from strawberry import relay
 
@@ -24,7 +25,8 @@ SUBSCRIBE = "subscription { lifecycleEvents { name bookingId data } }"
 
 async def open_subscription(api_url: str, token: str | None) -> Any:
     ws = await websockets.connect(
-        api_url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
+        api_url.replace("http", "ws") + "/graphql",
+        subprotocols=[Subprotocol("graphql-transport-ws")],
     )
     payload = {"authorization": f"Bearer {token}"} if token else {}
     await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
@@ -71,7 +73,7 @@ async def test_both_parties_hear_of_their_booking(
     await runtime.publish(Booking, booking.id)
 
     for ws in listeners:
-        names = set()
+        names: set[str] = set()
         while names != {"booking.confirmed", "meeting.created"}:
             message = json.loads(await asyncio.wait_for(ws.recv(), timeout=20))
             assert message["type"] == "next", message
