@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import websockets
-from websockets.typing import Subprotocol
 from beanie import PydanticObjectId
 from strawberry import relay
+from websockets.typing import Subprotocol
 
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.clock import utcnow
