@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from beanie import Document, PydanticObjectId
 from joserfc import jwt
@@ -21,6 +21,7 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from specialistly.core.accounts import get_user
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import DomainError
+from specialistly.core.locks import LockTimeoutError, document_lock
 from specialistly.core.users import User
 from specialistly.settings import Settings
 
@@ -88,11 +89,18 @@ class TokenService:
         """Rotate the refresh token: the old one works exactly once."""
         new_token = secrets.token_urlsafe(32)
         now = utcnow()
-        found = await AuthSession.get_pymongo_collection().find_one_and_update(
-            {"refresh_hash": _digest(refresh_token or ""), "revoked_at": None},
-            {"$set": {"refresh_hash": _digest(new_token)}},
-            return_document=ReturnDocument.AFTER,
-        )
+        old = _digest(refresh_token or "")
+        try:
+            # Two refreshes with one token race to rotate it; FerretDB needs the lock for
+            # only one of them to win (see core/locks.py).
+            async with document_lock(AuthSession, old, wait=timedelta(seconds=2)):
+                found = await AuthSession.get_pymongo_collection().find_one_and_update(
+                    {"refresh_hash": old, "revoked_at": None},
+                    {"$set": {"refresh_hash": _digest(new_token)}},
+                    return_document=ReturnDocument.AFTER,
+                )
+        except LockTimeoutError:
+            raise REFRESH_INVALID from None
         if found is None:
             raise REFRESH_INVALID
         session = AuthSession.model_validate(found)

@@ -13,7 +13,7 @@ import logging
 from beanie import PydanticObjectId
 
 from specialistly.core import events
-from specialistly.core.bookings import Booking, BookingStatus, MeetingInfo
+from specialistly.core.bookings import Booking, BookingStatus, MeetingInfo, booking_lock
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, new_event
 from specialistly.core.services import Service
@@ -47,20 +47,21 @@ async def ensure_meeting(booking: Booking, runtime: Runtime) -> None:
         provider = runtime.providers.video[booking.video_provider]
         details = await provider.create_meeting(await _request(booking))
     except UnknownProviderError as exc:
-        await _record_failure(booking, str(exc))
+        await _record_failure(booking, str(exc), runtime)
         return
     except ProviderError as exc:
         if exc.transient:
             raise  # the dispatcher delivers the event again later
-        await _record_failure(booking, str(exc))
+        await _record_failure(booking, str(exc), runtime)
         return
-    stored = await Booking.get_pymongo_collection().update_one(
-        {"_id": booking.id, "meeting": None, "status": BookingStatus.CONFIRMED.value},
-        {
-            "$set": {"meeting": _info(details).model_dump(), "meeting_error": None},
-            "$push": {"outbox": _event(events.MEETING_CREATED, booking, details)},
-        },
-    )
+    async with booking_lock(booking.id):  # type: ignore[arg-type]
+        stored = await Booking.get_pymongo_collection().update_one(
+            {"_id": booking.id, "meeting": None, "status": BookingStatus.CONFIRMED.value},
+            {
+                "$set": {"meeting": _info(details).model_dump(), "meeting_error": None},
+                "$push": {"outbox": _event(events.MEETING_CREATED, booking, details)},
+            },
+        )
     if stored.modified_count == 0:
         # Another delivery stored its meeting first, or the booking was cancelled meanwhile.
         await provider.cancel_meeting(details)
@@ -85,9 +86,10 @@ async def move_meeting(booking: Booking, runtime: Runtime) -> None:
     old = MeetingDetails(meeting.provider, meeting.external_id, meeting.join_url, meeting.host_url)
     moved = await provider.reschedule_meeting(old, await _request(booking))
     if moved != old:
-        await Booking.find_one(Booking.id == booking.id).update(
-            {"$set": {"meeting": _info(moved).model_dump()}}
-        )
+        async with booking_lock(booking.id):  # type: ignore[arg-type]
+            await Booking.find_one(Booking.id == booking.id).update(
+                {"$set": {"meeting": _info(moved).model_dump()}}
+            )
 
 
 _REACTIONS = {
@@ -110,19 +112,21 @@ async def _request(booking: Booking) -> MeetingRequest:
     )
 
 
-async def _record_failure(booking: Booking, reason: str) -> None:
+async def _record_failure(booking: Booking, reason: str, runtime: Runtime) -> None:
     log.warning("meeting for booking %s failed: %s", booking.id, reason)
-    await Booking.get_pymongo_collection().update_one(
-        {"_id": booking.id, "meeting": None},
-        {
-            "$set": {"meeting_error": reason[:500], "updated_at": utcnow()},
-            "$push": {
-                "outbox": new_event(
-                    events.MEETING_FAILED, booking_id=str(booking.id), reason=reason[:500]
-                ).model_dump()
+    async with booking_lock(booking.id):  # type: ignore[arg-type]
+        await Booking.get_pymongo_collection().update_one(
+            {"_id": booking.id, "meeting": None},
+            {
+                "$set": {"meeting_error": reason[:500], "updated_at": utcnow()},
+                "$push": {
+                    "outbox": new_event(
+                        events.MEETING_FAILED, booking_id=str(booking.id), reason=reason[:500]
+                    ).model_dump()
+                },
             },
-        },
-    )
+        )
+    await runtime.publish(Booking, booking.id)
 
 
 def _info(details: MeetingDetails) -> MeetingInfo:

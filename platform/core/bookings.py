@@ -12,12 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from beanie import Document, PydanticObjectId
-from bson import ObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import claims, events, slots, validation
+from specialistly.core import claims, events, locks, slots, validation
 from specialistly.core.availability import Availability
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import INVALID, NOT_FOUND, Check, DomainError
@@ -269,52 +268,25 @@ def quota_limits(service: Service, start: datetime, timezone: str) -> list[tuple
 
 # --------------------------------------------------------------------------- state changes
 #
-# FerretDB v1 applies an update as an unisolated read-modify-write: of two concurrent
-# updates of one document both may report success while one of them is lost, filter and
-# all, so `{_id, status: from}` alone does not make a transition exclusive there. Inserting
-# a document under a unique _id is atomic, so every change of a booking below runs holding
-# a lock that is such a document (with a lease, in case its holder crashed) and re-reads
-# the booking inside it. The updates stay conditional as well: on MongoDB that alone
-# makes them exclusive.
-
-LOCK_LEASE = timedelta(seconds=30)
-LOCK_WAIT = timedelta(seconds=5)
+# Every change of a booking below runs holding the booking's lock (see core/locks.py for
+# why) and re-reads the booking inside it. The updates stay conditional as well: on
+# MongoDB that alone makes them exclusive.
 
 
 def _collection() -> Any:
     return Booking.get_pymongo_collection()
 
 
-def _locks() -> Any:
-    return _collection().database.get_collection("booking_locks")
-
-
 @asynccontextmanager
 async def booking_lock(
-    booking_id: PydanticObjectId, *, wait: timedelta = LOCK_WAIT
+    booking_id: PydanticObjectId, *, wait: timedelta = locks.WAIT
 ) -> AsyncIterator[None]:
     """Be the one writer of the booking until the block ends; BOOKING_BUSY after `wait`."""
-    token = ObjectId()
-    deadline = utcnow() + wait
-    while True:
-        now = utcnow()
-        try:
-            await _locks().insert_one(
-                {"_id": booking_id, "token": token, "until": now + LOCK_LEASE}
-            )
-            break
-        except DuplicateKeyError:
-            held = await _locks().find_one({"_id": booking_id})
-            if held is not None and as_utc(held["until"]) < now:
-                await _locks().delete_one({"_id": booking_id, "token": held["token"]})
-                continue
-            if now >= deadline:
-                raise _busy() from None
-            await asyncio.sleep(0.02)
     try:
-        yield
-    finally:
-        await _locks().delete_one({"_id": booking_id, "token": token})
+        async with locks.document_lock(Booking, booking_id, wait=wait):
+            yield
+    except locks.LockTimeoutError:
+        raise _busy() from None
 
 
 def _event(name: str, booking: Booking, **data: Any) -> dict[str, Any]:

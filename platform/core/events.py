@@ -20,6 +20,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from specialistly.core.clock import utcnow
+from specialistly.core.locks import LockTimeoutError, document_lock
 
 log = logging.getLogger("specialistly.events")
 
@@ -78,34 +79,45 @@ async def publish_outbox(
 ) -> int:
     """Move the events waiting in one document's outbox to the events collection.
 
-    Safe to repeat and to run concurrently: an event keeps its id when copied, and it
-    leaves the outbox only after it is stored. Returns how many events were moved.
+    Safe to repeat: an event keeps its id when copied, and leaves the outbox only after it
+    is stored. Runs under the document's lock, since other writers may push new events.
+    Returns how many events were moved (none if the lock stays busy: the sweeper will).
     """
     collection = model.get_pymongo_collection()
-    doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
-    moved = 0
-    for raw in (doc or {}).get("outbox", []):
-        waiting = OutboxEvent.model_validate(raw)
-        event = Event(
-            id=waiting.id,
-            name=waiting.name,
-            version=waiting.version,
-            subject=f"{collection.name}:{doc_id}",
-            data=waiting.data,
-            occurred_at=waiting.occurred_at,
-            # The enqueued delivery has this long before the sweeper delivers it again.
-            next_attempt_at=utcnow() + lease,
-        )
-        with suppress(DuplicateKeyError):  # copied by a run that stopped before the $pull
-            await event.insert()
-        # FerretDB v1 ignores $pull conditions, so pull the exact stored subdocument.
-        await collection.update_one({"_id": doc_id}, {"$pull": {"outbox": raw}})
-        moved += 1
+    try:
+        async with document_lock(model, doc_id):
+            doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
+            outbox = (doc or {}).get("outbox", [])
+            stored = [await _store(collection, doc_id, raw, lease) for raw in outbox]
+    except LockTimeoutError:
+        log.warning("outbox of %s:%s busy; the sweeper will publish it", collection.name, doc_id)
+        return 0
+    for event_id in stored:
         try:
-            await enqueue(str(waiting.id))
+            await enqueue(event_id)
         except Exception:
-            log.warning("event %s stored but not enqueued; the sweeper will", waiting.id)
-    return moved
+            log.warning("event %s stored but not enqueued; the sweeper will", event_id)
+    return len(stored)
+
+
+async def _store(collection: Any, doc_id: Any, raw: dict[str, Any], lease: timedelta) -> str:
+    """Copy one outbox entry to the events collection, then take it out of the outbox."""
+    waiting = OutboxEvent.model_validate(raw)
+    event = Event(
+        id=waiting.id,
+        name=waiting.name,
+        version=waiting.version,
+        subject=f"{collection.name}:{doc_id}",
+        data=waiting.data,
+        occurred_at=waiting.occurred_at,
+        # The enqueued delivery has this long before the sweeper delivers it again.
+        next_attempt_at=utcnow() + lease,
+    )
+    with suppress(DuplicateKeyError):  # copied by a run that stopped before the $pull
+        await event.insert()
+    # FerretDB v1 ignores $pull conditions, so pull the exact stored subdocument.
+    await collection.update_one({"_id": doc_id}, {"$pull": {"outbox": raw}})
+    return str(waiting.id)
 
 
 async def documents_with_outbox(model: type[Document], older_than: datetime) -> list[Any]:

@@ -278,3 +278,14 @@ async def test_email_is_private_to_its_owner(client: GraphQLClient) -> None:
     assert seen_by_ann["node"] == {"displayName": "Ann", "email": ann.email}
     anonymous = await client.data("query N($id: ID!) { node(id: $id) { id } }", {"id": ann.id})
     assert anonymous["node"] == {"id": ann.id}
+
+
+async def test_a_refresh_token_rotates_once_under_concurrency(client: GraphQLClient) -> None:
+    account = await register(client)
+    refresh = """mutation R($t: String!) { refreshToken(refreshToken: $t) {
+        tokens { refreshToken } errors { code } } }"""
+    results = await asyncio.gather(
+        *[client.data(refresh, {"t": account.refresh_token}) for _ in range(6)]
+    )
+    winners = [r for r in results if r["refreshToken"]["tokens"]]
+    assert len(winners) == 1
