@@ -28,6 +28,8 @@ DEFAULT_PLUGINS = (
     "specialistly.api.catalog",
     "specialistly.api.bookings",
     "specialistly.meetings",
+    "specialistly.notifications",
+    "specialistly.api.notifications",
 )
 
 T = TypeVar("T")

@@ -3,6 +3,8 @@ plugin through SPECIALISTLY_PLUGINS_EXTRA)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
 from specialistly.core.clock import utcnow
@@ -29,6 +31,18 @@ async def test_hook_document_models(runtime: Runtime) -> None:
     assert await HandledEvent.find(HandledEvent.name == "stored by the plugin's model").count() == 1
 
 
+def stored_event(name: str, subject: str, data: dict[str, object] | None = None) -> Event:
+    """An event as publishing stores it: its first delivery leased for the retry delay."""
+    now = utcnow()
+    return Event(
+        name=name,
+        subject=subject,
+        occurred_at=now,
+        data=data or {},
+        next_attempt_at=now + timedelta(seconds=2),  # SPECIALISTLY_EVENT_RETRY_DELAY in tests
+    )
+
+
 async def dispatched(event_id: object) -> Event:
     async def check() -> Event | None:
         stored = await Event.get(event_id)
@@ -38,7 +52,7 @@ async def dispatched(event_id: object) -> Event:
 
 
 async def test_hook_on_event(runtime: Runtime, worker: Process) -> None:
-    event = Event(name="test.ping", subject="test:1", occurred_at=utcnow())
+    event = stored_event("test.ping", "test:1")
     await event.insert()
     await runtime.jobs.send("dispatch_event", str(event.id))
 
