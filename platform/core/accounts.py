@@ -10,7 +10,12 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from specialistly.core import validation
 from specialistly.core.errors import NOT_FOUND, Check, DomainError, is_duplicate_key
-from specialistly.core.passwords import check_strength, hash_password, verify_password
+from specialistly.core.passwords import (
+    MAX_LENGTH,
+    check_strength,
+    hash_password,
+    verify_password,
+)
 from specialistly.core.users import Role, SpecialistProfile, User
 
 INVALID_CREDENTIALS = DomainError.of("INVALID_CREDENTIALS", "The email or password is not correct.")
@@ -85,6 +90,8 @@ async def _create_profile(user: User) -> SpecialistProfile:
 
 
 async def authenticate(email: str, password: str) -> User:
+    if len(email or "") > 254 or len(password or "") > MAX_LENGTH:
+        raise INVALID_CREDENTIALS  # no such account could exist: spend no hashing on it
     user = await User.find_one(User.email_key == (email or "").strip().lower())
     if not await verify_password(user.password_hash if user else None, password or ""):
         raise INVALID_CREDENTIALS

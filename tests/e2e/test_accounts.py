@@ -289,3 +289,16 @@ async def test_a_refresh_token_rotates_once_under_concurrency(client: GraphQLCli
     )
     winners = [r for r in results if r["refreshToken"]["tokens"]]
     assert len(winners) == 1
+
+
+async def test_bad_login_input_is_refused_like_wrong_credentials(client: GraphQLClient) -> None:
+    account = await register(client)
+    for email, password in [
+        ('{"$ne": null}', "anything at all"),
+        (account.email, '{"$gt": ""}'),
+        ("x" * 10_000 + "@example.com", "a long email"),
+        (account.email, "p" * 100_000),
+        ("", ""),
+    ]:
+        login = await client.data(LOGIN, {"input": {"email": email, "password": password}})
+        assert codes(login["login"]) == [(None, "INVALID_CREDENTIALS")]

@@ -36,7 +36,9 @@ BOOK = """mutation B($input: CreateBookingInput!) {
 BOOKING = """query G($id: ID!) { booking(id: $id) { status meeting { provider joinUrl } } }"""
 
 
-async def specialist_with_service(client: GraphQLClient) -> tuple[Account, str]:
+async def specialist_with_service(
+    client: GraphQLClient, provider: str = "jitsi"
+) -> tuple[Account, str]:
     specialist = await register(client, "SPECIALIST", "Lena Vogel")
     sc = specialist.client
     hours = {
@@ -53,7 +55,7 @@ async def specialist_with_service(client: GraphQLClient) -> tuple[Account, str]:
                     "durations": [60],
                     "price": 0,
                     "currency": "EUR",
-                    "videoProvider": "jitsi",
+                    "videoProvider": provider,
                     "minimumNotice": 60,
                 }
             },
@@ -166,3 +168,24 @@ async def test_bookings_whose_end_has_passed_are_completed_by_the_worker(
         )
 
     assert await eventually(completion_event)
+
+
+async def test_the_video_provider_is_chosen_per_service(
+    client: GraphQLClient, worker: Process
+) -> None:
+    """The same path serves any provider: here the example plugin's."""
+    _, service_id = await specialist_with_service(client, provider="example-video")
+    customer = await register(client)
+    chosen = (await slots(customer.client, service_id, "UTC"))[0]["start"]
+    made = await customer.client.data(BOOK, {"input": booking_input(service_id, chosen)})
+    booking_id = made["createBooking"]["booking"]["id"]
+
+    async def meeting() -> dict[str, Any] | None:
+        found: dict[str, Any] | None = (await customer.client.data(BOOKING, {"id": booking_id}))[
+            "booking"
+        ]["meeting"]
+        return found
+
+    link = await eventually(meeting)
+    raw_id = relay.GlobalID.from_id(booking_id).node_id
+    assert link == {"provider": "example-video", "joinUrl": f"https://video.example/{raw_id}"}

@@ -24,6 +24,7 @@ from specialistly.core import schedule
 from specialistly.core.bookings import Booking
 from specialistly.core.services import Service
 from specialistly.core.slots import Interval
+from specialistly.core.users import User
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
 from tests.integration.test_catalog import book, hours, make_service, make_specialist, monday, utc
@@ -145,3 +146,38 @@ async def test_bookings_are_read_with_one_indexed_range_query(commands: Commands
     assert query["claim_end"] == {"$gt": wanted.start}
     indexes = await Booking.get_pymongo_collection().index_information()
     assert [("specialist_id", 1), ("claim_start", 1)] in [i["key"] for i in indexes.values()]
+
+
+BOOKINGS = """
+query Mine {
+  specialistBookings(first: 50) {
+    totalCount
+    edges { node { id status service { title } customer { displayName }
+                   specialist { displayName } } }
+  }
+}
+"""
+
+
+async def test_a_bookings_list_reads_are_constant_in_the_number_of_bookings(
+    runtime: Runtime, settings: Settings, commands: Commands
+) -> None:
+    schema = build_schema(runtime.plugins, settings)
+    connection = Request({"type": "http", "headers": [], "client": ("127.0.0.1", 1)})
+    reads: list[list[tuple[str, str]]] = []
+    for count in (3, 40):
+        service = await specialist_with_bookings(count)
+        owner = await User.get(service.specialist_id)
+        assert owner is not None
+        tokens = await runtime.tokens.start_session(owner)
+        context = Context(runtime=runtime, connection=connection, bearer=tokens.access_token)
+        commands.events.clear()
+        result = await schema.execute(BOOKINGS, context_value=context)
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        listed = result.data["specialistBookings"]
+        assert (listed["totalCount"], len(listed["edges"])) == (count, count)
+        assert {e["node"]["service"]["title"] for e in listed["edges"]} == {service.title}
+        reads.append(commands.reads())
+    assert reads[0] == reads[1]
+    assert sorted(reads[0]).count(("find", "users")) == 2  # the viewer, then one batch
