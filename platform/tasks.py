@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from specialistly import dispatch
-from specialistly.core import bookings
+from specialistly.core import sweeps
 from specialistly.core.bookings import Booking
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, documents_with_outbox, due_events
@@ -43,8 +43,8 @@ async def sweep_bookings() -> None:
     rt = runtime()
     now = utcnow()
     for booking_id in [
-        *await bookings.expire_holds(now),
-        *await bookings.complete_past(now),
-        *await bookings.release_abandoned(now),
+        *await sweeps.expire_holds(now),
+        *await sweeps.complete_past(now),
+        *await sweeps.release_abandoned(now),
     ]:
         await rt.publish(Booking, booking_id)

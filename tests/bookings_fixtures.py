@@ -9,10 +9,11 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from specialistly.core import bookings
+from specialistly.core import reservations
 from specialistly.core.availability import Availability, HoursRange, WeeklyHours
-from specialistly.core.bookings import Booking, BookingRequest, SlotClaim
+from specialistly.core.bookings import Booking, SlotClaim
 from specialistly.core.clock import utcnow
+from specialistly.core.reservations import BookingRequest
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role, User
 
@@ -87,7 +88,7 @@ def request(
 async def book(
     customer: User, service: Service, start: datetime, duration: int = 30, **kw: Any
 ) -> Booking:
-    return await bookings.create_booking(
+    return await reservations.create_booking(
         customer, request(service, start, duration, **kw), payment_hold=HOLD
     )
 

@@ -18,7 +18,7 @@ from specialistly.api.accounts import UserType
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError, graphql_error, user_errors
 from specialistly.api.pagination import Connection, paginate
-from specialistly.core import bookings
+from specialistly.core import booking_changes, bookings, reservations
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.errors import NOT_FOUND, DomainError
 from specialistly.core.services import Service
@@ -287,7 +287,7 @@ class Mutation:
         self, info: Info[Context, None], input: CreateBookingInput
     ) -> BookingPayload:
         ctx = info.context
-        request = bookings.BookingRequest(
+        request = reservations.BookingRequest(
             service_id=_service_id(input.service_id),
             start=input.start,
             duration_minutes=input.duration_minutes,
@@ -297,7 +297,7 @@ class Mutation:
         )
         try:
             customer = await ctx.require_user()
-            booking = await bookings.create_booking(
+            booking = await reservations.create_booking(
                 customer, request, payment_hold=ctx.runtime.settings.payment_hold
             )
         except DomainError as exc:
@@ -312,7 +312,7 @@ class Mutation:
         ctx = info.context
         try:
             actor = await ctx.require_user()
-            booking = await bookings.cancel(_booking_id(id), actor, reason)
+            booking = await booking_changes.cancel(_booking_id(id), actor, reason)
         except DomainError as exc:
             return BookingPayload(errors=user_errors(exc))
         await ctx.runtime.publish(Booking, booking.id)
@@ -327,7 +327,7 @@ class Mutation:
         ctx = info.context
         try:
             actor = await ctx.require_user()
-            booking = await bookings.reschedule(_booking_id(id), actor, new_start)
+            booking = await booking_changes.reschedule(_booking_id(id), actor, new_start)
         except DomainError as exc:
             return BookingPayload(errors=user_errors(exc))
         await ctx.runtime.publish(Booking, booking.id)

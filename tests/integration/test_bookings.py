@@ -9,7 +9,7 @@ import pytest
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import bookings, claims
+from specialistly.core import booking_changes, bookings, claims, reservations, sweeps
 from specialistly.core.bookings import Booking, BookingStatus, SlotClaim
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError
@@ -210,7 +210,7 @@ async def test_bad_requests_are_refused_and_write_nothing(
         notes=str(change.get("notes", "")),
     )
     with pytest.raises(DomainError) as caught:
-        await bookings.create_booking(customer, wanted, payment_hold=timedelta(minutes=15))
+        await reservations.create_booking(customer, wanted, payment_hold=timedelta(minutes=15))
     assert (code, field) in codes(caught)
     assert await written_for(specialist.id) == (0, 0)
 
@@ -219,7 +219,7 @@ async def test_cancel_releases_the_claim() -> None:
     service = await make_service()
     customer = await make_user()
     booking = await book(customer, service, day_at(10))
-    cancelled = await bookings.cancel(str(booking.id), customer, "Ill")
+    cancelled = await booking_changes.cancel(str(booking.id), customer, "Ill")
     assert cancelled.status == BookingStatus.CANCELLED
     assert (cancelled.cancel_reason, cancelled.cancelled_by) == ("Ill", "customer")
     event = cancelled.outbox[-1]
@@ -231,7 +231,7 @@ async def test_cancel_releases_the_claim() -> None:
     assert again.status == BookingStatus.CONFIRMED
 
     with pytest.raises(DomainError) as caught:
-        await bookings.cancel(str(booking.id), customer)
+        await booking_changes.cancel(str(booking.id), customer)
     assert codes(caught)[0][0] == "ILLEGAL_TRANSITION"
     with pytest.raises(DomainError) as caught:
         await bookings.confirm(booking.id)  # type: ignore[arg-type]
@@ -248,21 +248,21 @@ async def test_cancellation_window_and_who_may_cancel() -> None:
     late = booking.start - timedelta(hours=2)
 
     with pytest.raises(DomainError) as caught:
-        await bookings.cancel(str(booking.id), await make_user(), "nosy")
+        await booking_changes.cancel(str(booking.id), await make_user(), "nosy")
     assert codes(caught) == [("NOT_FOUND", "id")]
     with pytest.raises(DomainError) as caught:
-        await bookings.cancel(str(booking.id), customer, now=late)
+        await booking_changes.cancel(str(booking.id), customer, now=late)
     assert codes(caught)[0][0] == "CANCELLATION_TOO_LATE"
 
     specialist = await _user(service.specialist_id)
-    done = await bookings.cancel(str(booking.id), specialist, "Sick", now=late)
+    done = await booking_changes.cancel(str(booking.id), specialist, "Sick", now=late)
     assert done.outbox[-1].data["refund_percent"] == 100
     assert done.cancelled_by == "specialist"
 
     in_time = await book(customer, service, day_at(12))
     assert in_time.id is not None
     await bookings.confirm(in_time.id)
-    done = await bookings.cancel(str(in_time.id), customer)
+    done = await booking_changes.cancel(str(in_time.id), customer)
     assert done.outbox[-1].data["refund_percent"] == 90
 
 
@@ -276,7 +276,7 @@ async def test_concurrent_transitions_have_one_winner() -> None:
         after_hold = booking.hold_expires_at + timedelta(seconds=1)
         # Paying and expiring exclude each other: exactly one happens.
         outcomes = await asyncio.gather(
-            bookings.confirm(booking.id), bookings.expire_holds(after_hold), return_exceptions=True
+            bookings.confirm(booking.id), sweeps.expire_holds(after_hold), return_exceptions=True
         )
         final = await Booking.get(booking.id)
         assert final is not None
@@ -291,8 +291,8 @@ async def test_concurrent_transitions_have_one_winner() -> None:
             assert len(await cells_of(booking.id)) == 6
             # Both parties cancelling at once: one cancellation.
             both = await asyncio.gather(
-                bookings.cancel(str(booking.id), customer),
-                bookings.cancel(str(booking.id), specialist),
+                booking_changes.cancel(str(booking.id), customer),
+                booking_changes.cancel(str(booking.id), specialist),
                 return_exceptions=True,
             )
             assert len([o for o in both if isinstance(o, Booking)]) == 1, both
@@ -308,7 +308,7 @@ async def test_reschedule_moves_the_claim() -> None:
     assert booking.id is not None
 
     # Half an hour later: most of the cells are kept, the booking never holds none.
-    moved = await bookings.reschedule(str(booking.id), customer, day_at(10, 30))
+    moved = await booking_changes.reschedule(str(booking.id), customer, day_at(10, 30))
     assert (moved.start, moved.end) == (day_at(10, 30), day_at(11, 30))
     assert moved.claim_end == day_at(11, 40)
     assert moved.outbox[-1].name == "booking.rescheduled"
@@ -323,7 +323,7 @@ async def test_reschedule_moves_the_claim() -> None:
         await book(await make_user(), service, day_at(11))
 
     # Asking again for the same time changes nothing.
-    same = await bookings.reschedule(str(booking.id), customer, day_at(10, 30))
+    same = await booking_changes.reschedule(str(booking.id), customer, day_at(10, 30))
     assert len(same.outbox) == len(moved.outbox)
 
 
@@ -334,7 +334,7 @@ async def test_reschedule_into_a_taken_slot_changes_nothing() -> None:
     await book(await make_user(), service, day_at(12))
     before = await cells_of(booking.id)
     with pytest.raises(DomainError) as caught:
-        await bookings.reschedule(str(booking.id), customer, day_at(11, 30))  # hits 12:00
+        await booking_changes.reschedule(str(booking.id), customer, day_at(11, 30))  # hits 12:00
     assert codes(caught) == [("SLOT_TAKEN", "newStart")]
     after = await Booking.get(booking.id)
     assert after is not None
@@ -349,17 +349,17 @@ async def test_reschedule_rules() -> None:
     booking = await book(customer, service, day_at(10))
     late = booking.start - timedelta(hours=1)
     with pytest.raises(DomainError) as caught:
-        await bookings.reschedule(str(booking.id), customer, day_at(14), now=late)
+        await booking_changes.reschedule(str(booking.id), customer, day_at(14), now=late)
     assert codes(caught)[0][0] == "RESCHEDULE_TOO_LATE"
     with pytest.raises(DomainError) as caught:
-        await bookings.reschedule(str(booking.id), customer, day_at(14, 10))
+        await booking_changes.reschedule(str(booking.id), customer, day_at(14, 10))
     assert codes(caught) == [("SLOT_UNAVAILABLE", "newStart")]
     with pytest.raises(DomainError) as caught:
-        await bookings.reschedule(str(booking.id), await make_user(), day_at(14))
+        await booking_changes.reschedule(str(booking.id), await make_user(), day_at(14))
     assert codes(caught) == [("NOT_FOUND", "id")]
-    await bookings.cancel(str(booking.id), customer)
+    await booking_changes.cancel(str(booking.id), customer)
     with pytest.raises(DomainError) as caught:
-        await bookings.reschedule(str(booking.id), customer, day_at(14))
+        await booking_changes.reschedule(str(booking.id), customer, day_at(14))
     assert codes(caught)[0][0] == "ILLEGAL_TRANSITION"
 
 
@@ -367,24 +367,22 @@ async def test_expired_holds_give_the_time_back() -> None:
     service = await make_service(price=2500)
     booking = await book(await make_user(), service, day_at(10))
     assert booking.hold_expires_at is not None
-    assert booking.id not in await bookings.expire_holds(booking.hold_expires_at)
-    changed = await bookings.expire_holds(booking.hold_expires_at + timedelta(seconds=1))
+    assert booking.id not in await sweeps.expire_holds(booking.hold_expires_at)
+    changed = await sweeps.expire_holds(booking.hold_expires_at + timedelta(seconds=1))
     assert booking.id in changed
     expired = await Booking.get(booking.id)
     assert expired is not None
     assert expired.status == BookingStatus.EXPIRED
     assert expired.outbox[-1].name == "booking.expired"
     assert await cells_of(booking.id) == []
-    assert booking.id not in await bookings.expire_holds(
-        booking.hold_expires_at + timedelta(hours=1)
-    )
+    assert booking.id not in await sweeps.expire_holds(booking.hold_expires_at + timedelta(hours=1))
 
 
 async def test_past_bookings_are_completed() -> None:
     service = await make_service()
     booking = await book(await make_user(), service, day_at(10))
-    assert booking.id not in await bookings.complete_past(booking.end - timedelta(seconds=1))
-    assert booking.id in await bookings.complete_past(booking.end + timedelta(minutes=1))
+    assert booking.id not in await sweeps.complete_past(booking.end - timedelta(seconds=1))
+    assert booking.id in await sweeps.complete_past(booking.end + timedelta(minutes=1))
     done = await Booking.get(booking.id)
     assert done is not None
     assert done.status == BookingStatus.COMPLETED
@@ -415,8 +413,8 @@ async def test_abandoned_reservations_and_stray_claims_are_cleaned_up() -> None:
     )
     kept = await book(customer, service, day_at(16))
 
-    assert crashed.id not in await bookings.release_abandoned(utcnow())  # too recent yet
-    changed = await bookings.release_abandoned(utcnow() + timedelta(minutes=2))
+    assert crashed.id not in await sweeps.release_abandoned(utcnow())  # too recent yet
+    changed = await sweeps.release_abandoned(utcnow() + timedelta(minutes=2))
     assert crashed.id in changed and moving.id in changed
     assert await Booking.get(crashed.id) is None
     assert await cells_of(crashed.id) == []
@@ -433,7 +431,7 @@ async def test_recent_reservations_are_left_alone() -> None:
     await Booking.get_pymongo_collection().update_one(
         {"_id": booking.id}, {"$set": {"status": "reserving"}}
     )
-    assert booking.id not in await bookings.release_abandoned(utcnow())
+    assert booking.id not in await sweeps.release_abandoned(utcnow())
     assert len(await cells_of(booking.id)) == 6
 
 
@@ -446,7 +444,7 @@ async def test_daily_limit() -> None:
     assert await written_for(service.specialist_id) == (2, 12)
     await book(await make_user(), service, day_at(11, days=4))  # another day
 
-    await bookings.cancel(str(made[0].id), await _user(made[0].customer_id))
+    await booking_changes.cancel(str(made[0].id), await _user(made[0].customer_id))
     await book(await make_user(), service, day_at(11))
 
 
@@ -471,7 +469,7 @@ async def test_reschedule_to_another_day_moves_the_limit_place() -> None:
     service = await make_service(max_per_day=1)
     customer = await make_user()
     booking = await book(customer, service, day_at(10))
-    await bookings.reschedule(str(booking.id), customer, day_at(10, days=5))
+    await booking_changes.reschedule(str(booking.id), customer, day_at(10, days=5))
     await book(await make_user(), service, day_at(10))  # the first day has room again
     with pytest.raises(DomainError) as caught:
         await book(await make_user(), service, day_at(12, days=5))

@@ -17,10 +17,10 @@ from specialistly.core.bookings import (
     Party,
     booking_filter,
     check_transition,
-    quota_limits,
     refund_percent,
 )
 from specialistly.core.errors import DomainError
+from specialistly.core.reservations import quota_limits
 from specialistly.core.services import CancellationPolicy, Service
 
 ALL = list(BookingStatus)

@@ -1,0 +1,201 @@
+"""Booking changes a party asks for: cancelling a booking and moving it to another time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from beanie import PydanticObjectId
+
+from specialistly.core import claims, events, slots, validation
+from specialistly.core.bookings import (
+    ILLEGAL_TRANSITION,
+    Booking,
+    BookingStatus,
+    Party,
+    acting_party,
+    booking_event,
+    booking_lock,
+    booking_object_id,
+    check_transition,
+    clear_reschedule_mark,
+    get_booking,
+    refund_percent,
+    release_time,
+    status_label,
+    stored_instant,
+    transition,
+    update_booking,
+)
+from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.errors import INVALID, Check, DomainError
+from specialistly.core.reservations import NOT_BOOKABLE, check_slot, quota_limits, slot_policy
+from specialistly.core.services import CancellationPolicy, Service
+from specialistly.core.users import User
+
+CANCELLATION_TOO_LATE = "CANCELLATION_TOO_LATE"
+RESCHEDULE_TOO_LATE = "RESCHEDULE_TOO_LATE"
+
+MAX_REASON = 500
+
+
+async def _policy(booking: Booking) -> CancellationPolicy:
+    service = await Service.get(booking.service_id)
+    return service.policy if service else CancellationPolicy()
+
+
+async def cancel(
+    booking_id: PydanticObjectId | str,
+    actor: User,
+    reason: str | None = None,
+    *,
+    now: datetime | None = None,
+) -> Booking:
+    """Cancel as its customer (in time, per the policy), its specialist (before it starts)
+    or an admin; the refund owed goes into the event. The caller publishes the outbox."""
+    now = now or utcnow()
+    check = Check()
+    reason = validation.text(check, "reason", reason, max_length=MAX_REASON, required=False)
+    check.raise_if_any()
+    async with booking_lock(booking_object_id(booking_id)):
+        booking = await get_booking(booking_id)
+        by = acting_party(booking, actor)
+        check_transition(booking.status, BookingStatus.CANCELLED)
+        policy = await _policy(booking)
+        cutoff = booking.start
+        if by == Party.CUSTOMER and booking.status == BookingStatus.CONFIRMED:
+            cutoff -= timedelta(minutes=policy.cancel_minutes_before)
+        if by != Party.ADMIN and now > cutoff:
+            raise DomainError.of(
+                CANCELLATION_TOO_LATE,
+                "It is too late to cancel this booking; please contact the specialist.",
+            )
+        event = booking_event(
+            events.BOOKING_CANCELLED,
+            booking,
+            by=by.value,
+            reason=reason,
+            previous_status=booking.status.value,
+            refund_percent=refund_percent(booking, policy, by, now),
+        )
+        done = await transition(
+            booking,
+            BookingStatus.CANCELLED,
+            now,
+            [event],
+            cancelled_at=now,
+            cancel_reason=reason or None,
+            cancelled_by=by.value,
+            quota_places=[],
+        )
+        await release_time(booking)
+    return done
+
+
+async def reschedule(
+    booking_id: PydanticObjectId | str,
+    actor: User,
+    new_start: datetime,
+    *,
+    now: datetime | None = None,
+) -> Booking:
+    """Move a booking to another slot of its service, keeping its length.
+
+    The claim moves without a moment of double or no holding: the cells of the new time
+    that it does not hold yet are claimed first (SLOT_TAKEN, booking unchanged, if one is
+    taken), then the booking is moved in one conditional update, then the cells of the old
+    time it no longer needs are released. Asking again for the time it has changes nothing.
+    """
+    now = now or utcnow()
+    field = "newStart"
+    if new_start.tzinfo is None:
+        raise DomainError.of(INVALID, "The start must carry a time zone offset.", field)
+    new_start = as_utc(new_start)
+    async with booking_lock(booking_object_id(booking_id)):
+        booking = await get_booking(booking_id)
+        by = acting_party(booking, actor)
+        if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED):
+            raise DomainError.of(
+                ILLEGAL_TRANSITION,
+                f"A {status_label(booking.status)} booking cannot be rescheduled.",
+            )
+        if booking.start == stored_instant(new_start):
+            return booking
+        service = await Service.get(booking.service_id)
+        if service is None:
+            raise DomainError.of(NOT_BOOKABLE, "This service no longer exists.", field)
+        cutoff = booking.start
+        if by == Party.CUSTOMER:
+            cutoff -= timedelta(minutes=service.policy.reschedule_minutes_before)
+        if by != Party.ADMIN and now > cutoff:
+            raise DomainError.of(
+                RESCHEDULE_TOO_LATE,
+                "It is too late to reschedule this booking; please contact the specialist.",
+            )
+        duration = int((booking.end - booking.start).total_seconds()) // 60
+        availability = await check_slot(service, new_start, duration, now, field)
+        claim = slots.claim_interval(new_start, slot_policy(service, duration))
+        limits = quota_limits(service, new_start, availability.timezone)
+        return await _move(booking, by, claim, new_start, duration, limits, now)
+
+
+async def _move(
+    booking: Booking,
+    by: Party,
+    claim: slots.Interval,
+    start: datetime,
+    duration: int,
+    limits: list[tuple[str, int]],
+    now: datetime,
+) -> Booking:
+    assert booking.id is not None
+    field = "newStart"
+    # Marks the move until it is over, so that the sweeper tidies up after a crash.
+    marker = stored_instant(now)
+    locked = await update_booking(booking, {"$set": {"reschedule_started_at": marker}})
+    old_cells = claims.cells(booking.claim_start, booking.claim_end)
+    new_cells = claims.cells(claim.start, claim.end)
+    wanted = [c for c in new_cells if c not in set(old_cells)]
+    new_keys = {k for k, _ in limits}
+    kept = [p for p in booking.quota_places if claims.place_key(p) in new_keys]
+    held_keys = {claims.place_key(p) for p in kept}
+    try:
+        extra = await claims.take_places(
+            [(k, n) for k, n in limits if k not in held_keys], field=field
+        )
+        try:
+            await claims.claim(booking.id, booking.specialist_id, wanted, field=field)
+        except DomainError:
+            await claims.release_places(extra)
+            raise
+    except DomainError:
+        await clear_reschedule_mark(booking.id, marker)
+        raise
+    end = start + timedelta(minutes=duration)
+    event = booking_event(
+        events.BOOKING_RESCHEDULED,
+        booking,
+        by=by.value,
+        previous_start=booking.start,
+        previous_end=booking.end,
+        start=start,
+        end=end,
+    )
+    moved = await update_booking(
+        locked,
+        {
+            "$set": {
+                "start": start,
+                "end": end,
+                "claim_start": claim.start,
+                "claim_end": claim.end,
+                "quota_places": kept + extra,
+                "updated_at": now,
+            },
+            "$push": {"outbox": event},
+        },
+    )
+    await claims.release(booking.id, [c for c in old_cells if c not in set(new_cells)])
+    await claims.release_places([p for p in booking.quota_places if p not in kept])
+    await clear_reschedule_mark(booking.id, marker)
+    done: Booking = moved.model_copy(update={"reschedule_started_at": None})
+    return done

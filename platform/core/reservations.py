@@ -1,0 +1,306 @@
+"""Reservations: a customer taking a slot of a service, at most once per idempotency key.
+
+Also the checks a new time must pass, which a reschedule shares: on the service's slot
+grid, inside the specialist's hours, and within the service's booking limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from beanie import PydanticObjectId
+from pymongo.errors import DuplicateKeyError
+
+from specialistly.core import claims, events, schedule, slots, validation
+from specialistly.core.availability import Availability
+from specialistly.core.bookings import (
+    BOOKING_BUSY,
+    Booking,
+    BookingStatus,
+    booking_collection,
+    booking_event,
+    booking_lock,
+    stored_instant,
+    transition,
+)
+from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.errors import INVALID, Check, DomainError
+from specialistly.core.services import Service, ServiceStatus
+from specialistly.core.users import User
+
+UNKNOWN_SERVICE = "UNKNOWN_SERVICE"
+NOT_BOOKABLE = "NOT_BOOKABLE"
+SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
+PAST_SLOT = "PAST_SLOT"
+SELF_BOOKING = "SELF_BOOKING"
+IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+
+MAX_NOTES = 2000
+IDEMPOTENCY_KEY_LENGTH = (8, 100)
+# How long a request with a key already in use waits for the first one to finish.
+IDEMPOTENCY_WAIT = timedelta(seconds=5)
+
+
+# --------------------------------------------------------------------------- bookable slots
+
+
+def slot_policy(service: Service, duration_minutes: int) -> slots.SlotPolicy:
+    return slots.SlotPolicy(
+        duration=timedelta(minutes=duration_minutes),
+        interval=timedelta(minutes=service.slot_interval),
+        buffer_before=timedelta(minutes=service.buffer_before),
+        buffer_after=timedelta(minutes=service.buffer_after),
+        minimum_notice=timedelta(minutes=service.minimum_notice),
+        horizon=timedelta(days=service.horizon_days),
+    )
+
+
+def _is_open_slot(
+    service: Service, availability: Availability, start: datetime, duration: int, now: datetime
+) -> bool:
+    """Whether start is a slot of the service's grid inside the specialist's hours, after
+    the minimum notice and within the horizon.
+
+    Other bookings are left out on purpose: the claim decides those, atomically, and
+    answers SLOT_TAKEN.
+    """
+    found = schedule.slots_for(
+        service,
+        availability,
+        [],
+        slots.Interval(start, start + claims.CELL),
+        duration=duration,
+        now=now,
+    )
+    return any(slot.start == start for slot in found)
+
+
+async def check_slot(
+    service: Service, start: datetime, duration: int, now: datetime, field: str
+) -> Availability:
+    if start < now:
+        raise DomainError.of(PAST_SLOT, "This time is in the past.", field)
+    availability = await Availability.find_one(Availability.specialist_id == service.specialist_id)
+    if availability is None or not _is_open_slot(service, availability, start, duration, now):
+        raise DomainError.of(
+            SLOT_UNAVAILABLE,
+            "This time is not a bookable slot of the service (outside the specialist's hours,"
+            " too soon, too far ahead or off the slot grid).",
+            field,
+        )
+    return availability
+
+
+def quota_limits(service: Service, start: datetime, timezone: str) -> list[tuple[str, int]]:
+    """The limit counters a booking of the service at start takes a place in."""
+    local = start.astimezone(ZoneInfo(timezone)).date()
+    limits = []
+    if service.max_per_day is not None:
+        limits.append((f"{service.id}:day:{local.isoformat()}", service.max_per_day))
+    if service.max_per_week is not None:
+        year, week, _ = local.isocalendar()
+        limits.append((f"{service.id}:week:{year}-W{week:02d}", service.max_per_week))
+    return limits
+
+
+# --------------------------------------------------------------------------- create
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    service_id: str
+    start: datetime
+    duration_minutes: int
+    customer_timezone: str
+    idempotency_key: str
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    service: Service
+    start: datetime
+    notes: str
+    availability: Availability
+
+
+async def create_booking(
+    customer: User,
+    request: BookingRequest,
+    *,
+    payment_hold: timedelta,
+    now: datetime | None = None,
+) -> Booking:
+    """Reserve a slot for the customer: PENDING_PAYMENT for a paid service, else CONFIRMED.
+
+    The same idempotency key again returns the booking it made; a request arriving while
+    the first is still running waits for it. The caller publishes the booking's outbox.
+    """
+    now = now or utcnow()
+    key = _idempotency_key(request.idempotency_key)
+    for _ in range(3):  # again only when an earlier request with this key failed meanwhile
+        existing = await Booking.find_one(
+            Booking.customer_id == customer.id, Booking.idempotency_key == key
+        )
+        if existing is None:
+            checked = await _check_request(customer, request, now)
+            try:
+                return await _reserve(customer, request, key, checked, now, payment_hold)
+            except DuplicateKeyError:
+                existing = await Booking.find_one(
+                    Booking.customer_id == customer.id, Booking.idempotency_key == key
+                )
+        if existing is not None:
+            resolved = await _settled(existing, request)
+            if resolved is not None:
+                return resolved
+    raise DomainError.of(
+        BOOKING_BUSY, "Another request with this key is still running.", "input.idempotencyKey"
+    )
+
+
+def _idempotency_key(value: str) -> str:
+    check = Check()
+    key = validation.text(check, "input.idempotencyKey", value, max_length=100)
+    low, high = IDEMPOTENCY_KEY_LENGTH
+    if not check.problems and len(key) < low:
+        check.add(INVALID, f"Use {low} to {high} characters.", "input.idempotencyKey")
+    check.raise_if_any()
+    return key
+
+
+async def _check_request(customer: User, request: BookingRequest, now: datetime) -> _Checked:
+    check = Check()
+    validation.timezone(check, "input.customerTimezone", request.customer_timezone)
+    notes = validation.text(
+        check, "input.notes", request.notes, max_length=MAX_NOTES, required=False
+    )
+    if request.start.tzinfo is None:
+        check.add(INVALID, "The start must carry a time zone offset.", "input.start")
+    service = None
+    if PydanticObjectId.is_valid(request.service_id):
+        service = await Service.get(PydanticObjectId(request.service_id))
+    if service is None:
+        check.add(UNKNOWN_SERVICE, "There is no such service.", "input.serviceId")
+    elif service.status != ServiceStatus.PUBLISHED:
+        check.add(NOT_BOOKABLE, "This service is not open for booking.", "input.serviceId")
+    elif service.specialist_id == customer.id:
+        check.add(SELF_BOOKING, "You cannot book your own service.", "input.serviceId")
+    elif request.duration_minutes not in service.durations:
+        choices = ", ".join(str(d) for d in service.durations)
+        check.add(INVALID, f"Choose one of: {choices} minutes.", "input.durationMinutes")
+    check.raise_if_any()
+    assert service is not None
+    start = as_utc(request.start)
+    availability = await check_slot(service, start, request.duration_minutes, now, "input.start")
+    return _Checked(service, start, notes, availability)
+
+
+async def _reserve(
+    customer: User,
+    request: BookingRequest,
+    key: str,
+    checked: _Checked,
+    now: datetime,
+    payment_hold: timedelta,
+) -> Booking:
+    service, start = checked.service, checked.start
+    claim = slots.claim_interval(start, slot_policy(service, request.duration_minutes))
+    booking = Booking(
+        customer_id=customer.id,
+        specialist_id=service.specialist_id,
+        service_id=service.id,
+        start=start,
+        end=start + timedelta(minutes=request.duration_minutes),
+        claim_start=claim.start,
+        claim_end=claim.end,
+        price=service.price,
+        currency=service.currency,
+        customer_timezone=request.customer_timezone.strip(),
+        notes=checked.notes,
+        status=BookingStatus.RESERVING,
+        idempotency_key=key,
+        video_provider=service.video_provider,
+        created_at=now,
+        updated_at=now,
+    )
+    await booking.insert()  # DuplicateKeyError: this key is in use (the caller handles it)
+    assert booking.id is not None
+    try:
+        places = await claims.take_places(
+            quota_limits(service, start, checked.availability.timezone)
+        )
+        try:
+            await claims.claim(
+                booking.id, booking.specialist_id, claims.cells(claim.start, claim.end)
+            )
+        except DomainError:
+            await claims.release_places(places)
+            raise
+    except DomainError:
+        await booking_collection().delete_one({"_id": booking.id})
+        raise
+    hold = now + payment_hold if service.requires_payment else None
+    return await _settle(booking.id, places, now, hold)
+
+
+async def _settle(
+    booking_id: PydanticObjectId, places: list[str], now: datetime, hold: datetime | None
+) -> Booking:
+    """RESERVING -> CONFIRMED or PENDING_PAYMENT, with its events, in one update."""
+    async with booking_lock(booking_id):
+        booking = await Booking.get(booking_id)
+        if booking is None or booking.status != BookingStatus.RESERVING:
+            # The sweeper took it for abandoned (and freed its cells): far too slow a request.
+            await claims.release_places(places)
+            raise DomainError.of(BOOKING_BUSY, "The booking could not be completed; try again.")
+        outbox = [booking_event(events.BOOKING_CREATED, booking, **_summary(booking))]
+        to = BookingStatus.PENDING_PAYMENT if hold else BookingStatus.CONFIRMED
+        if to == BookingStatus.CONFIRMED:
+            outbox.append(booking_event(events.BOOKING_CONFIRMED, booking))
+        return await transition(booking, to, now, outbox, hold_expires_at=hold, quota_places=places)
+
+
+def _summary(booking: Booking) -> dict[str, Any]:
+    return {
+        "customer_id": str(booking.customer_id),
+        "specialist_id": str(booking.specialist_id),
+        "service_id": str(booking.service_id),
+        "start": booking.start,
+        "end": booking.end,
+        "price": booking.price,
+        "currency": booking.currency,
+    }
+
+
+async def _settled(existing: Booking, request: BookingRequest) -> Booking | None:
+    """The booking an earlier request with the same key made, once it is settled; None if
+    that request failed (so this one may try itself)."""
+    same = (
+        str(existing.service_id) == request.service_id
+        and request.start.tzinfo is not None
+        and existing.start == stored_instant(as_utc(request.start))
+        and existing.end - existing.start == timedelta(minutes=request.duration_minutes)
+    )
+    if not same:
+        raise DomainError.of(
+            IDEMPOTENCY_KEY_REUSED,
+            "This idempotency key was used for a different booking.",
+            "input.idempotencyKey",
+        )
+    deadline = utcnow() + IDEMPOTENCY_WAIT
+    booking: Booking | None = existing
+    while booking is not None and booking.status == BookingStatus.RESERVING:
+        if utcnow() > deadline:
+            raise DomainError.of(
+                BOOKING_BUSY,
+                "Another request with this key is still running.",
+                "input.idempotencyKey",
+            )
+        await asyncio.sleep(0.05)
+        booking = await Booking.get(existing.id)
+    return booking

@@ -1,0 +1,116 @@
+"""Sweeps: the periodic clean-up of bookings that time or a stopped request left behind."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from beanie import PydanticObjectId
+
+from specialistly.core import claims, events
+from specialistly.core.bookings import (
+    HOLDING,
+    Booking,
+    BookingStatus,
+    SlotClaim,
+    booking_collection,
+    booking_event,
+    booking_lock,
+    clear_reschedule_mark,
+    release_time,
+    transition,
+)
+from specialistly.core.errors import DomainError
+
+# A reservation (or a reschedule) older than this was left by a request that stopped.
+ABANDONED_AFTER = timedelta(minutes=1)
+SWEEP_BATCH = 500
+_NO_WAIT = timedelta(0)  # a sweep skips a booking being changed; the next sweep retries
+
+
+async def expire_holds(now: datetime) -> list[PydanticObjectId]:
+    """PENDING_PAYMENT bookings whose hold ran out become EXPIRED and free their time."""
+    query = {"status": BookingStatus.PENDING_PAYMENT.value, "hold_expires_at": {"$lt": now}}
+    changed = []
+    for candidate in await Booking.find(query).limit(SWEEP_BATCH).to_list():
+        assert candidate.id is not None
+        try:
+            async with booking_lock(candidate.id, wait=_NO_WAIT):
+                booking = await Booking.get(candidate.id)
+                hold = booking.hold_expires_at if booking else None
+                if booking is None or booking.status != BookingStatus.PENDING_PAYMENT:
+                    continue
+                if hold is None or hold >= now:
+                    continue
+                event = booking_event(events.BOOKING_EXPIRED, booking)
+                await transition(booking, BookingStatus.EXPIRED, now, [event], quota_places=[])
+                await release_time(booking)
+                changed.append(candidate.id)
+        except DomainError:
+            continue
+    return changed
+
+
+async def complete_past(now: datetime) -> list[PydanticObjectId]:
+    """CONFIRMED bookings that have ended become COMPLETED; their past cells are dropped."""
+    query = {"status": BookingStatus.CONFIRMED.value, "end": {"$lt": now}}
+    changed = []
+    for candidate in await Booking.find(query).limit(SWEEP_BATCH).to_list():
+        assert candidate.id is not None
+        try:
+            async with booking_lock(candidate.id, wait=_NO_WAIT):
+                booking = await Booking.get(candidate.id)
+                if booking is None or booking.status != BookingStatus.CONFIRMED:
+                    continue
+                if booking.end >= now:
+                    continue
+                event = booking_event(events.BOOKING_COMPLETED, booking)
+                await transition(booking, BookingStatus.COMPLETED, now, [event])
+                await claims.release(candidate.id)  # its limit places stay: it did happen
+                changed.append(candidate.id)
+        except DomainError:
+            continue
+    return changed
+
+
+async def release_abandoned(now: datetime) -> list[PydanticObjectId]:
+    """Clean up after requests that stopped half-way: reservations never settled, moves
+    never finished, and claims of bookings that are gone or no longer hold their time."""
+    cutoff = now - ABANDONED_AFTER
+    changed = []
+    stale = {"status": BookingStatus.RESERVING.value, "created_at": {"$lt": cutoff}}
+    moving = {"reschedule_started_at": {"$lt": cutoff}}
+    for query in (stale, moving):
+        for candidate in await Booking.find(query).limit(SWEEP_BATCH).to_list():
+            assert candidate.id is not None
+            try:
+                async with booking_lock(candidate.id, wait=_NO_WAIT):
+                    if await _tidy(candidate.id, cutoff):
+                        changed.append(candidate.id)
+            except DomainError:
+                continue
+    await claims.release_orphans()
+    return changed
+
+
+async def _tidy(booking_id: PydanticObjectId, cutoff: datetime) -> bool:
+    booking = await Booking.get(booking_id)
+    if booking is None:
+        return False
+    if booking.status == BookingStatus.RESERVING and booking.created_at < cutoff:
+        # Its request died before settling it (places it took, if any, stay taken).
+        await booking_collection().delete_one({"_id": booking_id})
+        await claims.release(booking_id)
+        return True
+    marker = booking.reschedule_started_at
+    if marker is None or marker >= cutoff:
+        return False
+    # A move died half-way: keep exactly the cells of the booking's current claim.
+    if booking.status in HOLDING:
+        keep = claims.cells(booking.claim_start, booking.claim_end)
+        await SlotClaim.get_pymongo_collection().delete_many(
+            {"booking_id": booking_id, "cell": {"$nin": keep}}
+        )
+    else:
+        await claims.release(booking_id)
+    await clear_reschedule_mark(booking_id, marker)
+    return True
