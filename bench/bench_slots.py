@@ -29,11 +29,11 @@ from starlette.routing import Route
 from strawberry import relay
 
 from specialistly.app import create_app
-from specialistly.core import catalog
+from specialistly.core import catalog, working_hours
 from specialistly.core.bookings import Booking, BookingStatus
-from specialistly.core.catalog import DayHours
 from specialistly.core.services import Service
 from specialistly.core.users import Role, SpecialistProfile, User
+from specialistly.core.working_hours import DayHours
 from specialistly.plugins import create_plugin_manager
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
@@ -64,7 +64,7 @@ async def seed(first_day: datetime) -> Service:
     await SpecialistProfile(
         user_id=user.id, slug=f"bench-{secrets.token_hex(4)}", display_name="Bench"
     ).insert()
-    await catalog.set_weekly_hours(
+    await working_hours.set_weekly_hours(
         user, "UTC", [DayHours(d, [("08:00", "20:00")]) for d in range(7)]
     )
     service = await catalog.create_service(

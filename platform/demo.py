@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from specialistly.core import accounts, catalog
-from specialistly.core.catalog import DayHours, ServiceFields
+from specialistly.core import accounts, catalog, working_hours
+from specialistly.core.catalog import ServiceFields
 from specialistly.core.users import Role, User
+from specialistly.core.working_hours import DayHours
 from specialistly.runtime import Runtime
 
 log = logging.getLogger("specialistly.demo")
@@ -69,7 +70,7 @@ async def seed(runtime: Runtime) -> list[str]:
     lines = []
     for demo in SPECIALISTS:
         user = await _account(demo.email, demo.name, Role.SPECIALIST)
-        if not await catalog.availability_of(user.id):  # type: ignore[arg-type]
+        if not await working_hours.availability_of(user.id):  # type: ignore[arg-type]
             await _set_up(runtime, user, demo)
         lines.append(f"specialist  {demo.email} / {PASSWORD}")
     await _account(*CUSTOMER, Role.CUSTOMER)
@@ -96,7 +97,7 @@ async def _set_up(runtime: Runtime, user: User, demo: DemoSpecialist) -> None:
         ),
     )
     days = [DayHours(weekday=d, ranges=demo.hours) for d in WEEKDAYS]
-    await catalog.set_weekly_hours(user, demo.timezone, days)
+    await working_hours.set_weekly_hours(user, demo.timezone, days)
     providers = runtime.providers.video.names()
     for fields in demo.services:
         service = await catalog.create_service(user, fields, video_providers=providers)

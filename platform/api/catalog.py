@@ -16,12 +16,13 @@ from strawberry.types import Info
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError, graphql_error, user_errors
 from specialistly.api.pagination import Connection, paginate
-from specialistly.core import catalog, marketplace, schedule, validation
+from specialistly.core import catalog, marketplace, schedule, validation, working_hours
 from specialistly.core.availability import Availability, HoursRange
-from specialistly.core.catalog import DayHours, ServiceFields
+from specialistly.core.catalog import ServiceFields
 from specialistly.core.errors import Check, DomainError
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role, SpecialistProfile
+from specialistly.core.working_hours import DayHours
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
 if TYPE_CHECKING:
@@ -351,7 +352,7 @@ class Query:
         except DomainError as exc:
             raise graphql_error(exc) from None
         assert user.id is not None
-        found = await catalog.availability_of(user.id)
+        found = await working_hours.availability_of(user.id)
         return AvailabilityType.of(found) if found else None
 
     @strawberry.field(description="The video providers a service may use.")
@@ -488,7 +489,7 @@ class Mutation:
         days = [DayHours(d.weekday.value, [(r.start, r.end) for r in d.ranges]) for d in input.days]
         try:
             user = await info.context.require_user(Role.SPECIALIST)
-            found = await catalog.set_weekly_hours(user, input.timezone, days)
+            found = await working_hours.set_weekly_hours(user, input.timezone, days)
         except DomainError as exc:
             return AvailabilityPayload(errors=user_errors(exc))
         return AvailabilityPayload(availability=AvailabilityType.of(found))
@@ -499,7 +500,7 @@ class Mutation:
     ) -> AvailabilityPayload:
         try:
             user = await info.context.require_user(Role.SPECIALIST)
-            found = await catalog.set_date_override(
+            found = await working_hours.set_date_override(
                 user, input.date, [(r.start, r.end) for r in input.ranges]
             )
         except DomainError as exc:
@@ -512,7 +513,7 @@ class Mutation:
     ) -> AvailabilityPayload:
         try:
             user = await info.context.require_user(Role.SPECIALIST)
-            found = await catalog.remove_date_override(user, date)
+            found = await working_hours.remove_date_override(user, date)
         except DomainError as exc:
             return AvailabilityPayload(errors=user_errors(exc))
         return AvailabilityPayload(availability=AvailabilityType.of(found))

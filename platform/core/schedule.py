@@ -17,7 +17,7 @@ from beanie import PydanticObjectId
 
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import HOLDING, Booking
-from specialistly.core.catalog import MAX_BUFFER, MAX_DURATION, availability_of, local_range
+from specialistly.core.catalog import MAX_BUFFER, MAX_DURATION
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import INVALID, DomainError
 from specialistly.core.services import Service, ServiceStatus
@@ -28,6 +28,7 @@ from specialistly.core.slots import (
     WeeklyRule,
     compute_slots,
 )
+from specialistly.core.working_hours import availability_of, local_range
 
 MAX_WINDOW = timedelta(days=62)
 # No booking claims more than this, so older claims cannot reach into a window.

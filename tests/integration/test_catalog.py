@@ -11,14 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from beanie import PydanticObjectId
 
-from specialistly.core import catalog, marketplace, schedule
+from specialistly.core import catalog, marketplace, schedule, working_hours
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import Booking, BookingStatus
-from specialistly.core.catalog import DayHours, ServiceFields
+from specialistly.core.catalog import ServiceFields
 from specialistly.core.errors import DomainError
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.slots import Interval
 from specialistly.core.users import Role, SpecialistProfile, User
+from specialistly.core.working_hours import DayHours
 from specialistly.runtime import Runtime
 
 pytestmark = pytest.mark.usefixtures("runtime")
@@ -86,7 +87,7 @@ async def make_service(owner: User, *, publish: bool = True, **changes: Any) -> 
 
 async def hours(owner: User, tz: str = "UTC", *days: DayHours) -> Availability:
     every_day = tuple(DayHours(d, [("09:00", "17:00")]) for d in range(7))
-    return await catalog.set_weekly_hours(owner, tz, days or every_day)
+    return await working_hours.set_weekly_hours(owner, tz, days or every_day)
 
 
 async def book(
@@ -360,8 +361,8 @@ async def test_profile_price_range_follows_published_services() -> None:
 async def test_weekly_hours_replace_and_keep_overrides() -> None:
     owner = await make_specialist()
     day = (monday(2) + timedelta(days=2)).isoformat()
-    await catalog.set_date_override(owner, day, [])
-    saved = await catalog.set_weekly_hours(
+    await working_hours.set_date_override(owner, day, [])
+    saved = await working_hours.set_weekly_hours(
         owner,
         "Europe/Berlin",
         [
@@ -377,7 +378,7 @@ async def test_weekly_hours_replace_and_keep_overrides() -> None:
         (6, [(1320, 1440)]),
     ]
     assert [o.day for o in saved.overrides] == [day]
-    again = await catalog.set_weekly_hours(owner, "UTC", [DayHours(1, [("08:00", "09:00")])])
+    again = await working_hours.set_weekly_hours(owner, "UTC", [DayHours(1, [("08:00", "09:00")])])
     assert [w.weekday for w in again.weekly] == [1]
     assert await Availability.find(Availability.specialist_id == owner.id).count() == 1
 
@@ -418,15 +419,17 @@ async def test_bad_weekly_hours_write_nothing(
 ) -> None:
     owner = await make_specialist()
     await hours(owner, "Europe/Paris")
-    before = await catalog.availability_of(owner.id)  # type: ignore[arg-type]
-    assert (field, code) in await problems_of(catalog.set_weekly_hours(owner, tz, days))
-    assert await catalog.availability_of(owner.id) == before  # type: ignore[arg-type]
+    before = await working_hours.availability_of(owner.id)  # type: ignore[arg-type]
+    assert (field, code) in await problems_of(working_hours.set_weekly_hours(owner, tz, days))
+    assert await working_hours.availability_of(owner.id) == before  # type: ignore[arg-type]
 
 
 async def test_customers_have_no_hours() -> None:
     customer = await make_user(Role.CUSTOMER)
-    assert await problems_of(catalog.set_weekly_hours(customer, "UTC", [])) == [(None, "FORBIDDEN")]
-    assert await problems_of(catalog.set_date_override(customer, "2030-01-01", [])) == [
+    assert await problems_of(working_hours.set_weekly_hours(customer, "UTC", [])) == [
+        (None, "FORBIDDEN")
+    ]
+    assert await problems_of(working_hours.set_date_override(customer, "2030-01-01", [])) == [
         (None, "FORBIDDEN")
     ]
     assert await Availability.find(Availability.specialist_id == customer.id).count() == 0
@@ -435,17 +438,19 @@ async def test_customers_have_no_hours() -> None:
 async def test_date_overrides_set_replace_and_remove() -> None:
     owner = await make_specialist(tz="Asia/Tokyo")
     first, second = monday(2).isoformat(), (monday(2) + timedelta(days=1)).isoformat()
-    created = await catalog.set_date_override(owner, first, [("10:00", "11:00")])
+    created = await working_hours.set_date_override(owner, first, [("10:00", "11:00")])
     assert created.timezone == "Asia/Tokyo"  # a first override takes the profile's zone
-    await catalog.set_date_override(owner, second, [])
-    replaced = await catalog.set_date_override(owner, first, [("12:00", "24:00")])
+    await working_hours.set_date_override(owner, second, [])
+    replaced = await working_hours.set_date_override(owner, first, [("12:00", "24:00")])
     assert [(o.day, [(r.start, r.end) for r in o.ranges]) for o in replaced.overrides] == [
         (first, [(720, 1440)]),
         (second, []),
     ]
-    removed = await catalog.remove_date_override(owner, first)
+    removed = await working_hours.remove_date_override(owner, first)
     assert [o.day for o in removed.overrides] == [second]
-    assert await problems_of(catalog.remove_date_override(owner, first)) == [("date", "NOT_FOUND")]
+    assert await problems_of(working_hours.remove_date_override(owner, first)) == [
+        ("date", "NOT_FOUND")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -465,10 +470,10 @@ async def test_bad_date_overrides_write_nothing(
 ) -> None:
     owner = await make_specialist()
     await hours(owner)
-    before = await catalog.availability_of(owner.id)  # type: ignore[arg-type]
+    before = await working_hours.availability_of(owner.id)  # type: ignore[arg-type]
     day = day or monday(2).isoformat()
-    assert (field, code) in await problems_of(catalog.set_date_override(owner, day, ranges))
-    assert await catalog.availability_of(owner.id) == before  # type: ignore[arg-type]
+    assert (field, code) in await problems_of(working_hours.set_date_override(owner, day, ranges))
+    assert await working_hours.availability_of(owner.id) == before  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- slots
@@ -489,7 +494,7 @@ async def test_slots_follow_hours_overrides_and_bookings_of_any_service() -> Non
     day = monday(1)
     service = await make_service(owner, durations=[60, 30], slot_interval=60)
     other = await make_service(owner, title="Other", durations=[30])
-    await catalog.set_date_override(owner, (day + timedelta(days=1)).isoformat(), [])
+    await working_hours.set_date_override(owner, (day + timedelta(days=1)).isoformat(), [])
     await book(other, utc(day, 10), 30)  # another service of the same specialist blocks
     await book(service, utc(day, 9), status=BookingStatus.CANCELLED)  # cancelled: free
     stranger = await make_service(await make_specialist())
