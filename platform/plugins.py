@@ -25,7 +25,10 @@ from specialistly.settings import Settings
 # The platform's own features use the same hooks as any plugin (pytest's default_plugins).
 DEFAULT_PLUGINS = (
     "specialistly.api.accounts",
-    "specialistly.api.catalog",
+    "specialistly.api.services",
+    "specialistly.api.availability",
+    "specialistly.api.slots",
+    "specialistly.api.marketplace",
     "specialistly.api.bookings",
     "specialistly.meetings",
     "specialistly.notifications",

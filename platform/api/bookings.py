@@ -26,7 +26,7 @@ from specialistly.core.users import Role, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
 if TYPE_CHECKING:
-    from specialistly.api.catalog import ServiceType
+    from specialistly.api.services import ServiceType
 
 
 @strawberry.enum(name="BookingStatus")
@@ -80,8 +80,8 @@ class BookingType(relay.Node):
     @strawberry.field(description="The booked service (even if no longer on sale).")
     async def service(
         self, info: Info[Context, None]
-    ) -> Annotated[ServiceType, strawberry.lazy("specialistly.api.catalog")] | None:
-        from specialistly.api.catalog import ServiceType
+    ) -> Annotated[ServiceType, strawberry.lazy("specialistly.api.services")] | None:
+        from specialistly.api.services import ServiceType
 
         service = await info.context.loaders.by_id(Service).load(self._doc.service_id)
         return ServiceType.of(service) if service else None

@@ -1,0 +1,109 @@
+"""The marketplace in GraphQL: published specialists and their public pages."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from specialistly.api.context import Context
+from specialistly.api.errors import graphql_error
+from specialistly.api.pagination import Connection, paginate
+from specialistly.api.services import ServiceType
+from specialistly.api.slots import SlotType, viewer_zone
+from specialistly.core import marketplace
+from specialistly.core.errors import DomainError
+from specialistly.core.users import SpecialistProfile
+from specialistly.hookspecs import GraphQLContribution, hookimpl
+
+
+@strawberry.type(name="PublicSpecialist")
+class PublicSpecialistType:
+    slug: str
+    display_name: str
+    headline: str
+    bio: str
+    expertise: list[str]
+    timezone: str
+    currency: str
+    photo_url: str | None
+    price_min: int | None = strawberry.field(description="Cheapest published service.")
+    price_max: int | None
+
+    @classmethod
+    def of(cls, p: SpecialistProfile) -> PublicSpecialistType:
+        return cls(
+            slug=p.slug,
+            display_name=p.display_name,
+            headline=p.headline,
+            bio=p.bio,
+            expertise=p.expertise,
+            timezone=p.timezone,
+            currency=p.currency,
+            photo_url=p.photo_url,
+            price_min=p.price_min,
+            price_max=p.price_max,
+        )
+
+
+@strawberry.type(name="ServiceOffer")
+class ServiceOfferType:
+    service: ServiceType
+    next_slots: list[SlotType] = strawberry.field(
+        description="The first free slots (shortest duration) in the next 14 days."
+    )
+
+
+@strawberry.type(name="SpecialistPage")
+class SpecialistPageType:
+    specialist: PublicSpecialistType
+    offers: list[ServiceOfferType]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Published specialists, by name, matching every filter.")
+    async def specialists(
+        self,
+        first: int = 20,
+        after: str | None = None,
+        expertise: str | None = None,
+        price_min: int | None = None,
+        price_max: int | None = None,
+        text: str | None = None,
+    ) -> Connection[PublicSpecialistType]:
+        filters = marketplace.SpecialistFilters(expertise, price_min, price_max, text)
+        try:
+            query = marketplace.search_query(filters)
+            page = await paginate(
+                SpecialistProfile, query, sort=marketplace.SORT, first=first, after=after
+            )
+        except DomainError as exc:
+            raise graphql_error(exc) from None
+        return page.connection(PublicSpecialistType.of)
+
+    @strawberry.field(description="A specialist's public page, or null.")
+    async def specialist(
+        self, info: Info[Context, None], slug: str, timezone: str | None = None
+    ) -> SpecialistPageType | None:
+        try:
+            zone = viewer_zone(timezone)
+            page = await marketplace.specialist_page(slug, await info.context.viewer())
+        except DomainError as exc:
+            if exc is marketplace.SPECIALIST_NOT_FOUND:
+                return None
+            raise graphql_error(exc) from None
+        return SpecialistPageType(
+            specialist=PublicSpecialistType.of(page.profile),
+            offers=[
+                ServiceOfferType(
+                    service=ServiceType.of(s),
+                    next_slots=[SlotType.of(x, zone) for x in page.next_slots.get(s.id, [])],  # type: ignore[arg-type]
+                )
+                for s in page.services
+            ],
+        )
+
+
+@hookimpl
+def graphql_contribution() -> GraphQLContribution:
+    return GraphQLContribution(query=Query)

@@ -1,0 +1,78 @@
+"""Bookable slots in GraphQL: the free start times of a service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from specialistly.api.context import Context
+from specialistly.api.errors import graphql_error
+from specialistly.api.services import load_service, node_id
+from specialistly.core import catalog, schedule, validation
+from specialistly.core.errors import Check, DomainError
+from specialistly.hookspecs import GraphQLContribution, hookimpl
+
+
+@strawberry.type(name="Slot")
+class SlotType:
+    start: datetime = strawberry.field(description="UTC.")
+    end: datetime
+    local_start: str | None = strawberry.field(
+        description="ISO 8601 in the `timezone` asked for, when one was."
+    )
+    local_end: str | None
+
+    @classmethod
+    def of(cls, slot: schedule.Slot, zone: ZoneInfo | None) -> SlotType:
+        return cls(
+            start=slot.start,
+            end=slot.end,
+            local_start=slot.start.astimezone(zone).isoformat() if zone else None,
+            local_end=slot.end.astimezone(zone).isoformat() if zone else None,
+        )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Bookable start times of a service within [from, to) (at most 62 days),"
+        " in UTC and, given a `timezone`, also as local times there."
+    )
+    async def slots(
+        self,
+        info: Info[Context, None],
+        service_id: relay.GlobalID,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        timezone: str | None = None,
+        duration: int | None = None,
+    ) -> list[SlotType]:
+        try:
+            zone = viewer_zone(timezone)
+            wanted = schedule.window(from_, to)
+            service = await load_service(info, node_id(service_id, "Service"))
+            if service is None or not catalog.can_see(await info.context.viewer(), service):
+                raise catalog.SERVICE_NOT_FOUND
+            found = await schedule.service_slots(service, wanted, duration=duration)
+        except DomainError as exc:
+            raise graphql_error(exc) from None
+        return [SlotType.of(s, zone) for s in found]
+
+
+def viewer_zone(name: str | None) -> ZoneInfo | None:
+    if name is None:
+        return None
+    check = Check()
+    name = validation.timezone(check, "timezone", name)
+    check.raise_if_any()
+    return validation.zone(name)
+
+
+@hookimpl
+def graphql_contribution() -> GraphQLContribution:
+    return GraphQLContribution(query=Query)
