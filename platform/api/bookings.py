@@ -18,6 +18,7 @@ from specialistly.api.accounts import UserType
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError, graphql_error, user_errors
 from specialistly.api.pagination import Connection, paginate
+from specialistly.api.services import node_id
 from specialistly.core import booking_changes, bookings, reservations
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.errors import NOT_FOUND, DomainError
@@ -128,8 +129,8 @@ class BookingType(relay.Node):
     ) -> list[BookingType | None]:
         viewer = await info.context.viewer()
         found: list[BookingType | None] = []
-        for node_id in node_ids:
-            booking = await _visible(node_id, viewer) if viewer else None
+        for raw_id in node_ids:
+            booking = await _visible(raw_id, viewer) if viewer else None
             found.append(cls.of(booking) if booking else None)
         return found
 
@@ -150,10 +151,6 @@ def _booking_id(id: relay.GlobalID) -> str:
     if id.type_name != "Booking":
         raise DomainError.of(NOT_FOUND, "There is no such booking.", "id")
     return id.node_id
-
-
-def _service_id(id: relay.GlobalID) -> str:
-    return id.node_id if id.type_name == "Service" else ""  # "": an unknown service
 
 
 @strawberry.type
@@ -288,7 +285,7 @@ class Mutation:
     ) -> BookingPayload:
         ctx = info.context
         request = reservations.BookingRequest(
-            service_id=_service_id(input.service_id),
+            service_id=node_id(input.service_id, "Service"),
             start=input.start,
             duration_minutes=input.duration_minutes,
             customer_timezone=input.customer_timezone,
