@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from beanie import PydanticObjectId
 
@@ -27,75 +29,74 @@ SWEEP_BATCH = 500
 _NO_WAIT = timedelta(0)  # a sweep skips a booking being changed; the next sweep retries
 
 
-async def expire_holds(now: datetime) -> list[PydanticObjectId]:
-    """PENDING_PAYMENT bookings whose hold ran out become EXPIRED and free their time."""
-    query = {"status": BookingStatus.PENDING_PAYMENT.value, "hold_expires_at": {"$lt": now}}
+Change = Callable[[Booking], Awaitable[bool]]
+
+
+async def _sweep(query: dict[str, Any], change: Change) -> list[PydanticObjectId]:
+    """Run `change` on each booking matching `query`, under its lock and freshly read;
+    returns the ids it changed. A booking being changed is skipped: the next sweep retries."""
     changed = []
     for candidate in await Booking.find(query).limit(SWEEP_BATCH).to_list():
         assert candidate.id is not None
         try:
             async with booking_lock(candidate.id, wait=_NO_WAIT):
                 booking = await Booking.get(candidate.id)
-                hold = booking.hold_expires_at if booking else None
-                if booking is None or booking.status != BookingStatus.PENDING_PAYMENT:
-                    continue
-                if hold is None or hold >= now:
-                    continue
-                event = booking_event(events.BOOKING_EXPIRED, booking)
-                await transition(booking, BookingStatus.EXPIRED, now, [event], quota_places=[])
-                await release_time(booking)
-                changed.append(candidate.id)
+                if booking is not None and await change(booking):
+                    changed.append(candidate.id)
         except DomainError:
             continue
     return changed
+
+
+async def expire_holds(now: datetime) -> list[PydanticObjectId]:
+    """PENDING_PAYMENT bookings whose hold ran out become EXPIRED and free their time."""
+
+    async def expire(booking: Booking) -> bool:
+        hold = booking.hold_expires_at
+        if booking.status != BookingStatus.PENDING_PAYMENT or hold is None or hold >= now:
+            return False
+        event = booking_event(events.BOOKING_EXPIRED, booking)
+        await transition(booking, BookingStatus.EXPIRED, now, [event], quota_places=[])
+        await release_time(booking)
+        return True
+
+    query = {"status": BookingStatus.PENDING_PAYMENT.value, "hold_expires_at": {"$lt": now}}
+    return await _sweep(query, expire)
 
 
 async def complete_past(now: datetime) -> list[PydanticObjectId]:
     """CONFIRMED bookings that have ended become COMPLETED; their past cells are dropped."""
-    query = {"status": BookingStatus.CONFIRMED.value, "end": {"$lt": now}}
-    changed = []
-    for candidate in await Booking.find(query).limit(SWEEP_BATCH).to_list():
-        assert candidate.id is not None
-        try:
-            async with booking_lock(candidate.id, wait=_NO_WAIT):
-                booking = await Booking.get(candidate.id)
-                if booking is None or booking.status != BookingStatus.CONFIRMED:
-                    continue
-                if booking.end >= now:
-                    continue
-                event = booking_event(events.BOOKING_COMPLETED, booking)
-                await transition(booking, BookingStatus.COMPLETED, now, [event])
-                await claims.release(candidate.id)  # its limit places stay: it did happen
-                changed.append(candidate.id)
-        except DomainError:
-            continue
-    return changed
+
+    async def complete(booking: Booking) -> bool:
+        if booking.status != BookingStatus.CONFIRMED or booking.end >= now:
+            return False
+        event = booking_event(events.BOOKING_COMPLETED, booking)
+        await transition(booking, BookingStatus.COMPLETED, now, [event])
+        assert booking.id is not None
+        await claims.release(booking.id)  # its limit places stay: it did happen
+        return True
+
+    return await _sweep({"status": BookingStatus.CONFIRMED.value, "end": {"$lt": now}}, complete)
 
 
 async def release_abandoned(now: datetime) -> list[PydanticObjectId]:
     """Clean up after requests that stopped half-way: reservations never settled, moves
     never finished, and claims of bookings that are gone or no longer hold their time."""
     cutoff = now - ABANDONED_AFTER
-    changed = []
+
+    async def tidy(booking: Booking) -> bool:
+        return await _tidy(booking, cutoff)
+
     stale = {"status": BookingStatus.RESERVING.value, "created_at": {"$lt": cutoff}}
     moving = {"reschedule_started_at": {"$lt": cutoff}}
-    for query in (stale, moving):
-        for candidate in await Booking.find(query).limit(SWEEP_BATCH).to_list():
-            assert candidate.id is not None
-            try:
-                async with booking_lock(candidate.id, wait=_NO_WAIT):
-                    if await _tidy(candidate.id, cutoff):
-                        changed.append(candidate.id)
-            except DomainError:
-                continue
+    changed = [*await _sweep(stale, tidy), *await _sweep(moving, tidy)]
     await claims.release_orphans()
     return changed
 
 
-async def _tidy(booking_id: PydanticObjectId, cutoff: datetime) -> bool:
-    booking = await Booking.get(booking_id)
-    if booking is None:
-        return False
+async def _tidy(booking: Booking, cutoff: datetime) -> bool:
+    booking_id = booking.id
+    assert booking_id is not None
     if booking.status == BookingStatus.RESERVING and booking.created_at < cutoff:
         # Its request died before settling it (places it took, if any, stay taken).
         await booking_collection().delete_one({"_id": booking_id})
