@@ -21,6 +21,7 @@ from specialistly.api.context import Context, bearer_token
 from specialistly.api.schema import build_schema
 from specialistly.logs import RequestIdMiddleware
 from specialistly.plugins import PluginManager, create_plugin_manager
+from specialistly.ratelimit import RequestRateLimit
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 
@@ -94,6 +95,6 @@ def create_app(settings: Settings | None = None, plugins: PluginManager | None =
         routes.extend(contributed or ())
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(RequestRateLimit)],
         lifespan=lifespan,
     )

@@ -114,14 +114,13 @@ class TokenService:
             {"$set": {"revoked_at": utcnow()}}
         )
 
-    async def identify(self, access_token: str) -> Identity:
-        """The user behind a bearer token, or TOKEN_EXPIRED / TOKEN_INVALID."""
+    def verified_claims(self, access_token: str) -> tuple[str, str]:
+        """(user id, session id) of a token whose signature and expiry are good; no I/O.
+
+        Raises TOKEN_EXPIRED or TOKEN_INVALID.
+        """
         try:
-            token = jwt.decode(access_token, self._key, algorithms=["HS256"])
-        except (JoseError, ValueError):
-            raise TOKEN_INVALID from None
-        claims = token.claims
-        try:
+            claims = jwt.decode(access_token, self._key, algorithms=["HS256"]).claims
             jwt.JWTClaimsRegistry(
                 iss={"essential": True, "value": ISSUER},
                 sub={"essential": True},
@@ -130,9 +129,16 @@ class TokenService:
             ).validate(claims)
         except JoseError as exc:
             raise (TOKEN_EXPIRED if exc.error == "expired_token" else TOKEN_INVALID) from None
-        sid, sub = str(claims["sid"]), str(claims["sub"])
+        except ValueError:
+            raise TOKEN_INVALID from None
+        sub, sid = str(claims["sub"]), str(claims["sid"])
         if not (PydanticObjectId.is_valid(sid) and PydanticObjectId.is_valid(sub)):
             raise TOKEN_INVALID
+        return sub, sid
+
+    async def identify(self, access_token: str) -> Identity:
+        """The user behind a bearer token of a live session, or TOKEN_EXPIRED/TOKEN_INVALID."""
+        sub, sid = self.verified_claims(access_token)
         session = await AuthSession.get(sid)
         if session is None or session.revoked_at is not None or str(session.user_id) != sub:
             raise TOKEN_INVALID

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     login_attempts_per_ip: int = 20
     login_attempts_per_account: int = 5
     login_window: timedelta = timedelta(minutes=15)
+    requests_per_minute_anonymous: int = 100
+    requests_per_minute_user: int = 1000
 
     plugins_disabled: list[str] = []
     plugins_extra: list[str] = Field(

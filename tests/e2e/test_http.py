@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.client import GraphQLClient
+from tests.client import GraphQLClient, register
 from tests.conftest import Process, _free_port
 
 
@@ -82,3 +82,24 @@ def test_graphiql_only_in_development(
         assert "graphiql" in page.text.lower()
     finally:
         server.stop()
+
+
+async def test_requests_are_limited_per_address_and_per_user(api_url: str) -> None:
+    anonymous = GraphQLClient(api_url)
+    account = await register(GraphQLClient(api_url))
+    same_address_user = GraphQLClient(api_url, token=account.token, ip=anonymous.ip)
+    async with httpx.AsyncClient(base_url=api_url) as http:
+
+        async def ask(client: GraphQLClient) -> httpx.Response:
+            return await http.post(
+                "/graphql", json={"query": "{ me { id } }"}, headers=client.headers()
+            )
+
+        statuses = [(await ask(anonymous)).status_code for _ in range(100)]
+        assert statuses == [200] * 100
+        refused = await ask(anonymous)
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # A logged-in user is counted on their own, wherever they come from.
+        assert (await ask(same_address_user)).status_code == 200
