@@ -90,9 +90,9 @@ def _plugins(settings: Settings) -> int:
     providers = pm.providers()
     offered: dict[str, list[str]] = {}
     for kind in ("video", "payment", "email"):
-        for _plugin_name, items in pm.collect(f"{kind}_providers"):
+        for plugin_name, items in pm.collect(f"{kind}_providers"):
             for provider in items or ():
-                offered.setdefault(_plugin_name, []).append(f"{kind}:{provider.name}")
+                offered.setdefault(plugin_name, []).append(f"{kind}:{provider.name}")
     for info in pm.infos.values():
         extra = ", ".join(offered.get(info.name, [])) or "-"
         print(f"{info.name:<28} {info.source:<12} {info.module:<36} {extra}")
