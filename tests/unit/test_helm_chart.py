@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ SECRETS = [
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("helm")
+    # scripts/setup links helm into the virtualenv's bin directory.
+    binary = shutil.which("helm", path=str(Path(sys.executable).parent)) or shutil.which("helm")
     assert binary, "helm is installed by scripts/setup"
     return subprocess.run([binary, *args], capture_output=True, text=True, check=False)
 
