@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -172,13 +171,6 @@ class CreateBookingInput:
     notes: str = ""
 
 
-@dataclass(frozen=True)
-class BookingFilter:
-    status: list[BookingStatusType] | None = None
-    start_from: datetime | None = None
-    start_to: datetime | None = None
-
-
 _From = Annotated[
     datetime | None, strawberry.argument(name="from", description="Starting at or after this.")
 ]
@@ -190,27 +182,53 @@ _Status = Annotated[
 ]
 
 
-async def _page(
-    query_for: dict[str, object], first: int, after: str | None
+class Parties(TypedDict, total=False):
+    """Whose bookings a list shows; none given: everyone's."""
+
+    customer_id: PydanticObjectId | None
+    specialist_id: PydanticObjectId | None
+
+
+Scope = Callable[[User], Parties]
+
+
+async def _bookings_page(
+    info: Info[Context, None],
+    scope: Scope,
+    *,
+    roles: tuple[Role, ...] = (),
+    first: int,
+    after: str | None,
+    status: list[BookingStatusType] | None,
+    start_from: datetime | None,
+    start_to: datetime | None,
 ) -> Connection[BookingType]:
-    page = await paginate(Booking, query_for, sort=[("start", 1)], first=first, after=after)
+    """One page, by start time, of the bookings `scope` gives the viewer (it may refuse)."""
+    try:
+        query = bookings.booking_filter(
+            **scope(await info.context.require_user(*roles)),
+            statuses=[BookingStatus(s.value) for s in status or ()],
+            start_from=start_from,
+            start_to=start_to,
+        )
+        page = await paginate(Booking, query, sort=[("start", 1)], first=first, after=after)
+    except DomainError as exc:
+        raise graphql_error(exc) from None
     return page.connection(BookingType.of)
 
 
-def _query(
-    which: BookingFilter | None,
-    *,
-    customer_id: PydanticObjectId | None = None,
-    specialist_id: PydanticObjectId | None = None,
-) -> dict[str, object]:
-    f = which or BookingFilter()
-    return bookings.booking_filter(
-        customer_id=customer_id,
-        specialist_id=specialist_id,
-        statuses=[BookingStatus(s.value) for s in f.status or ()],
-        start_from=f.start_from,
-        start_to=f.start_to,
-    )
+def _as_customer(viewer: User) -> Parties:
+    return {"customer_id": viewer.id}
+
+
+def _as_specialist(viewer: User) -> Parties:
+    return {"specialist_id": viewer.id}
+
+
+def _as_admin(viewer: User) -> Parties:
+    if not viewer.has(Role.ADMIN):
+        raise DomainError.of("FORBIDDEN", "Only an admin may list all bookings.")
+    return {}
 
 
 @strawberry.type
@@ -233,12 +251,15 @@ class Query:
         start_from: _From = None,
         start_to: _To = None,
     ) -> Connection[BookingType]:
-        which = BookingFilter(status=status, start_from=start_from, start_to=start_to)
-        try:
-            viewer = await info.context.require_user()
-            return await _page(_query(which, customer_id=viewer.id), first, after)
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        return await _bookings_page(
+            info,
+            _as_customer,
+            first=first,
+            after=after,
+            status=status,
+            start_from=start_from,
+            start_to=start_to,
+        )
 
     @strawberry.field(description="The bookings of the viewer's services, by start time.")
     async def specialist_bookings(
@@ -250,12 +271,16 @@ class Query:
         start_from: _From = None,
         start_to: _To = None,
     ) -> Connection[BookingType]:
-        which = BookingFilter(status=status, start_from=start_from, start_to=start_to)
-        try:
-            viewer = await info.context.require_user(Role.SPECIALIST)
-            return await _page(_query(which, specialist_id=viewer.id), first, after)
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        return await _bookings_page(
+            info,
+            _as_specialist,
+            roles=(Role.SPECIALIST,),
+            first=first,
+            after=after,
+            status=status,
+            start_from=start_from,
+            start_to=start_to,
+        )
 
     @strawberry.field(description="All bookings (admins only), by start time.")
     async def bookings(
@@ -267,14 +292,15 @@ class Query:
         start_from: _From = None,
         start_to: _To = None,
     ) -> Connection[BookingType]:
-        which = BookingFilter(status=status, start_from=start_from, start_to=start_to)
-        try:
-            viewer = await info.context.require_user()
-            if not viewer.has(Role.ADMIN):
-                raise DomainError.of("FORBIDDEN", "Only an admin may list all bookings.")
-            return await _page(_query(which), first, after)
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        return await _bookings_page(
+            info,
+            _as_admin,
+            first=first,
+            after=after,
+            status=status,
+            start_from=start_from,
+            start_to=start_to,
+        )
 
 
 @strawberry.type

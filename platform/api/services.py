@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -18,7 +18,7 @@ from specialistly.core import catalog
 from specialistly.core.catalog import ServiceFields
 from specialistly.core.errors import DomainError
 from specialistly.core.services import Service, ServiceStatus
-from specialistly.core.users import Role
+from specialistly.core.users import Role, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
 if TYPE_CHECKING:
@@ -203,55 +203,57 @@ class Mutation:
     async def create_service(
         self, info: Info[Context, None], input: CreateServiceInput
     ) -> ServicePayload:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            service = await catalog.create_service(
+        return await _as_specialist(
+            info,
+            lambda user: catalog.create_service(
                 user, _service_fields(input), video_providers=_video_names(info)
-            )
-        except DomainError as exc:
-            return ServicePayload(errors=user_errors(exc))
-        return ServicePayload(service=ServiceType.of(service))
+            ),
+        )
 
     @strawberry.mutation
     async def update_service(
         self, info: Info[Context, None], input: UpdateServiceInput
     ) -> ServicePayload:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            service = await catalog.update_service(
+        return await _as_specialist(
+            info,
+            lambda user: catalog.update_service(
                 user,
                 node_id(input.id, "Service"),
                 _service_fields(input),
                 video_providers=_video_names(info),
-            )
-        except DomainError as exc:
-            return ServicePayload(errors=user_errors(exc))
-        return ServicePayload(service=ServiceType.of(service))
+            ),
+        )
 
     @strawberry.mutation(description="Put the service on sale: public and bookable.")
     async def publish_service(
         self, info: Info[Context, None], id: relay.GlobalID
     ) -> ServicePayload:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            service = await catalog.publish_service(user, node_id(id, "Service"))
-        except DomainError as exc:
-            return ServicePayload(errors=user_errors(exc))
-        return ServicePayload(service=ServiceType.of(service))
+        return await _as_specialist(
+            info, lambda user: catalog.publish_service(user, node_id(id, "Service"))
+        )
 
     @strawberry.mutation(description="Take the service off sale; its bookings keep it.")
     async def archive_service(
         self, info: Info[Context, None], id: relay.GlobalID
     ) -> ServicePayload:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            service = await catalog.archive_service(user, node_id(id, "Service"))
-        except DomainError as exc:
-            return ServicePayload(errors=user_errors(exc))
-        return ServicePayload(service=ServiceType.of(service))
+        return await _as_specialist(
+            info, lambda user: catalog.archive_service(user, node_id(id, "Service"))
+        )
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+async def _as_specialist(
+    info: Info[Context, None], change: Callable[[User], Awaitable[Service]]
+) -> ServicePayload:
+    """Run a change of the logged-in specialist's services; expected failures go in the
+    payload's errors."""
+    try:
+        service = await change(await info.context.require_user(Role.SPECIALIST))
+    except DomainError as exc:
+        return ServicePayload(errors=user_errors(exc))
+    return ServicePayload(service=ServiceType.of(service))
 
 
 def _service_fields(input: CreateServiceInput | UpdateServiceInput) -> ServiceFields:
