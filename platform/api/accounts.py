@@ -90,9 +90,10 @@ class UserType(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[UserType | None]:
-        ids = [PydanticObjectId(i) if PydanticObjectId.is_valid(i) else None for i in node_ids]
-        users = [await info.context.loaders.user.load(i) if i else None for i in ids]
-        return [cls.of(u) if u else None for u in users]
+        keys = [PydanticObjectId(i) if PydanticObjectId.is_valid(i) else None for i in node_ids]
+        users = await info.context.loaders.user.load_many([k for k in keys if k])
+        found = {u.id: u for u in users if u}
+        return [cls.of(found[k]) if k in found else None for k in keys]
 
 
 @strawberry.type

@@ -32,9 +32,12 @@ def _profile_by_user() -> DataLoader[PydanticObjectId, SpecialistProfile | None]
 
 class Loaders:
     def __init__(self) -> None:
-        self.user = _by_id(User)
         self.profile_by_user = _profile_by_user()
         self._extra: dict[type[Document], DataLoader[PydanticObjectId, object]] = {}
+
+    @property
+    def user(self) -> DataLoader[PydanticObjectId, User | None]:
+        return self.by_id(User)
 
     def by_id(self, model: type[D]) -> DataLoader[PydanticObjectId, D | None]:
         """A loader of any document model by id, created on first use in this request."""
