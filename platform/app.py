@@ -17,8 +17,9 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from specialistly.api.context import Context, bearer_token
+from specialistly.api.context import Context
 from specialistly.api.schema import build_schema
+from specialistly.auth import bearer_token
 from specialistly.logs import RequestIdMiddleware
 from specialistly.plugins import PluginManager, create_plugin_manager
 from specialistly.ratelimit import RequestRateLimit

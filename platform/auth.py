@@ -11,12 +11,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from beanie import Document, PydanticObjectId
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from pymongo import ASCENDING, IndexModel, ReturnDocument
+from starlette.requests import HTTPConnection
 
 from specialistly.core.accounts import get_user
 from specialistly.core.clock import as_utc, utcnow
@@ -162,3 +164,12 @@ class TokenService:
         }
         access = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key)
         return Tokens(access, expires, refresh_token, as_utc(session.expires_at))
+
+
+def bearer_token(connection: HTTPConnection, params: dict[str, Any] | None = None) -> str | None:
+    """The token of an `Authorization: Bearer` header, or of the same key in a WebSocket's
+    connection_init payload (`params`)."""
+    value = (params or {}).get("authorization") or connection.headers.get("authorization")
+    if isinstance(value, str) and value[:7].lower() == "bearer ":
+        return value[7:].strip() or None
+    return None

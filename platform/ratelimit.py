@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from specialistly.auth import bearer_token
 from specialistly.core.errors import DomainError
 
 if TYPE_CHECKING:
@@ -88,10 +89,10 @@ class RequestRateLimit:
 
 def _bucket(connection: HTTPConnection, runtime: Runtime) -> tuple[str, int]:
     settings = runtime.settings
-    header = connection.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
+    token = bearer_token(connection)
+    if token:
         try:
-            user_id, _ = runtime.tokens.verified_claims(header[7:].strip())
+            user_id, _ = runtime.tokens.verified_claims(token)
             return f"requests:user:{user_id}", settings.requests_per_minute_user
         except DomainError:
             pass  # counted by address, like any anonymous request

@@ -56,10 +56,3 @@ class Context:
             names = " or ".join(r.value for r in roles)
             raise DomainError.of("FORBIDDEN", f"Only a {names} may do this.")
         return user
-
-
-def bearer_token(connection: HTTPConnection, params: dict[str, Any] | None = None) -> str | None:
-    value = (params or {}).get("authorization") or connection.headers.get("authorization")
-    if isinstance(value, str) and value[:7].lower() == "bearer ":
-        return value[7:].strip() or None
-    return None
