@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.workers)
+        return run_api(args.host, args.port, args.workers)
     if args.command == "worker":
         from specialistly.worker import run_worker
 
@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _plugins(settings)
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+def run_api(host: str, port: int, workers: int = 1) -> int:
+    """Run the API with uvicorn until stopped."""
     import uvicorn
 
     from specialistly.logs import configure_logging

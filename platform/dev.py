@@ -6,9 +6,8 @@ import asyncio
 import subprocess
 import sys
 
-import uvicorn
-
 from specialistly import demo
+from specialistly.cli import run_api
 from specialistly.logs import configure_logging
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
@@ -37,14 +36,7 @@ def run_dev(settings: Settings, host: str, port: int) -> int:
     ]
     print("\n".join(banner), file=sys.stderr, flush=True)
     try:
-        uvicorn.run(
-            "specialistly.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
+        run_api(host, port)
     finally:
         worker.terminate()
         worker.wait(timeout=15)
