@@ -28,13 +28,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from strawberry import relay
 
-from specialistly.app import create_app
 from specialistly.core import catalog, working_hours
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.services import Service
 from specialistly.core.users import Role, SpecialistProfile, User
 from specialistly.core.working_hours import DayHours
-from specialistly.plugins import create_plugin_manager
+from specialistly.plugin_system.manager import create_plugin_manager
+from specialistly.processes.app import create_app
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 

@@ -15,7 +15,7 @@ Conventions:
   loaded, and their results are collected from all plugins.
 - A plugin never imports another plugin.
 - Async work: ``on_event`` may return an awaitable; the platform awaits it
-  (see :func:`specialistly.plugins.await_me_maybe`).
+  (see :func:`specialistly.plugin_system.manager.await_me_maybe`).
 """
 
 from __future__ import annotations

@@ -9,12 +9,12 @@ from beanie import Document
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from specialistly import db
-from specialistly.auth import TokenService
-from specialistly.broker import Jobs
 from specialistly.core.events import publish_outbox
-from specialistly.plugins import PluginManager, ProviderSet, create_plugin_manager
-from specialistly.ratelimit import RateLimiter
+from specialistly.infra import db
+from specialistly.infra.auth import TokenService
+from specialistly.infra.broker import Jobs
+from specialistly.infra.ratelimit import RateLimiter
+from specialistly.plugin_system.manager import PluginManager, ProviderSet, create_plugin_manager
 from specialistly.settings import Settings
 
 

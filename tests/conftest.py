@@ -94,7 +94,7 @@ class Process:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "specialistly.cli", *self.args],
+                [sys.executable, "-m", "specialistly.processes.cli", *self.args],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

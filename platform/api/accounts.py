@@ -14,11 +14,11 @@ from strawberry.types import Info
 
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError, graphql_error, user_errors
-from specialistly.auth import Tokens
 from specialistly.core import accounts
 from specialistly.core.errors import DomainError
 from specialistly.core.users import Role, SpecialistProfile, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
+from specialistly.infra.auth import Tokens
 
 strawberry.enum(Role, name="Role")
 

@@ -8,9 +8,9 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from specialistly.api.loaders import Loaders
-from specialistly.auth import Identity
 from specialistly.core.errors import UNAUTHENTICATED, DomainError
 from specialistly.core.users import Role, User
+from specialistly.infra.auth import Identity
 from specialistly.runtime import Runtime
 
 NOT_LOGGED_IN = DomainError.of(UNAUTHENTICATED, "You must be logged in.")

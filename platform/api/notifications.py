@@ -14,8 +14,8 @@ from strawberry.types import Info
 from specialistly.api.context import Context
 from specialistly.api.errors import graphql_error
 from specialistly.core.errors import DomainError
+from specialistly.features.notifications import channel
 from specialistly.hookspecs import GraphQLContribution, hookimpl
-from specialistly.notifications import channel
 
 
 @strawberry.type

@@ -15,7 +15,7 @@ from strawberry.types import ExecutionContext
 
 from specialistly.core.errors import DomainError
 from specialistly.hookspecs import GraphQLContribution
-from specialistly.plugins import PluginError, PluginManager
+from specialistly.plugin_system.manager import PluginError, PluginManager
 from specialistly.settings import Settings
 
 

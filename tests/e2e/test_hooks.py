@@ -58,6 +58,6 @@ async def test_hook_on_event(runtime: Runtime, worker: Process) -> None:
 
     stored = await dispatched(event.id)
     assert "tests.plugins.example" in stored.handled_by
-    assert "specialistly.meetings" in stored.handled_by
+    assert "specialistly.features.meetings" in stored.handled_by
     handled = await HandledEvent.get(event.id)
     assert handled is not None and (handled.started, handled.effects) == (1, 1)

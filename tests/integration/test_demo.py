@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from specialistly import demo
 from specialistly.core import accounts, schedule
 from specialistly.core.clock import utcnow
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.slots import Interval
 from specialistly.core.users import SpecialistProfile, User
+from specialistly.processes import demo
 from specialistly.runtime import Runtime
 
 

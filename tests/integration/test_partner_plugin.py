@@ -39,7 +39,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def specialistly(site: Path, *args: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(site)}
     done = subprocess.run(
-        [sys.executable, "-m", "specialistly.cli", *args],
+        [sys.executable, "-m", "specialistly.processes.cli", *args],
         check=True,
         capture_output=True,
         text=True,
@@ -61,7 +61,13 @@ def test_installed_partner_plugin_extends_the_schema(site: Path, tmp_path: Path)
     assert "partnerStatus: String!" in path.read_text()
     # Without the distribution on the path, the field is gone again.
     plain = subprocess.run(
-        [sys.executable, "-m", "specialistly.cli", "export-schema", str(tmp_path / "p.graphql")],
+        [
+            sys.executable,
+            "-m",
+            "specialistly.processes.cli",
+            "export-schema",
+            str(tmp_path / "p.graphql"),
+        ],
         check=True,
         capture_output=True,
     )

@@ -17,7 +17,6 @@ from pymongo.monitoring import (
 from starlette.requests import Request
 from strawberry import relay
 
-from specialistly import db
 from specialistly.api.context import Context
 from specialistly.api.schema import build_schema
 from specialistly.core import schedule
@@ -25,6 +24,7 @@ from specialistly.core.bookings import Booking
 from specialistly.core.services import Service
 from specialistly.core.slots import Interval
 from specialistly.core.users import User
+from specialistly.infra import db
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
 from tests.integration.test_catalog import book, hours, make_service, make_specialist, monday, utc

@@ -10,7 +10,7 @@ import pytest
 
 from specialistly import hookspecs
 from specialistly.api.schema import build_schema
-from specialistly.plugins import PluginError, create_plugin_manager
+from specialistly.plugin_system.manager import PluginError, create_plugin_manager
 from specialistly.settings import Settings
 
 EXAMPLE = "tests.plugins.example"

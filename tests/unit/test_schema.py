@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from specialistly.cli import DEFAULT_SCHEMA_PATH, schema_sdl
+from specialistly.processes.cli import DEFAULT_SCHEMA_PATH, schema_sdl
 from specialistly.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -12,7 +12,7 @@ from specialistly.core.users import Role, User
 from specialistly.core.working_hours import DayHours
 from specialistly.runtime import Runtime
 
-log = logging.getLogger("specialistly.demo")
+log = logging.getLogger("specialistly.processes.demo")
 PASSWORD = "demo-password-2026"  # noqa: S105 (published on purpose: demo accounts only)
 WEEKDAYS = range(5)
 

@@ -9,9 +9,9 @@ from beanie.odm.fields import IndexModelField
 from pymongo import AsyncMongoClient
 from pymongo.monitoring import CommandListener
 
-from specialistly.auth import AuthSession
 from specialistly.core import documents
-from specialistly.plugins import PluginManager
+from specialistly.infra.auth import AuthSession
+from specialistly.plugin_system.manager import PluginManager
 from specialistly.settings import Settings
 
 

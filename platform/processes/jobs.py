@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from specialistly import dispatch
 from specialistly.core import sweeps
 from specialistly.core.bookings import Booking
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, documents_with_outbox, due_events
-from specialistly.worker import actor, runtime
+from specialistly.plugin_system import dispatch
+from specialistly.processes.worker import actor, runtime
 
 # An outbox older than this was left behind by a request that stopped half-way.
 OUTBOX_GRACE = timedelta(seconds=5)

@@ -13,13 +13,13 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from specialistly.auth import bearer_token
 from specialistly.core.errors import DomainError
+from specialistly.infra.auth import bearer_token
 
 if TYPE_CHECKING:
     from specialistly.runtime import Runtime
 
-log = logging.getLogger("specialistly.ratelimit")
+log = logging.getLogger("specialistly.infra.ratelimit")
 
 
 class RateLimiter:

@@ -19,10 +19,10 @@ from strawberry.types.unset import UnsetType
 
 from specialistly.api.context import Context
 from specialistly.api.schema import build_schema
-from specialistly.auth import bearer_token
-from specialistly.logs import RequestIdMiddleware
-from specialistly.plugins import PluginManager, create_plugin_manager
-from specialistly.ratelimit import RequestRateLimit
+from specialistly.infra.auth import bearer_token
+from specialistly.infra.logs import RequestIdMiddleware
+from specialistly.infra.ratelimit import RequestRateLimit
+from specialistly.plugin_system.manager import PluginManager, create_plugin_manager
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 

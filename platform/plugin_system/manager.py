@@ -30,8 +30,8 @@ DEFAULT_PLUGINS = (
     "specialistly.api.slots",
     "specialistly.api.marketplace",
     "specialistly.api.bookings",
-    "specialistly.meetings",
-    "specialistly.notifications",
+    "specialistly.features.meetings",
+    "specialistly.features.notifications",
     "specialistly.api.notifications",
 )
 

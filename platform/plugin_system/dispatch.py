@@ -9,10 +9,10 @@ from beanie import PydanticObjectId
 
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
-from specialistly.plugins import await_me_maybe
+from specialistly.plugin_system.manager import await_me_maybe
 from specialistly.runtime import Runtime
 
-log = logging.getLogger("specialistly.dispatch")
+log = logging.getLogger("specialistly.plugin_system.dispatch")
 MAX_BACKOFF_SECONDS = 3600
 
 

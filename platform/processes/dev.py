@@ -6,9 +6,9 @@ import asyncio
 import subprocess
 import sys
 
-from specialistly import demo
-from specialistly.cli import run_api
-from specialistly.logs import configure_logging
+from specialistly.infra.logs import configure_logging
+from specialistly.processes import demo
+from specialistly.processes.cli import run_api
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 
@@ -25,7 +25,7 @@ def run_dev(settings: Settings, host: str, port: int) -> int:
     configure_logging()
     logins = asyncio.run(_seed(settings))
     # The worker runs in its own process: Beanie binds its models to one event loop.
-    worker = subprocess.Popen([sys.executable, "-m", "specialistly.cli", "worker"])
+    worker = subprocess.Popen([sys.executable, "-m", "specialistly.processes.cli", "worker"])
     banner = [
         "",
         f"  Specialistly is running: GraphiQL at http://{host}:{port}/graphql",

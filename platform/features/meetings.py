@@ -26,7 +26,7 @@ from specialistly.providers import (
 )
 from specialistly.runtime import Runtime
 
-log = logging.getLogger("specialistly.meetings")
+log = logging.getLogger("specialistly.features.meetings")
 
 
 @hookimpl

@@ -38,11 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return run_api(args.host, args.port, args.workers)
     if args.command == "worker":
-        from specialistly.worker import run_worker
+        from specialistly.processes.worker import run_worker
 
         return run_worker(settings, threads=args.threads)
     if args.command == "dev":
-        from specialistly.dev import run_dev
+        from specialistly.processes.dev import run_dev
 
         return run_dev(settings, args.host, args.port)
     if args.command == "export-schema":
@@ -54,11 +54,11 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
     """Run the API with uvicorn until stopped."""
     import uvicorn
 
-    from specialistly.logs import configure_logging
+    from specialistly.infra.logs import configure_logging
 
     configure_logging()
     uvicorn.run(
-        "specialistly.app:create_app",
+        "specialistly.processes.app:create_app",
         factory=True,
         host=host,
         port=port,
@@ -72,7 +72,7 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
 
 def schema_sdl(settings: Settings) -> str:
     from specialistly.api.schema import build_schema
-    from specialistly.plugins import create_plugin_manager
+    from specialistly.plugin_system.manager import create_plugin_manager
 
     return build_schema(create_plugin_manager(settings), settings).as_str() + "\n"
 
@@ -85,7 +85,7 @@ def _export_schema(settings: Settings, path: Path) -> int:
 
 
 def _plugins(settings: Settings) -> int:
-    from specialistly.plugins import create_plugin_manager
+    from specialistly.plugin_system.manager import create_plugin_manager
 
     pm = create_plugin_manager(settings)
     providers = pm.providers()

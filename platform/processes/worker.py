@@ -14,11 +14,11 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 from redis import Redis
 
-from specialistly.broker import QUEUE, create_broker, message
+from specialistly.infra.broker import QUEUE, create_broker, message
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 
-log = logging.getLogger("specialistly.worker")
+log = logging.getLogger("specialistly.processes.worker")
 
 _runtime: Runtime | None = None
 
@@ -99,7 +99,7 @@ class _Scheduler(threading.Thread):
 
 def create_worker_broker(settings: Settings) -> RedisBroker:
     """The broker of a worker process, with every actor declared on it."""
-    import specialistly.tasks  # noqa: F401  (registers the actors)
+    import specialistly.processes.jobs  # noqa: F401  (registers the actors)
 
     broker = create_broker(settings)
     broker.add_middleware(_RuntimeMiddleware(settings))
@@ -112,7 +112,7 @@ def create_worker_broker(settings: Settings) -> RedisBroker:
 
 def run_worker(settings: Settings, threads: int = 4) -> int:
     """Run one worker process until SIGINT or SIGTERM."""
-    from specialistly.logs import configure_logging
+    from specialistly.infra.logs import configure_logging
 
     configure_logging()
     broker = create_worker_broker(settings)

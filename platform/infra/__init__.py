@@ -1,0 +1,1 @@
+"""Infrastructure the processes share: database, broker, tokens, rate limits, logging."""
