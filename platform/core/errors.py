@@ -53,9 +53,12 @@ REQUIRED = "REQUIRED"
 def is_duplicate_key(exc: BaseException) -> bool:
     """Whether a write failed on a unique index.
 
-    Inserts report it as DuplicateKeyError; FerretDB v1 reports an *update* that breaks a
-    unique index as a plain OperationFailure naming the SQLite constraint.
+    Inserts report it as DuplicateKeyError; FerretDB v1 on PostgreSQL reports an *update*
+    that breaks a unique index as a plain OperationFailure (code 1) carrying PostgreSQL's
+    unique-violation message.
     """
     if isinstance(exc, DuplicateKeyError):
         return True
-    return isinstance(exc, OperationFailure) and "UNIQUE constraint failed" in str(exc)
+    return isinstance(exc, OperationFailure) and (
+        "duplicate key value violates unique constraint" in str(exc)
+    )
