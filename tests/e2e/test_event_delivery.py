@@ -7,10 +7,10 @@ from datetime import timedelta
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
 from specialistly.runtime import Runtime
-from tests.conftest import Process
-from tests.e2e.test_hooks import dispatched, stored_event
+from tests.factories import stored_event
 from tests.plugins.example import HandledEvent
-from tests.waiting import eventually
+from tests.processes import Process
+from tests.waiting import dispatched, eventually
 
 
 async def test_a_worker_killed_mid_handler_loses_nothing_and_repeats_nothing(
