@@ -16,7 +16,8 @@ from specialistly.settings import Settings
 async def _seed(settings: Settings) -> list[str]:
     runtime = await start_runtime(settings)
     try:
-        return await demo.seed(runtime)
+        async with runtime.unit_of_work():
+            return await demo.seed(runtime)
     finally:
         await runtime.close()
 

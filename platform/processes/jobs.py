@@ -1,7 +1,8 @@
 """The worker's jobs: event delivery and the periodic sweeps that keep promises kept.
 
 Each job is a plain coroutine taking the worker's Runtime first; `worker.bootstrap`
-declares them as actors.
+declares them as actors and runs each in a unit of work, which publishes the events the
+job wrote when it ends.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from specialistly.core.events import Event, documents_with_outbox, due_events
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
 
-# An outbox older than this was left behind by a request that stopped half-way.
+# An outbox older than this was left behind by a change that stopped half-way.
 OUTBOX_GRACE = timedelta(seconds=5)
 
 
@@ -41,9 +42,6 @@ async def sweep_events(runtime: Runtime) -> None:
 async def sweep_bookings(runtime: Runtime) -> None:
     """Release expired payment holds, finish past bookings, drop abandoned reservations."""
     now = utcnow()
-    for booking_id in [
-        *await sweeps.expire_holds(now),
-        *await sweeps.complete_past(now),
-        *await sweeps.release_abandoned(now),
-    ]:
-        await runtime.publish(Booking, booking_id)
+    await sweeps.expire_holds(now)
+    await sweeps.complete_past(now)
+    await sweeps.release_abandoned(now)

@@ -2,7 +2,8 @@
 
 Actors run as coroutines on Dramatiq's event-loop thread. Each is a job of `jobs.py`,
 declared explicitly on the worker's broker; it gets the worker's Runtime (started at
-boot, on that loop) as its first argument. A scheduler thread enqueues the periodic actors.
+boot, on that loop) as its first argument and runs in a unit of work, so the events it
+writes are published when it ends. A scheduler thread enqueues the periodic actors.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def bootstrap(settings: Settings) -> WorkerParts:
     def declare(job: Job) -> str:
         @functools.wraps(job)
         async def run(*args: Any) -> None:
-            await job(booted.runtime(), *args)
+            runtime = booted.runtime()
+            async with runtime.unit_of_work():
+                await job(runtime, *args)
 
         name = job.__name__
         declared = dramatiq.actor(broker=broker, actor_name=name, queue_name=QUEUE, max_retries=0)
