@@ -6,13 +6,13 @@ unit of work. When the change finishes (a GraphQL operation, a job, a command), 
 of work publishes every outbox it noted: it copies the events into the ``events``
 collection (with the same id, so copying twice is harmless), removes them from the outbox
 and enqueues their dispatch. No caller publishes by hand. A sweeper repeats whatever a
-crash interrupted.
+crash interrupted, for every document type that has an ``outbox`` field.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -142,6 +142,11 @@ async def insert_with_events(document: D) -> D:
     inserted = await document.insert()
     note_outbox(type(document), inserted.id)
     return inserted
+
+
+def with_outbox(models: Iterable[type[Document]]) -> list[type[Document]]:
+    """The document types that carry an ``outbox`` (the sweeper's to watch)."""
+    return [model for model in models if "outbox" in model.model_fields]
 
 
 # --------------------------------------------------------------------------- publishing

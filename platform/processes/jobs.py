@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from specialistly.core import sweeps
-from specialistly.core.bookings import Booking
 from specialistly.core.clock import utcnow
-from specialistly.core.events import Event, documents_with_outbox, due_events
+from specialistly.core.events import Event, documents_with_outbox, due_events, with_outbox
+from specialistly.infra import db
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
 
@@ -25,10 +25,12 @@ async def dispatch_event(runtime: Runtime, event_id: str) -> None:
 
 
 async def sweep_events(runtime: Runtime) -> None:
-    """Publish forgotten outboxes; deliver again the events whose delivery is overdue."""
+    """Publish forgotten outboxes, of every document type that has one (plugins' too);
+    deliver again the events whose delivery is overdue."""
     now = utcnow()
-    for doc_id in await documents_with_outbox(Booking, now - OUTBOX_GRACE):
-        await runtime.publish(Booking, doc_id)
+    for model in with_outbox(db.document_models(runtime.plugins)):
+        for doc_id in await documents_with_outbox(model, now - OUTBOX_GRACE):
+            await runtime.publish(model, doc_id)
     for event in await due_events(now):
         # Take a lease first so that the next sweep does not send it again meanwhile.
         leased = await Event.get_pymongo_collection().update_one(
