@@ -70,7 +70,8 @@ def bootstrap(settings: Settings) -> WorkerParts:
 
 class _BootedRuntime(Middleware):
     """Starts the worker's Runtime on Dramatiq's event loop at boot (Beanie binds its
-    models to one loop), and closes it at shutdown."""
+    models to one loop), and closes it once the worker threads have stopped (the AsyncIO
+    middleware, declared before, stops the loop after this: `after_` hooks run in reverse)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -86,7 +87,7 @@ class _BootedRuntime(Middleware):
         assert loop is not None
         self._runtime = loop.run_coroutine(start_runtime(self.settings))
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         loop = get_event_loop_thread()
         if self._runtime is not None and loop is not None:
             loop.run_coroutine(self._runtime.close())

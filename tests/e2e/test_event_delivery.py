@@ -65,3 +65,22 @@ async def test_a_failing_plugin_is_retried_without_running_the_others_again(
     await dispatched(event.id)
     handled = await HandledEvent.get(event.id)
     assert handled is not None and handled.effects == 1
+
+
+async def test_a_stopping_worker_finishes_the_delivery_in_hand(
+    runtime: Runtime, worker: Process
+) -> None:
+    event = stored_event("test.slow", "test:4", data={"sleep": 2})
+    await event.insert()
+    await runtime.jobs.send("dispatch_event", str(event.id))
+
+    async def started() -> HandledEvent | None:
+        return await HandledEvent.get(event.id)
+
+    await eventually(started)
+    worker.stop()  # SIGTERM: the worker stops gracefully, its runtime last
+
+    stored = await Event.get(event.id)
+    assert stored is not None and stored.dispatched_at is not None
+    handled = await HandledEvent.get(event.id)
+    assert handled is not None and (handled.started, handled.effects) == (1, 1)
