@@ -114,7 +114,9 @@ async def unit_of_work(publish: Publish) -> AsyncIterator[None]:
             try:
                 await publish(model, doc_id)
             except Exception:
-                log.exception("outbox of %s %s not published; the sweeper will", model, doc_id)
+                log.exception(
+                    "%s %s: outbox not published; the sweeper will", model.__name__, doc_id
+                )
 
 
 async def update_with_events(

@@ -13,11 +13,9 @@ from tests.processes import Process
 from tests.waiting import dispatched, eventually
 
 
-async def test_a_worker_killed_mid_handler_loses_nothing_and_repeats_nothing(
-    runtime: Runtime, worker: Process
-) -> None:
-    # The plugin sleeps on the first delivery only, long enough for us to kill the worker.
-    event = stored_event("test.slow", "test:2", data={"sleep": 60})
+async def slow_delivery_started(runtime: Runtime, subject: str, seconds: int) -> Event:
+    """An event the example plugin sleeps on (the first delivery only), once it is asleep."""
+    event = stored_event("test.slow", subject, data={"sleep": seconds})
     await event.insert()
     await runtime.jobs.send("dispatch_event", str(event.id))
 
@@ -25,6 +23,14 @@ async def test_a_worker_killed_mid_handler_loses_nothing_and_repeats_nothing(
         return await HandledEvent.get(event.id)
 
     await eventually(started)
+    return event
+
+
+async def test_a_worker_killed_mid_handler_loses_nothing_and_repeats_nothing(
+    runtime: Runtime, worker: Process
+) -> None:
+    # Long enough for us to kill the worker in the middle of the handler.
+    event = await slow_delivery_started(runtime, "test:2", seconds=60)
     worker.stop(kill=True)  # SIGKILL in the middle of the handler
 
     killed = await Event.get(event.id)
@@ -70,14 +76,7 @@ async def test_a_failing_plugin_is_retried_without_running_the_others_again(
 async def test_a_stopping_worker_finishes_the_delivery_in_hand(
     runtime: Runtime, worker: Process
 ) -> None:
-    event = stored_event("test.slow", "test:4", data={"sleep": 2})
-    await event.insert()
-    await runtime.jobs.send("dispatch_event", str(event.id))
-
-    async def started() -> HandledEvent | None:
-        return await HandledEvent.get(event.id)
-
-    await eventually(started)
+    event = await slow_delivery_started(runtime, "test:4", seconds=2)
     worker.stop()  # SIGTERM: the worker stops gracefully, its runtime last
 
     stored = await Event.get(event.id)
