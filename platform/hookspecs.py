@@ -75,6 +75,11 @@ def settings_class() -> type[BaseSettings] | None:
 def document_models() -> Sequence[type[Document]]:
     """Beanie document models the plugin stores; initialised with the core's at start-up.
 
+    A model with an ``outbox: list[OutboxEvent]`` field may carry lifecycle events: write
+    them with the change (``events.insert_with_events``, ``events.update_with_events``)
+    and the unit of work the change runs in publishes them; the sweeper publishes any
+    outbox left behind. A plugin never publishes by hand.
+
     :return: the model classes (possibly empty).
     """
     return ()

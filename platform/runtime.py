@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ from beanie import Document
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from specialistly.core.events import publish_outbox
+from specialistly.core.events import publish_outbox, unit_of_work
 from specialistly.infra import db
 from specialistly.infra.auth import TokenService
 from specialistly.infra.broker import Jobs
@@ -29,8 +30,14 @@ class Runtime:
     limiter: RateLimiter
     jobs: Jobs
 
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]:
+        """Where a change runs (a GraphQL operation, a job, a command): the outboxes it
+        wrote to are published when it ends."""
+        return unit_of_work(self.publish)
+
     async def publish(self, model: type[Document], doc_id: Any) -> int:
-        """Store the events in a document's outbox and enqueue their dispatch."""
+        """Store the events in a document's outbox and enqueue their dispatch (for the
+        unit of work and the sweeper; changes never call it themselves)."""
 
         async def enqueue(event_id: str) -> None:
             await self.jobs.send("dispatch_event", event_id)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from beanie import PydanticObjectId
+from strawberry import relay
 
 REGISTER = """
 mutation Register($input: RegisterInput!) {
@@ -86,3 +88,13 @@ async def register(
         refresh_token=tokens["refreshToken"],
         client=client.as_user(tokens["accessToken"]),
     )
+
+
+def user_id(account: Account) -> PydanticObjectId:
+    """The database id behind an account's global id."""
+    return PydanticObjectId(relay.GlobalID.from_id(account.id).node_id)
+
+
+def service_gid(service_id: object) -> str:
+    """The global id of a service, from its database id."""
+    return relay.to_base64("Service", str(service_id))

@@ -325,7 +325,6 @@ class Mutation:
             )
         except DomainError as exc:
             return BookingPayload(errors=user_errors(exc))
-        await ctx.runtime.publish(Booking, booking.id)
         return BookingPayload(booking=BookingType.of(booking))
 
     @strawberry.mutation(description="Cancel a booking as its customer, specialist or an admin.")
@@ -338,7 +337,6 @@ class Mutation:
             booking = await booking_changes.cancel(_booking_id(id), actor, reason)
         except DomainError as exc:
             return BookingPayload(errors=user_errors(exc))
-        await ctx.runtime.publish(Booking, booking.id)
         return BookingPayload(booking=BookingType.of(booking))
 
     @strawberry.mutation(
@@ -353,7 +351,6 @@ class Mutation:
             booking = await booking_changes.reschedule(_booking_id(id), actor, new_start)
         except DomainError as exc:
             return BookingPayload(errors=user_errors(exc))
-        await ctx.runtime.publish(Booking, booking.id)
         return BookingPayload(booking=BookingType.of(booking))
 
 

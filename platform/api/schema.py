@@ -13,6 +13,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from specialistly.api.unit_of_work import UnitOfWork
 from specialistly.core.errors import DomainError
 from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
@@ -34,6 +35,7 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
         subscription=subscription,
         types=[t for _, c in contributions for t in c.types],
         extensions=[  # factories, so that no extension instance is shared by two requests
+            UnitOfWork,
             lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
             lambda: MaxAliasesLimiter(max_alias_count=30),

@@ -51,7 +51,7 @@ async def cancel(
     now: datetime | None = None,
 ) -> Booking:
     """Cancel as its customer (in time, per the policy), its specialist (before it starts)
-    or an admin; the refund owed goes into the event. The caller publishes the outbox."""
+    or an admin; the refund owed goes into the event."""
     now = now or utcnow()
     check = Check()
     reason = validation.text(check, "reason", reason, max_length=MAX_REASON, required=False)

@@ -223,7 +223,8 @@ def booking_event(name: str, booking: Booking, **data: Any) -> dict[str, Any]:
 async def update_booking(
     booking: Booking, update: dict[str, Any], *, also: dict[str, Any] | None = None
 ) -> Booking:
-    """Apply update if the booking still has the status (and start) it was read with."""
+    """Apply update if the booking still has the status (and start) it was read with; a
+    booking whose outbox it pushed to joins the unit of work."""
     query = {
         "_id": booking.id,
         "status": booking.status.value,
@@ -235,6 +236,8 @@ async def update_booking(
     if raw is None:  # changed by a writer that does not take the lock
         raise _busy()
     changed: Booking = Booking.model_validate(raw)
+    if "outbox" in update.get("$push", {}):
+        events.note_outbox(Booking, changed.id)  # published when the change finishes
     return changed
 
 
@@ -286,10 +289,7 @@ async def clear_reschedule_mark(booking_id: PydanticObjectId, marker: datetime) 
 
 
 async def confirm(booking_id: PydanticObjectId, *, now: datetime | None = None) -> Booking:
-    """PENDING_PAYMENT -> CONFIRMED (the payment arrived); confirming twice is harmless.
-
-    The caller publishes the booking's outbox.
-    """
+    """PENDING_PAYMENT -> CONFIRMED (the payment arrived); confirming twice is harmless."""
     now = now or utcnow()
     async with booking_lock(booking_object_id(booking_id)):
         booking = await get_booking(booking_id)

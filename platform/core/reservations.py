@@ -138,7 +138,7 @@ async def create_booking(
     """Reserve a slot for the customer: PENDING_PAYMENT for a paid service, else CONFIRMED.
 
     The same idempotency key again returns the booking it made; a request arriving while
-    the first is still running waits for it. The caller publishes the booking's outbox.
+    the first is still running waits for it.
     """
     now = now or utcnow()
     key = _idempotency_key(request.idempotency_key)

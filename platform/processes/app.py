@@ -19,6 +19,7 @@ from strawberry.types.unset import UnsetType
 
 from specialistly.api.context import Context
 from specialistly.api.schema import build_schema
+from specialistly.api.unit_of_work import UnitOfWorkMiddleware
 from specialistly.infra.auth import bearer_token
 from specialistly.infra.logs import RequestIdMiddleware
 from specialistly.infra.ratelimit import RequestRateLimit
@@ -96,6 +97,10 @@ def create_app(settings: Settings | None = None, plugins: PluginManager | None =
         routes.extend(contributed or ())
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware), Middleware(RequestRateLimit)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(RequestRateLimit),
+            Middleware(UnitOfWorkMiddleware),
+        ],
         lifespan=lifespan,
     )

@@ -15,7 +15,7 @@ from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.events import Event
 from specialistly.runtime import Runtime
 from tests.client import Account, GraphQLClient, register
-from tests.conftest import Process
+from tests.processes import Process
 from tests.waiting import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")

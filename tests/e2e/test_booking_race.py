@@ -7,14 +7,12 @@ import secrets
 from typing import Any
 
 import pytest
-from beanie import PydanticObjectId
-from strawberry import relay
 
 from specialistly.core.bookings import Booking, SlotClaim
 from specialistly.core.services import Service
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import day_at, make_availability, make_service
-from tests.client import Account, GraphQLClient, register
+from tests.client import Account, GraphQLClient, register, service_gid, user_id
 
 CREATE = """
 mutation Create($input: CreateBookingInput!) {
@@ -28,10 +26,6 @@ mutation Create($input: CreateBookingInput!) {
 pytestmark = pytest.mark.usefixtures("runtime")
 
 
-def user_id(account: Account) -> PydanticObjectId:
-    return PydanticObjectId(relay.GlobalID.from_id(account.id).node_id)
-
-
 async def open_service(api_url: str) -> Service:
     specialist = await register(GraphQLClient(api_url), "SPECIALIST", "Dr Race")
     await make_availability(user_id(specialist))
@@ -41,10 +35,6 @@ async def open_service(api_url: str) -> Service:
 async def customers(api_url: str, n: int) -> list[Account]:
     # Each client poses as its own address, so per-IP registration limits do not bite.
     return list(await asyncio.gather(*(register(GraphQLClient(api_url)) for _ in range(n))))
-
-
-def service_gid(service_id: object) -> str:
-    return relay.to_base64("Service", str(service_id))
 
 
 def booking_input(service: Service, start: str, duration: int) -> dict[str, Any]:

@@ -13,8 +13,7 @@ from specialistly.core.services import Service
 from specialistly.core.users import Role
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import day_at, make_availability, make_service, make_user
-from tests.client import Account, GraphQLClient, register
-from tests.e2e.test_booking_race import service_gid, user_id
+from tests.client import Account, GraphQLClient, register, service_gid, user_id
 
 pytestmark = pytest.mark.usefixtures("runtime")
 

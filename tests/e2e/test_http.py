@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.client import GraphQLClient, register
-from tests.conftest import Process, _free_port
+from tests.processes import Process, free_port
 
 
 async def test_health_and_readiness(api_url: str) -> None:
@@ -20,8 +20,8 @@ async def test_health_and_readiness(api_url: str) -> None:
 def test_readiness_fails_while_the_broker_is_unreachable(
     test_env: dict[str, str], tmp_path: Path
 ) -> None:
-    port = _free_port()
-    dead_redis = f"redis://127.0.0.1:{_free_port()}/0"
+    port = free_port()
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     server = Process(
         "api-no-broker",
         ["serve", "--port", str(port)],
@@ -73,7 +73,7 @@ def test_graphiql_only_in_development(
 ) -> None:
     html = {"accept": "text/html"}
     assert "graphiql" not in httpx.get(f"{api_url}/graphql", headers=html).text.lower()
-    port = _free_port()
+    port = free_port()
     env = {**test_env, "SPECIALISTLY_ENVIRONMENT": "development"}
     server = Process("api-dev", ["serve", "--port", str(port)], env, tmp_path)
     server.start()

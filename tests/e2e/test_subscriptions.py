@@ -18,7 +18,7 @@ from specialistly.core.clock import utcnow
 from specialistly.core.events import BOOKING_CONFIRMED, new_event
 from specialistly.runtime import Runtime
 from tests.client import GraphQLClient, register
-from tests.conftest import Process
+from tests.processes import Process
 
 SUBSCRIBE = "subscription { lifecycleEvents { name bookingId data } }"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,119 +12,32 @@ from beanie import PydanticObjectId
 
 from specialistly.core import catalog, marketplace, schedule, working_hours
 from specialistly.core.availability import Availability
-from specialistly.core.bookings import Booking, BookingStatus
-from specialistly.core.catalog import ServiceFields
+from specialistly.core.bookings import BookingStatus
 from specialistly.core.errors import DomainError
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.slots import Interval
 from specialistly.core.users import Role, SpecialistProfile, User
 from specialistly.core.working_hours import DayHours
 from specialistly.runtime import Runtime
+from tests.factories import (
+    MINUTE,
+    VIDEO,
+    book,
+    fields,
+    hours,
+    make_service,
+    make_specialist,
+    make_user,
+    monday,
+    utc,
+)
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
-VIDEO = ["jitsi"]
 HOUR = timedelta(hours=1)
-MINUTE = timedelta(minutes=1)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-async def make_user(*roles: Role, name: str = "Test User") -> User:
-    email = f"u-{secrets.token_hex(6)}@example.com"
-    user = User(
-        email=email, email_key=email, password_hash="-", display_name=name, roles=list(roles)
-    )
-    return await user.insert()
-
-
-async def make_specialist(
-    name: str = "Ada Expert",
-    *,
-    tz: str = "UTC",
-    published: bool = True,
-    expertise: Sequence[str] = (),
-    headline: str = "",
-    bio: str = "",
-) -> User:
-    user = await make_user(Role.SPECIALIST, name=name)
-    assert user.id is not None
-    await SpecialistProfile(
-        user_id=user.id,
-        slug=f"s-{secrets.token_hex(6)}",
-        display_name=name,
-        timezone=tz,
-        currency="eur",
-        published=published,
-        expertise=list(expertise),
-        headline=headline,
-        bio=bio,
-    ).insert()
-    return user
-
-
-def fields(**changes: Any) -> ServiceFields:
-    base: dict[str, Any] = {
-        "title": "Career chat",
-        "durations": [60],
-        "price": 5000,
-        "currency": "eur",
-        "minimum_notice": 0,
-        "slot_interval": 30,
-    }
-    return ServiceFields(**{**base, **changes})  # type: ignore[typeddict-item]
-
-
-async def make_service(owner: User, *, publish: bool = True, **changes: Any) -> Service:
-    service = await catalog.create_service(owner, fields(**changes), video_providers=VIDEO)
-    if publish:
-        assert service.id is not None
-        service = await catalog.publish_service(owner, str(service.id))
-    return service
-
-
-async def hours(owner: User, tz: str = "UTC", *days: DayHours) -> Availability:
-    every_day = tuple(DayHours(d, [("09:00", "17:00")]) for d in range(7))
-    return await working_hours.set_weekly_hours(owner, tz, days or every_day)
-
-
-async def book(
-    service: Service,
-    start: datetime,
-    minutes: int = 60,
-    *,
-    before: int = 0,
-    after: int = 0,
-    status: BookingStatus = BookingStatus.CONFIRMED,
-) -> Booking:
-    assert service.id is not None
-    end = start + minutes * MINUTE
-    return await Booking(
-        customer_id=PydanticObjectId(),
-        specialist_id=service.specialist_id,
-        service_id=service.id,
-        start=start,
-        end=end,
-        claim_start=start - before * MINUTE,
-        claim_end=end + after * MINUTE,
-        price=service.price,
-        currency=service.currency,
-        customer_timezone="UTC",
-        idempotency_key=secrets.token_hex(8),
-        status=status,
-        video_provider="jitsi",
-    ).insert()
-
-
-def monday(weeks_ahead: int = 1) -> date:
-    """A Monday at least `weeks_ahead` weeks from today (UTC)."""
-    today = datetime.now(UTC).date()
-    return today + timedelta(days=7 * weeks_ahead - today.weekday())
-
-
-def utc(day: date, hh: int, mm: int = 0) -> datetime:
-    return datetime.combine(day, time(hh, mm), tzinfo=UTC)
 
 
 def whole_day(day: date) -> Interval:

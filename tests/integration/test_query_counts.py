@@ -27,7 +27,7 @@ from specialistly.core.users import User
 from specialistly.infra import db
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
-from tests.integration.test_catalog import book, hours, make_service, make_specialist, monday, utc
+from tests.factories import book, hours, make_service, make_specialist, monday, utc
 
 READS = frozenset({"find", "aggregate", "getMore", "count", "distinct"})
 
