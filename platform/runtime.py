@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from specialistly.core.events import publish_outbox
+from specialistly.hookspecs import PluginSettings
 from specialistly.infra import db
 from specialistly.infra.auth import TokenService
 from specialistly.infra.broker import Jobs
@@ -20,6 +21,9 @@ from specialistly.settings import Settings
 
 @dataclass
 class Runtime:
+    """Plugins rely only on the attributes of :class:`specialistly.hookspecs.PluginRuntime`
+    (``settings``, ``plugin_settings``, ``providers``); the rest may change in any release."""
+
     settings: Settings
     plugins: PluginManager
     providers: ProviderSet
@@ -28,6 +32,11 @@ class Runtime:
     tokens: TokenService
     limiter: RateLimiter
     jobs: Jobs
+
+    @property
+    def plugin_settings(self) -> PluginSettings:
+        """Each plugin's validated settings; a plugin reads its own with ``.of(ItsClass)``."""
+        return self.plugins.plugin_settings
 
     async def publish(self, model: type[Document], doc_id: Any) -> int:
         """Store the events in a document's outbox and enqueue their dispatch."""
