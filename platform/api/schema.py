@@ -39,7 +39,7 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
         extensions=[  # factories, so that no extension instance is shared by two requests
             lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
             lambda: MaskErrors(should_mask_error=_is_unexpected),
         ],
     )
