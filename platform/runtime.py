@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from specialistly.core.events import publish_outbox, unit_of_work
+from specialistly.hookspecs import PluginSettings
 from specialistly.infra import db
 from specialistly.infra.auth import TokenService
 from specialistly.infra.broker import Jobs
@@ -21,6 +22,9 @@ from specialistly.settings import Settings
 
 @dataclass
 class Runtime:
+    """Plugins rely only on the attributes of :class:`specialistly.hookspecs.PluginRuntime`
+    (``settings``, ``plugin_settings``, ``providers``); the rest may change in any release."""
+
     settings: Settings
     plugins: PluginManager
     providers: ProviderSet
@@ -34,6 +38,11 @@ class Runtime:
         """Where a change runs (a GraphQL operation, a job, a command): the outboxes it
         wrote to are published when it ends."""
         return unit_of_work(self.publish)
+
+    @property
+    def plugin_settings(self) -> PluginSettings:
+        """Each plugin's validated settings; a plugin reads its own with ``.of(ItsClass)``."""
+        return self.plugins.plugin_settings
 
     async def publish(self, model: type[Document], doc_id: Any) -> int:
         """Store the events in a document's outbox and enqueue their dispatch (for the

@@ -54,7 +54,9 @@ class Settings(BaseSettings):
 
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 2000
-    page_size_max: int = 100
+    graphql_max_aliases: int = 30
+    # The largest `first` a list accepts; at least 50, the largest default page size.
+    page_size_max: int = Field(100, ge=50)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -211,7 +211,10 @@ async def _bookings_page(
             start_from=start_from,
             start_to=start_to,
         )
-        page = await paginate(Booking, query, sort=[("start", 1)], first=first, after=after)
+        limit = info.context.runtime.settings.page_size_max
+        page = await paginate(
+            Booking, query, sort=[("start", 1)], first=first, after=after, max_page=limit
+        )
     except DomainError as exc:
         raise graphql_error(exc) from None
     return page.connection(BookingType.of)

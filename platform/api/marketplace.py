@@ -64,6 +64,7 @@ class Query:
     @strawberry.field(description="Published specialists, by name, matching every filter.")
     async def specialists(
         self,
+        info: Info[Context, None],
         first: int = 20,
         after: str | None = None,
         expertise: str | None = None,
@@ -74,8 +75,14 @@ class Query:
         filters = marketplace.SpecialistFilters(expertise, price_min, price_max, text)
         try:
             query = marketplace.search_query(filters)
+            limit = info.context.runtime.settings.page_size_max
             page = await paginate(
-                SpecialistProfile, query, sort=marketplace.SORT, first=first, after=after
+                SpecialistProfile,
+                query,
+                sort=marketplace.SORT,
+                first=first,
+                after=after,
+                max_page=limit,
             )
         except DomainError as exc:
             raise graphql_error(exc) from None

@@ -17,7 +17,6 @@ from specialistly.core.errors import INVALID, DomainError
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
-MAX_PAGE = 100
 
 
 @strawberry.type
@@ -71,11 +70,13 @@ async def paginate(
     sort: Sequence[tuple[str, int]],
     first: int,
     after: str | None,
+    max_page: int,
 ) -> Page[D]:
     """One page of `model` matching `query`, ordered by `sort` then `_id` (both ascending
-    or descending per key); two database calls whatever the page size."""
-    if not 1 <= first <= MAX_PAGE:
-        raise DomainError.of(INVALID, f"first must be between 1 and {MAX_PAGE}.", "first")
+    or descending per key); two database calls whatever the page size. `max_page` is the
+    `page_size_max` setting."""
+    if not 1 <= first <= max_page:
+        raise DomainError.of(INVALID, f"first must be between 1 and {max_page}.", "first")
     keys = [*sort, ("_id", sort[-1][1] if sort else 1)]
     page_query = dict(query)
     if after:

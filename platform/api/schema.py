@@ -21,9 +21,12 @@ from specialistly.settings import Settings
 
 
 def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
-    contributions: list[tuple[str, GraphQLContribution]] = [
-        (name, c) for name, c in plugins.collect("graphql_contribution") if c is not None
-    ]
+    # Merged in registration order, not call order: the platform's own fields come first in
+    # the SDL, and adding a plugin does not reorder what was there.
+    registered = list(plugins.infos)
+    contributions: list[tuple[str, GraphQLContribution]] = sorted(
+        plugins.collect("graphql_contribution"), key=lambda c: registered.index(c[0])
+    )
     query = _merge("Query", [(n, c.query) for n, c in contributions])
     mutation = _merge("Mutation", [(n, c.mutation) for n, c in contributions])
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
@@ -38,7 +41,7 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
             UnitOfWork,
             lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
             lambda: MaskErrors(should_mask_error=_is_unexpected),
         ],
     )

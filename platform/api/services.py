@@ -182,8 +182,9 @@ class Query:
             query: dict[str, Any] = {"specialist_id": user.id}
             if status is not None:
                 query["status"] = status.value
+            limit = info.context.runtime.settings.page_size_max
             page = await paginate(
-                Service, query, sort=[("created_at", 1)], first=first, after=after
+                Service, query, sort=[("created_at", 1)], first=first, after=after, max_page=limit
             )
         except DomainError as exc:
             raise graphql_error(exc) from None

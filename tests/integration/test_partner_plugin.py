@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import subprocess
@@ -10,13 +11,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import pytest_asyncio
 from bson import ObjectId
 
 from specialistly.core.clock import utcnow
+from specialistly.core.events import Event
+from specialistly.plugin_system.dispatch import dispatch_event
+from specialistly.plugin_system.manager import create_plugin_manager
 from specialistly.runtime import Runtime
 from tests.client import GraphQLClient
 from tests.processes import Process, free_port
@@ -63,9 +67,20 @@ def specialistly(site: Path, *args: str) -> str:
 
 def test_installed_partner_plugin_is_loaded(site: Path) -> None:
     assert (site / "specialistly_partner_example-1.0.0.dist-info" / "entry_points.txt").exists()
-    listing = specialistly(site, "plugins")
-    assert "partner-example" in listing
-    assert "email:partner-mail" in listing
+    listing = specialistly(site, "plugins").splitlines()
+    at = next(i for i, line in enumerate(listing) if line.startswith("partner-example "))
+    assert listing[at].split() == [
+        "partner-example",
+        "1.0.0",
+        "entry",
+        "point",
+        "specialistly_partner_example",
+    ]
+    assert listing[at + 1].split(": ") == [
+        "    hooks",
+        "email_providers, graphql_contribution, on_event[tryfirst], settings_class",
+    ]
+    assert listing[at + 2].strip() == "providers: email:partner-mail"
 
 
 def test_installed_partner_plugin_extends_the_schema(site: Path, tmp_path: Path) -> None:
@@ -169,3 +184,37 @@ async def test_the_sweeper_publishes_outboxes_of_plugin_documents(
 
     delivered = await partner_platform.delivered(note_id)
     assert delivered["outbox"] == []
+
+
+async def test_installed_partner_plugin_reacts_first_with_its_own_settings(
+    site: Path, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its `on_event` is marked tryfirst: it runs before the plugins registered after it
+    (the extra example plugin) and the built-ins, and reads its settings from the runtime."""
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("SPECIALISTLY_PARTNER_DESK_ADDRESS", "desk@partner.test")
+    monkeypatch.setenv("SPECIALISTLY_PARTNER_WATCHED_EVENTS", '["partner.probe"]')
+    plugins = create_plugin_manager(runtime.settings)
+    with_partner = dataclasses.replace(runtime, plugins=plugins, providers=plugins.providers())
+    now = utcnow()
+    # Leased for an hour, so that no sweeper delivers it meanwhile.
+    event = Event(
+        name="partner.probe",
+        subject="test:partner",
+        occurred_at=now,
+        next_attempt_at=now + timedelta(hours=1),
+    )
+    await event.insert()
+
+    assert await dispatch_event(str(event.id), with_partner)
+
+    stored = await Event.get(event.id)
+    assert stored is not None
+    assert stored.handled_by == [
+        "partner-example",
+        "tests.plugins.example",
+        "notifications",
+        "meetings",
+    ]
+    mail = cast(Any, with_partner.providers.email["partner-mail"])
+    assert [m.to for m in mail.sent.values()] == [("desk@partner.test",)]
