@@ -13,7 +13,7 @@ import strawberry
 from beanie import Document, PydanticObjectId
 from bson import ObjectId
 
-from specialistly.core.errors import INVALID, DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
@@ -75,7 +75,7 @@ async def paginate(
     """One page of `model` matching `query`, ordered by `sort` then `_id` (both ascending
     or descending per key); two database calls whatever the page size."""
     if not 1 <= first <= MAX_PAGE:
-        raise DomainError.of(INVALID, f"first must be between 1 and {MAX_PAGE}.", "first")
+        raise DomainError.of(ErrorCode.INVALID, f"first must be between 1 and {MAX_PAGE}.", "first")
     keys = [*sort, ("_id", sort[-1][1] if sort else 1)]
     page_query = dict(query)
     if after:
@@ -124,4 +124,4 @@ def _decode(cursor: str, length: int) -> list[Any]:
             raise ValueError
         return [typed(v) for v in values]
     except (ValueError, TypeError, KeyError):
-        raise DomainError.of(INVALID, "This cursor is not valid.", "after") from None
+        raise DomainError.of(ErrorCode.INVALID, "This cursor is not valid.", "after") from None
