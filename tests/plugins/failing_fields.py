@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from specialistly.api.errors import UserError
+from specialistly.api.accounts import LogoutPayload
 from specialistly.core.errors import DomainError, ErrorCode, Problem
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
 
-@strawberry.type
-class EchoPayload:
-    text: str | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
 @strawberry.input
 class EchoInput:
-    text: str
-    fail: bool = False
+    fail: bool
 
 
 @strawberry.type
@@ -31,17 +24,18 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def echo(self, key: str, input: EchoInput) -> EchoPayload:
+    async def echo(self, key: str, input: EchoInput) -> LogoutPayload:
+        """Answers in a payload of the platform's, with its `errors` list."""
         if input.fail:
             raise DomainError(
                 Problem(ErrorCode.INVALID, "Out of range.", "policy.refund_percent"),
                 Problem(ErrorCode.REQUIRED, "Give a key.", "key"),
                 Problem(ErrorCode.FORBIDDEN, "Not yours.", None),
             )
-        return EchoPayload(text=input.text)
+        return LogoutPayload(ok=True)
 
     @strawberry.mutation
-    def echo_sync(self, slot_start: str) -> EchoPayload:
+    def echo_sync(self, slot_start: str) -> LogoutPayload:
         raise DomainError.of(ErrorCode.CONFLICT, "Changed meanwhile.", "slot_start")
 
     @strawberry.mutation
