@@ -67,6 +67,15 @@ class GraphQLContribution:
     are merged into the root types; a field name defined twice is a start-up error naming
     both plugins. ``types`` are extra types to register (for example implementations of an
     interface that no field returns directly).
+
+    Expected failures: a resolver raises :class:`~specialistly.core.errors.DomainError`
+    with Python field paths, and the platform's error boundary answers it (a mutation
+    whose payload has ``errors: list[UserError]``, and defaults for its other fields, gets
+    them there with the client's field names; any other root field a GraphQL error with
+    ``extensions.code``). Codes are members of :class:`~specialistly.core.errors.ErrorCode`,
+    one closed GraphQL enum that clients switch on: a plugin reports the generic ones
+    (``INVALID``, ``REQUIRED``, ``NOT_FOUND``, ``FORBIDDEN``, ``CONFLICT``, ...) and says
+    the specifics in the message.
     """
 
     query: type | None = None

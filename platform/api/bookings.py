@@ -15,12 +15,12 @@ from strawberry.types import Info
 
 from specialistly.api.accounts import UserType
 from specialistly.api.context import Context
-from specialistly.api.errors import UserError, graphql_error, user_errors
+from specialistly.api.errors import UserError
 from specialistly.api.pagination import Connection, paginate
 from specialistly.api.services import node_id
 from specialistly.core import booking_changes, bookings, reservations
 from specialistly.core.bookings import Booking, BookingStatus
-from specialistly.core.errors import NOT_FOUND, DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.services import Service
 from specialistly.core.users import Role, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
@@ -148,7 +148,7 @@ async def _visible(node_id: str, viewer: User) -> Booking | None:
 
 def _booking_id(id: relay.GlobalID) -> str:
     if id.type_name != "Booking":
-        raise DomainError.of(NOT_FOUND, "There is no such booking.", "id")
+        raise bookings.booking_not_found()
     return id.node_id
 
 
@@ -204,19 +204,16 @@ async def _bookings_page(
     start_to: datetime | None,
 ) -> Connection[BookingType]:
     """One page, by start time, of the bookings `scope` gives the viewer (it may refuse)."""
-    try:
-        query = bookings.booking_filter(
-            **scope(await info.context.require_user(*roles)),
-            statuses=[BookingStatus(s.value) for s in status or ()],
-            start_from=start_from,
-            start_to=start_to,
-        )
-        limit = info.context.runtime.settings.page_size_max
-        page = await paginate(
-            Booking, query, sort=[("start", 1)], first=first, after=after, max_page=limit
-        )
-    except DomainError as exc:
-        raise graphql_error(exc) from None
+    query = bookings.booking_filter(
+        **scope(await info.context.require_user(*roles)),
+        statuses=[BookingStatus(s.value) for s in status or ()],
+        start_from=start_from,
+        start_to=start_to,
+    )
+    limit = info.context.runtime.settings.page_size_max
+    page = await paginate(
+        Booking, query, sort=[("start", 1)], first=first, after=after, max_page=limit
+    )
     return page.connection(BookingType.of)
 
 
@@ -230,7 +227,7 @@ def _as_specialist(viewer: User) -> Parties:
 
 def _as_admin(viewer: User) -> Parties:
     if not viewer.has(Role.ADMIN):
-        raise DomainError.of("FORBIDDEN", "Only an admin may list all bookings.")
+        raise DomainError.of(ErrorCode.FORBIDDEN, "Only an admin may list all bookings.")
     return {}
 
 
@@ -238,11 +235,8 @@ def _as_admin(viewer: User) -> Parties:
 class Query:
     @strawberry.field(description="A booking of which the viewer is a party (or any, for admins).")
     async def booking(self, info: Info[Context, None], id: relay.GlobalID) -> BookingType:
-        try:
-            viewer = await info.context.require_user()
-            return BookingType.of(await bookings.visible_booking(_booking_id(id), viewer))
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        viewer = await info.context.require_user()
+        return BookingType.of(await bookings.visible_booking(_booking_id(id), viewer))
 
     @strawberry.field(description="The viewer's bookings as a customer, by start time.")
     async def my_bookings(
@@ -321,13 +315,10 @@ class Mutation:
             idempotency_key=input.idempotency_key,
             notes=input.notes,
         )
-        try:
-            customer = await ctx.require_user()
-            booking = await reservations.create_booking(
-                customer, request, payment_hold=ctx.runtime.settings.payment_hold
-            )
-        except DomainError as exc:
-            return BookingPayload(errors=user_errors(exc))
+        customer = await ctx.require_user()
+        booking = await reservations.create_booking(
+            customer, request, payment_hold=ctx.runtime.settings.payment_hold
+        )
         return BookingPayload(booking=BookingType.of(booking))
 
     @strawberry.mutation(description="Cancel a booking as its customer, specialist or an admin.")
@@ -335,11 +326,8 @@ class Mutation:
         self, info: Info[Context, None], id: relay.GlobalID, reason: str | None = None
     ) -> BookingPayload:
         ctx = info.context
-        try:
-            actor = await ctx.require_user()
-            booking = await booking_changes.cancel(_booking_id(id), actor, reason)
-        except DomainError as exc:
-            return BookingPayload(errors=user_errors(exc))
+        actor = await ctx.require_user()
+        booking = await booking_changes.cancel(_booking_id(id), actor, reason)
         return BookingPayload(booking=BookingType.of(booking))
 
     @strawberry.mutation(
@@ -349,11 +337,8 @@ class Mutation:
         self, info: Info[Context, None], id: relay.GlobalID, new_start: datetime
     ) -> BookingPayload:
         ctx = info.context
-        try:
-            actor = await ctx.require_user()
-            booking = await booking_changes.reschedule(_booking_id(id), actor, new_start)
-        except DomainError as exc:
-            return BookingPayload(errors=user_errors(exc))
+        actor = await ctx.require_user()
+        booking = await booking_changes.reschedule(_booking_id(id), actor, new_start)
         return BookingPayload(booking=BookingType.of(booking))
 
 

@@ -8,12 +8,10 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from specialistly.api.loaders import Loaders
-from specialistly.core.errors import UNAUTHENTICATED, DomainError
+from specialistly.core.errors import DomainError, ErrorCode, Problem
 from specialistly.core.users import Role, User
 from specialistly.infra.auth import Identity
 from specialistly.runtime import Runtime
-
-NOT_LOGGED_IN = DomainError.of(UNAUTHENTICATED, "You must be logged in.")
 
 
 @dataclass
@@ -24,7 +22,7 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict[str, Any] | None = None
     _identity: Identity | None = None
-    _auth_error: DomainError | None = None
+    _auth_problems: tuple[Problem, ...] = ()  # why the bearer token failed
     _resolved: bool = False
 
     @property
@@ -39,7 +37,7 @@ class Context:
                 try:
                     self._identity = await self.runtime.tokens.identify(self.bearer)
                 except DomainError as exc:
-                    self._auth_error = exc
+                    self._auth_problems = exc.problems
         return self._identity
 
     async def viewer(self) -> User | None:
@@ -50,9 +48,11 @@ class Context:
         """The viewer; raises UNAUTHENTICATED (or why the token failed), or FORBIDDEN."""
         identity = await self.identity()
         if identity is None:
-            raise self._auth_error or NOT_LOGGED_IN
+            if self._auth_problems:
+                raise DomainError(*self._auth_problems)
+            raise DomainError.of(ErrorCode.UNAUTHENTICATED, "You must be logged in.")
         user = identity.user
         if roles and not any(user.has(role) for role in (*roles, Role.ADMIN)):
             names = " or ".join(r.value for r in roles)
-            raise DomainError.of("FORBIDDEN", f"Only a {names} may do this.")
+            raise DomainError.of(ErrorCode.FORBIDDEN, f"Only a {names} may do this.")
         return user

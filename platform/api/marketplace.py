@@ -6,12 +6,10 @@ import strawberry
 from strawberry.types import Info
 
 from specialistly.api.context import Context
-from specialistly.api.errors import graphql_error
 from specialistly.api.pagination import Connection, paginate
 from specialistly.api.services import ServiceType
 from specialistly.api.slots import SlotType, viewer_zone
 from specialistly.core import marketplace
-from specialistly.core.errors import DomainError
 from specialistly.core.users import SpecialistProfile
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
@@ -73,32 +71,25 @@ class Query:
         text: str | None = None,
     ) -> Connection[PublicSpecialistType]:
         filters = marketplace.SpecialistFilters(expertise, price_min, price_max, text)
-        try:
-            query = marketplace.search_query(filters)
-            limit = info.context.runtime.settings.page_size_max
-            page = await paginate(
-                SpecialistProfile,
-                query,
-                sort=marketplace.SORT,
-                first=first,
-                after=after,
-                max_page=limit,
-            )
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        query = marketplace.search_query(filters)
+        page = await paginate(
+            SpecialistProfile,
+            query,
+            sort=marketplace.SORT,
+            first=first,
+            after=after,
+            max_page=info.context.runtime.settings.page_size_max,
+        )
         return page.connection(PublicSpecialistType.of)
 
     @strawberry.field(description="A specialist's public page, or null.")
     async def specialist(
         self, info: Info[Context, None], slug: str, timezone: str | None = None
     ) -> SpecialistPageType | None:
-        try:
-            zone = viewer_zone(timezone)
-            page = await marketplace.specialist_page(slug, await info.context.viewer())
-        except DomainError as exc:
-            if exc is marketplace.SPECIALIST_NOT_FOUND:
-                return None
-            raise graphql_error(exc) from None
+        zone = viewer_zone(timezone)
+        page = await marketplace.specialist_page(slug, await info.context.viewer())
+        if page is None:
+            return None
         return SpecialistPageType(
             specialist=PublicSpecialistType.of(page.profile),
             offers=[

@@ -13,7 +13,7 @@ import strawberry
 from beanie import Document, PydanticObjectId
 from bson import ObjectId
 
-from specialistly.core.errors import INVALID, DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
@@ -76,7 +76,7 @@ async def paginate(
     or descending per key); two database calls whatever the page size. `max_page` is the
     `page_size_max` setting."""
     if not 1 <= first <= max_page:
-        raise DomainError.of(INVALID, f"first must be between 1 and {max_page}.", "first")
+        raise DomainError.of(ErrorCode.INVALID, f"first must be between 1 and {max_page}.", "first")
     keys = [*sort, ("_id", sort[-1][1] if sort else 1)]
     page_query = dict(query)
     if after:
@@ -125,4 +125,4 @@ def _decode(cursor: str, length: int) -> list[Any]:
             raise ValueError
         return [typed(v) for v in values]
     except (ValueError, TypeError, KeyError):
-        raise DomainError.of(INVALID, "This cursor is not valid.", "after") from None
+        raise DomainError.of(ErrorCode.INVALID, "This cursor is not valid.", "after") from None

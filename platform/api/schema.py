@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import (
@@ -12,7 +14,9 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.field import StrawberryField
 
+from specialistly.api.errors import ErrorBoundary
 from specialistly.api.unit_of_work import UnitOfWork
 from specialistly.core.errors import DomainError
 from specialistly.hookspecs import GraphQLContribution
@@ -27,8 +31,8 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
     contributions: list[tuple[str, GraphQLContribution]] = sorted(
         plugins.collect("graphql_contribution"), key=lambda c: registered.index(c[0])
     )
-    query = _merge("Query", [(n, c.query) for n, c in contributions])
-    mutation = _merge("Mutation", [(n, c.mutation) for n, c in contributions])
+    query = _with_boundary(_merge("Query", [(n, c.query) for n, c in contributions]))
+    mutation = _with_boundary(_merge("Mutation", [(n, c.mutation) for n, c in contributions]))
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
     if query is None:
         raise PluginError("no plugin contributes a Query type")
@@ -73,6 +77,26 @@ def _merge(name: str, parts: list[tuple[str, type | None]]) -> type | None:
             owners[field.name] = plugin
         types.append(cls)
     return merge_types(name, tuple(types)) if types else None
+
+
+def _with_boundary(root: type | None) -> type | None:
+    """The merged root type with every resolved field inside the one error boundary.
+
+    The fields are copied first: the originals belong to the plugins' classes, which every
+    schema built in this process shares.
+    """
+    if root is not None:
+        definition = root.__strawberry_definition__  # type: ignore[attr-defined]
+        definition.fields = [_bounded(field) for field in definition.fields]
+    return root
+
+
+def _bounded(field: StrawberryField) -> StrawberryField:
+    if field.base_resolver is None:
+        return field
+    bounded = copy.copy(field)
+    bounded.extensions.append(ErrorBoundary())  # last: outermost, around other extensions
+    return bounded
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

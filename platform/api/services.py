@@ -12,11 +12,10 @@ from strawberry import relay
 from strawberry.types import Info
 
 from specialistly.api.context import Context
-from specialistly.api.errors import UserError, graphql_error, user_errors
+from specialistly.api.errors import UserError
 from specialistly.api.pagination import Connection, paginate
 from specialistly.core import catalog
 from specialistly.core.catalog import ServiceFields
-from specialistly.core.errors import DomainError
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
@@ -177,17 +176,18 @@ class Query:
         first: int = 50,
         after: str | None = None,
     ) -> Connection[ServiceType]:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            query: dict[str, Any] = {"specialist_id": user.id}
-            if status is not None:
-                query["status"] = status.value
-            limit = info.context.runtime.settings.page_size_max
-            page = await paginate(
-                Service, query, sort=[("created_at", 1)], first=first, after=after, max_page=limit
-            )
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        user = await info.context.require_user(Role.SPECIALIST)
+        query: dict[str, Any] = {"specialist_id": user.id}
+        if status is not None:
+            query["status"] = status.value
+        page = await paginate(
+            Service,
+            query,
+            sort=[("created_at", 1)],
+            first=first,
+            after=after,
+            max_page=info.context.runtime.settings.page_size_max,
+        )
         return page.connection(ServiceType.of)
 
     @strawberry.field(description="The video providers a service may use.")
@@ -248,12 +248,8 @@ class Mutation:
 async def _as_specialist(
     info: Info[Context, None], change: Callable[[User], Awaitable[Service]]
 ) -> ServicePayload:
-    """Run a change of the logged-in specialist's services; expected failures go in the
-    payload's errors."""
-    try:
-        service = await change(await info.context.require_user(Role.SPECIALIST))
-    except DomainError as exc:
-        return ServicePayload(errors=user_errors(exc))
+    """Run a change of the logged-in specialist's services."""
+    service = await change(await info.context.require_user(Role.SPECIALIST))
     return ServicePayload(service=ServiceType.of(service))
 
 

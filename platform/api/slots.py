@@ -11,10 +11,9 @@ from strawberry import relay
 from strawberry.types import Info
 
 from specialistly.api.context import Context
-from specialistly.api.errors import graphql_error
 from specialistly.api.services import load_service, node_id
 from specialistly.core import catalog, schedule, validation
-from specialistly.core.errors import Check, DomainError
+from specialistly.core.errors import Check
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
 
@@ -52,15 +51,12 @@ class Query:
         timezone: str | None = None,
         duration: int | None = None,
     ) -> list[SlotType]:
-        try:
-            zone = viewer_zone(timezone)
-            wanted = schedule.window(from_, to)
-            service = await load_service(info, node_id(service_id, "Service"))
-            if service is None or not catalog.can_see(await info.context.viewer(), service):
-                raise catalog.SERVICE_NOT_FOUND
-            found = await schedule.service_slots(service, wanted, duration=duration)
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        zone = viewer_zone(timezone)
+        wanted = schedule.window(from_, to)
+        service = await load_service(info, node_id(service_id, "Service"))
+        if service is None or not catalog.can_see(await info.context.viewer(), service):
+            raise catalog.service_not_found("service_id")
+        found = await schedule.service_slots(service, wanted, duration=duration)
         return [SlotType.of(s, zone) for s in found]
 
 

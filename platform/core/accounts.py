@@ -9,7 +9,7 @@ from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from specialistly.core import validation
-from specialistly.core.errors import NOT_FOUND, Check, DomainError, is_duplicate_key
+from specialistly.core.errors import Check, DomainError, ErrorCode, is_duplicate_key
 from specialistly.core.passwords import (
     MAX_LENGTH,
     check_strength,
@@ -17,8 +17,6 @@ from specialistly.core.passwords import (
     verify_password,
 )
 from specialistly.core.users import Role, SpecialistProfile, User
-
-INVALID_CREDENTIALS = DomainError.of("INVALID_CREDENTIALS", "The email or password is not correct.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +42,13 @@ class ProfileChanges:
     published: bool | None = None
 
 
-async def register(data: Registration, *, field_prefix: str = "input.") -> User:
+async def register(data: Registration) -> User:
     check = Check()
-    email = validation.email(check, f"{field_prefix}email", data.email)
-    name = validation.text(check, f"{field_prefix}displayName", data.display_name, max_length=80)
+    email = validation.email(check, "email", data.email)
+    name = validation.text(check, "display_name", data.display_name, max_length=80)
     if data.role == Role.ADMIN:
-        check.add("FORBIDDEN", "Admins cannot register themselves.", f"{field_prefix}role")
-    check_strength(check, f"{field_prefix}password", data.password, email=email)
+        check.add(ErrorCode.FORBIDDEN, "Admins cannot register themselves.", "role")
+    check_strength(check, "password", data.password, email=email)
     check.raise_if_any()
 
     user = User(
@@ -64,7 +62,7 @@ async def register(data: Registration, *, field_prefix: str = "input.") -> User:
         await user.insert()
     except DuplicateKeyError:
         raise DomainError.of(
-            "EMAIL_TAKEN", "An account with this email exists already.", f"{field_prefix}email"
+            ErrorCode.EMAIL_TAKEN, "An account with this email exists already.", "email"
         ) from None
     if data.role == Role.SPECIALIST:
         try:
@@ -91,18 +89,22 @@ async def _create_profile(user: User) -> SpecialistProfile:
 
 async def authenticate(email: str, password: str) -> User:
     if len(email or "") > 254 or len(password or "") > MAX_LENGTH:
-        raise INVALID_CREDENTIALS  # no such account could exist: spend no hashing on it
+        raise _invalid_credentials()  # no such account could exist: spend no hashing on it
     user = await User.find_one(User.email_key == (email or "").strip().lower())
     if not await verify_password(user.password_hash if user else None, password or ""):
-        raise INVALID_CREDENTIALS
+        raise _invalid_credentials()
     assert user is not None
     return user
+
+
+def _invalid_credentials() -> DomainError:
+    return DomainError.of(ErrorCode.INVALID_CREDENTIALS, "The email or password is not correct.")
 
 
 async def get_user(user_id: PydanticObjectId | str) -> User:
     user = await User.get(user_id) if PydanticObjectId.is_valid(user_id) else None
     if user is None:
-        raise DomainError.of(NOT_FOUND, "No such user.")
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No such user.")
     return user
 
 
@@ -110,21 +112,18 @@ async def profile_of(user: User) -> SpecialistProfile | None:
     return await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
 
 
-async def update_profile(
-    user: User, changes: ProfileChanges, *, field_prefix: str = "input."
-) -> User:
+async def update_profile(user: User, changes: ProfileChanges) -> User:
     """Change the user's name and, for a specialist, the public profile; all or nothing."""
     check = Check()
-    f = field_prefix
     updates: dict[str, object] = {}
     if changes.display_name is not None:
         updates["display_name"] = validation.text(
-            check, f"{f}displayName", changes.display_name, max_length=80
+            check, "display_name", changes.display_name, max_length=80
         )
-    profile_fields = _profile_updates(check, changes, f)
+    profile_fields = _profile_updates(check, changes)
     profile = await profile_of(user) if user.has(Role.SPECIALIST) else None
     if profile_fields and profile is None:
-        check.add("FORBIDDEN", "Only specialists have a public profile.", None)
+        check.add(ErrorCode.FORBIDDEN, "Only specialists have a public profile.", None)
     check.raise_if_any()
 
     if profile is not None and (profile_fields or "display_name" in updates):
@@ -136,31 +135,31 @@ async def update_profile(
             if not is_duplicate_key(exc):
                 raise
             raise DomainError.of(
-                "SLUG_TAKEN", "Another specialist uses this address.", f"{f}slug"
+                ErrorCode.SLUG_TAKEN, "Another specialist uses this address.", "slug"
             ) from None
     if updates:
         await user.set(updates)
     return user
 
 
-def _profile_updates(check: Check, c: ProfileChanges, f: str) -> dict[str, object]:
+def _profile_updates(check: Check, c: ProfileChanges) -> dict[str, object]:
     fields: dict[str, object] = {}
     if c.headline is not None:
         fields["headline"] = validation.text(
-            check, f"{f}headline", c.headline, max_length=140, required=False
+            check, "headline", c.headline, max_length=140, required=False
         )
     if c.bio is not None:
-        fields["bio"] = validation.text(check, f"{f}bio", c.bio, max_length=5000, required=False)
+        fields["bio"] = validation.text(check, "bio", c.bio, max_length=5000, required=False)
     if c.expertise is not None:
-        fields["expertise"] = validation.tags(check, f"{f}expertise", c.expertise)
+        fields["expertise"] = validation.tags(check, "expertise", c.expertise)
     if c.timezone is not None:
-        fields["timezone"] = validation.timezone(check, f"{f}timezone", c.timezone)
+        fields["timezone"] = validation.timezone(check, "timezone", c.timezone)
     if c.currency is not None:
-        fields["currency"] = validation.currency(check, f"{f}currency", c.currency)
+        fields["currency"] = validation.currency(check, "currency", c.currency)
     if c.slug is not None:
-        fields["slug"] = validation.slug(check, f"{f}slug", c.slug)
+        fields["slug"] = validation.slug(check, "slug", c.slug)
     if c.photo_url is not None:
-        fields["photo_url"] = validation.https_url(check, f"{f}photoUrl", c.photo_url)
+        fields["photo_url"] = validation.https_url(check, "photo_url", c.photo_url)
     if c.published is not None:
         fields["published"] = c.published
     return fields

@@ -6,9 +6,8 @@ from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 
-from specialistly.core import claims, events, slots, validation
+from specialistly.core import catalog, claims, events, slots, validation
 from specialistly.core.bookings import (
-    ILLEGAL_TRANSITION,
     Booking,
     BookingStatus,
     Party,
@@ -27,13 +26,10 @@ from specialistly.core.bookings import (
     update_booking,
 )
 from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import INVALID, Check, DomainError
-from specialistly.core.reservations import NOT_BOOKABLE, check_slot, quota_limits, slot_policy
+from specialistly.core.errors import Check, DomainError, ErrorCode
+from specialistly.core.reservations import check_slot, quota_limits, slot_policy
 from specialistly.core.services import CancellationPolicy, Service
 from specialistly.core.users import User
-
-CANCELLATION_TOO_LATE = "CANCELLATION_TOO_LATE"
-RESCHEDULE_TOO_LATE = "RESCHEDULE_TOO_LATE"
 
 MAX_REASON = 500
 
@@ -66,7 +62,7 @@ async def cancel(
             cutoff -= timedelta(minutes=policy.cancel_minutes_before)
         if by != Party.ADMIN and now > cutoff:
             raise DomainError.of(
-                CANCELLATION_TOO_LATE,
+                ErrorCode.CANCELLATION_TOO_LATE,
                 "It is too late to cancel this booking; please contact the specialist.",
             )
         event = booking_event(
@@ -106,29 +102,29 @@ async def reschedule(
     time it no longer needs are released. Asking again for the time it has changes nothing.
     """
     now = now or utcnow()
-    field = "newStart"
+    field = "new_start"
     if new_start.tzinfo is None:
-        raise DomainError.of(INVALID, "The start must carry a time zone offset.", field)
+        raise DomainError.of(ErrorCode.INVALID, "The start must carry a time zone offset.", field)
     new_start = as_utc(new_start)
     async with booking_lock(booking_object_id(booking_id)):
         booking = await get_booking(booking_id)
         by = acting_party(booking, actor)
         if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED):
             raise DomainError.of(
-                ILLEGAL_TRANSITION,
+                ErrorCode.ILLEGAL_TRANSITION,
                 f"A {status_label(booking.status)} booking cannot be rescheduled.",
             )
         if booking.start == stored_instant(new_start):
             return booking
         service = await Service.get(booking.service_id)
         if service is None:
-            raise DomainError.of(NOT_BOOKABLE, "This service no longer exists.", field)
+            raise catalog.service_not_found(field)
         cutoff = booking.start
         if by == Party.CUSTOMER:
             cutoff -= timedelta(minutes=service.policy.reschedule_minutes_before)
         if by != Party.ADMIN and now > cutoff:
             raise DomainError.of(
-                RESCHEDULE_TOO_LATE,
+                ErrorCode.RESCHEDULE_TOO_LATE,
                 "It is too late to reschedule this booking; please contact the specialist.",
             )
         duration = int((booking.end - booking.start).total_seconds()) // 60
@@ -148,7 +144,7 @@ async def _move(
     now: datetime,
 ) -> Booking:
     assert booking.id is not None
-    field = "newStart"
+    field = "new_start"
     # Marks the move until it is over, so that the sweeper tidies up after a crash.
     marker = stored_instant(now)
     locked = await update_booking(booking, {"$set": {"reschedule_started_at": marker}})

@@ -11,7 +11,7 @@ from beanie import PydanticObjectId
 
 from specialistly.core import schedule
 from specialistly.core.catalog import MAX_PRICE
-from specialistly.core.errors import INVALID, NOT_FOUND, TOO_LONG, Check, DomainError
+from specialistly.core.errors import Check, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role, SpecialistProfile, User
 
@@ -19,8 +19,6 @@ SORT = [("display_name", 1)]
 MAX_TEXT = 100
 PAGE_DAYS = 14  # how far ahead a specialist's page looks for free slots
 PAGE_SLOTS = 5  # slots shown per service
-
-SPECIALIST_NOT_FOUND = DomainError.of(NOT_FOUND, "No such specialist.", "slug")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +36,14 @@ def search_query(filters: SpecialistFilters) -> dict[str, Any]:
     if filters.expertise is not None:
         tag = filters.expertise.strip().lower()
         if len(tag) > 40:
-            check.add(TOO_LONG, "At most 40 characters.", "expertise")
+            check.add(ErrorCode.TOO_LONG, "At most 40 characters.", "expertise")
         clauses.append({"expertise": tag})
-    for name, value in (("priceMin", filters.price_min), ("priceMax", filters.price_max)):
+    for name, value in (("price_min", filters.price_min), ("price_max", filters.price_max)):
         if value is not None and not 0 <= value <= MAX_PRICE:
-            check.add(INVALID, f"This must be between 0 and {MAX_PRICE}.", name)
+            check.add(ErrorCode.INVALID, f"This must be between 0 and {MAX_PRICE}.", name)
     low, high = filters.price_min, filters.price_max
     if low is not None and high is not None and low > high:
-        check.add(INVALID, "The lowest price must not exceed the highest.", "priceMin")
+        check.add(ErrorCode.INVALID, "The lowest price must not exceed the highest.", "price_min")
     # The profile's price range must overlap the one asked for.
     if high is not None:
         clauses.append({"price_min": {"$lte": high}})
@@ -53,7 +51,7 @@ def search_query(filters: SpecialistFilters) -> dict[str, Any]:
         clauses.append({"price_max": {"$gte": low}})
     text = (filters.text or "").strip()
     if len(text) > MAX_TEXT:
-        check.add(TOO_LONG, f"At most {MAX_TEXT} characters.", "text")
+        check.add(ErrorCode.TOO_LONG, f"At most {MAX_TEXT} characters.", "text")
     elif text:
         # FerretDB has no $text index; an escaped case-insensitive regex is the portable way.
         pattern = {"$regex": re.escape(text), "$options": "i"}
@@ -71,8 +69,9 @@ class SpecialistPage:
 
 async def specialist_page(
     slug: str, viewer: User | None, *, now: datetime | None = None
-) -> SpecialistPage:
-    """A published specialist's profile, published services and next free slots.
+) -> SpecialistPage | None:
+    """A published specialist's profile, published services and next free slots; None if
+    there is no such published specialist.
 
     The specialist (and admins) may see their own page before publishing it.
     """
@@ -83,7 +82,7 @@ async def specialist_page(
         else None
     )
     if profile is None or not (profile.published or _is_owner(viewer, profile)):
-        raise SPECIALIST_NOT_FOUND
+        return None
     services = (
         await Service.find(
             Service.specialist_id == profile.user_id, Service.status == ServiceStatus.PUBLISHED

@@ -19,7 +19,7 @@ from specialistly.core.availability import Availability
 from specialistly.core.bookings import HOLDING, Booking
 from specialistly.core.catalog import MAX_BUFFER, MAX_DURATION
 from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import INVALID, DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.slots import (
     DateOverride,
@@ -54,17 +54,19 @@ class Held:
     service_id: PydanticObjectId
 
 
-def window(start: datetime, end: datetime, *, field_prefix: str = "") -> Interval:
+def window(start: datetime, end: datetime) -> Interval:
     """The asked-for window, checked: aware instants, start before end, at most 62 days."""
     if start.tzinfo is None or end.tzinfo is None:
         raise DomainError.of(
-            INVALID, "Give instants with a UTC offset, like 2030-01-31T09:00:00Z.", field_prefix
+            ErrorCode.INVALID,
+            "Give instants with a UTC offset, like 2030-01-31T09:00:00Z.",
+            "start" if start.tzinfo is None else "end",
         )
     if not start < end:
-        raise DomainError.of(INVALID, "The start must be before the end.", f"{field_prefix}to")
+        raise DomainError.of(ErrorCode.INVALID, "The start must be before the end.", "end")
     if end - start > MAX_WINDOW:
         raise DomainError.of(
-            INVALID, f"Ask for at most {MAX_WINDOW.days} days at once.", f"{field_prefix}to"
+            ErrorCode.INVALID, f"Ask for at most {MAX_WINDOW.days} days at once.", "end"
         )
     return Interval(start, end)
 
@@ -74,7 +76,9 @@ def choose_duration(service: Service, duration: int | None) -> int:
         return service.durations[0]
     if duration not in service.durations:
         choices = ", ".join(str(d) for d in service.durations)
-        raise DomainError.of(INVALID, f"This service lasts {choices} minutes.", "duration")
+        raise DomainError.of(
+            ErrorCode.INVALID, f"This service lasts {choices} minutes.", "duration"
+        )
     return duration
 
 

@@ -7,7 +7,7 @@ import unicodedata
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from specialistly.core.errors import INVALID, REQUIRED, TOO_LONG, Check
+from specialistly.core.errors import Check, ErrorCode
 
 EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -61,40 +61,42 @@ def text(
     value = (value or "").strip()
     if not value:
         if required:
-            check.add(REQUIRED, "This field is required.", field)
+            check.add(ErrorCode.REQUIRED, "This field is required.", field)
         return value
     if len(value) > max_length:
-        check.add(TOO_LONG, f"At most {max_length} characters.", field)
+        check.add(ErrorCode.TOO_LONG, f"At most {max_length} characters.", field)
     elif any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
-        check.add(INVALID, "Control characters are not allowed.", field)
+        check.add(ErrorCode.INVALID, "Control characters are not allowed.", field)
     return value
 
 
 def email(check: Check, field: str, value: str | None) -> str:
     value = text(check, field, value, max_length=254)
     if value and len(value) <= 254 and not EMAIL.match(value):
-        check.add(INVALID, "This is not a valid email address.", field)
+        check.add(ErrorCode.INVALID, "This is not a valid email address.", field)
     return value
 
 
 def timezone(check: Check, field: str, value: str | None) -> str:
     value = (value or "").strip()
     if value not in _zones():
-        check.add(INVALID, f"{value[:64]!r} is not an IANA time zone name.", field)
+        check.add(ErrorCode.INVALID, f"{value[:64]!r} is not an IANA time zone name.", field)
     return value
 
 
 def currency(check: Check, field: str, value: str | None) -> str:
     value = (value or "").strip().lower()
     if value not in CURRENCIES:
-        check.add(INVALID, "This is not a supported ISO 4217 currency code.", field)
+        check.add(ErrorCode.INVALID, "This is not a supported ISO 4217 currency code.", field)
     return value
 
 
 def slug(check: Check, field: str, value: str | None) -> str:
     value = (value or "").strip()
     if not (3 <= len(value) <= 60 and SLUG.match(value)):
-        check.add(INVALID, "Use 3 to 60 lower-case letters, digits and single dashes.", field)
+        check.add(
+            ErrorCode.INVALID, "Use 3 to 60 lower-case letters, digits and single dashes.", field
+        )
     return value
 
 
@@ -103,14 +105,16 @@ def https_url(check: Check, field: str, value: str | None) -> str | None:
         return None
     value = value.strip()
     if len(value) > 2000 or not URL.match(value):
-        check.add(INVALID, "This must be an https:// URL of at most 2000 characters.", field)
+        check.add(
+            ErrorCode.INVALID, "This must be an https:// URL of at most 2000 characters.", field
+        )
     return value
 
 
 def tags(check: Check, field: str, values: list[str] | None, *, max_items: int = 20) -> list[str]:
     values = values or []
     if len(values) > max_items:
-        check.add(TOO_LONG, f"At most {max_items} items.", field)
+        check.add(ErrorCode.TOO_LONG, f"At most {max_items} items.", field)
         return []
     cleaned = [text(check, f"{field}.{i}", v, max_length=40) for i, v in enumerate(values)]
     return list(dict.fromkeys(v.lower() for v in cleaned if v))

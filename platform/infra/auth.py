@@ -22,17 +22,28 @@ from starlette.requests import HTTPConnection
 
 from specialistly.core.accounts import get_user
 from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.locks import LockTimeoutError, document_lock
 from specialistly.core.users import User
 from specialistly.settings import Settings
 
 ISSUER = "specialistly"
-TOKEN_EXPIRED = DomainError.of("TOKEN_EXPIRED", "The access token has expired; refresh it.")
-TOKEN_INVALID = DomainError.of("TOKEN_INVALID", "The access token is not valid.")
-REFRESH_INVALID = DomainError.of(
-    "REFRESH_TOKEN_INVALID", "The refresh token is not valid; log in again.", "refreshToken"
-)
+
+
+def token_expired() -> DomainError:
+    return DomainError.of(ErrorCode.TOKEN_EXPIRED, "The access token has expired; refresh it.")
+
+
+def token_invalid() -> DomainError:
+    return DomainError.of(ErrorCode.TOKEN_INVALID, "The access token is not valid.")
+
+
+def refresh_invalid() -> DomainError:
+    return DomainError.of(
+        ErrorCode.REFRESH_TOKEN_INVALID,
+        "The refresh token is not valid; log in again.",
+        "refresh_token",
+    )
 
 
 class AuthSession(Document):
@@ -102,12 +113,12 @@ class TokenService:
                     return_document=ReturnDocument.AFTER,
                 )
         except LockTimeoutError:
-            raise REFRESH_INVALID from None
+            raise refresh_invalid() from None
         if found is None:
-            raise REFRESH_INVALID
+            raise refresh_invalid()
         session = AuthSession.model_validate(found)
         if as_utc(session.expires_at) <= now:
-            raise REFRESH_INVALID
+            raise refresh_invalid()
         user = await get_user(session.user_id)
         return user, self._tokens(session.user_id, session, new_token)
 
@@ -130,12 +141,12 @@ class TokenService:
                 exp={"essential": True},
             ).validate(claims)
         except JoseError as exc:
-            raise (TOKEN_EXPIRED if exc.error == "expired_token" else TOKEN_INVALID) from None
+            raise (token_expired() if exc.error == "expired_token" else token_invalid()) from None
         except ValueError:
-            raise TOKEN_INVALID from None
+            raise token_invalid() from None
         sub, sid = str(claims["sub"]), str(claims["sid"])
         if not (PydanticObjectId.is_valid(sid) and PydanticObjectId.is_valid(sub)):
-            raise TOKEN_INVALID
+            raise token_invalid()
         return sub, sid
 
     async def identify(self, access_token: str) -> Identity:
@@ -143,10 +154,10 @@ class TokenService:
         sub, sid = self.verified_claims(access_token)
         session = await AuthSession.get(sid)
         if session is None or session.revoked_at is not None or str(session.user_id) != sub:
-            raise TOKEN_INVALID
+            raise token_invalid()
         user = await User.get(sub)
         if user is None:
-            raise TOKEN_INVALID
+            raise token_invalid()
         assert session.id is not None
         return Identity(user, session.id)
 

@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from specialistly.core.errors import DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.infra.auth import bearer_token
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class RateLimiter:
         if wait:
             minutes = math.ceil(wait / 60)
             raise DomainError.of(
-                "RATE_LIMITED", f"Too many {what}; try again in {minutes} minute(s)."
+                ErrorCode.RATE_LIMITED, f"Too many {what}; try again in {minutes} minute(s)."
             )
 
 
@@ -77,7 +77,7 @@ class RequestRateLimit:
                 "errors": [
                     {
                         "message": f"Too many requests; try again in {wait} s.",
-                        "extensions": {"code": "RATE_LIMITED"},
+                        "extensions": {"code": ErrorCode.RATE_LIMITED.value},
                     }
                 ]
             }

@@ -9,7 +9,7 @@ import pytest
 from strawberry import relay
 
 from specialistly.core.bookings import Booking, MeetingInfo, SlotClaim
-from specialistly.core.services import Service
+from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import day_at, make_availability, make_service, make_user
@@ -138,11 +138,11 @@ async def test_join_url_only_for_the_two_parties(
 BAD = [
     ({"start": "past"}, "PAST_SLOT", "input.start"),
     ({"start": "closed"}, "SLOT_UNAVAILABLE", "input.start"),
-    ({"serviceId": service_gid("000000000000000000000000")}, "UNKNOWN_SERVICE", "input.serviceId"),
-    ({"serviceId": service_gid('{"$ne": null}')}, "UNKNOWN_SERVICE", "input.serviceId"),
+    ({"serviceId": service_gid("000000000000000000000000")}, "NOT_FOUND", "input.serviceId"),
+    ({"serviceId": service_gid('{"$ne": null}')}, "NOT_FOUND", "input.serviceId"),
     (
         {"serviceId": relay.to_base64("User", "000000000000000000000000")},
-        "UNKNOWN_SERVICE",
+        "NOT_FOUND",
         "input.serviceId",
     ),
     ({"notes": "x'); db.bookings.drop(); //\x00"}, "INVALID", "input.notes"),
@@ -175,6 +175,38 @@ async def test_bad_input_is_refused_and_writes_nothing(
     assert all(e["message"] for e in made["errors"])
     assert await Booking.find(Booking.specialist_id == specialist_id).count() == 0
     assert await SlotClaim.find(SlotClaim.specialist_id == specialist_id).count() == 0
+
+
+async def test_another_specialists_draft_answers_like_a_missing_service(
+    api_url: str, specialist: Account
+) -> None:
+    draft = await make_service(user_id(specialist), status=ServiceStatus.DRAFT)
+    customer = await register(GraphQLClient(api_url))
+    start = day_at(10).isoformat()
+    for service_id in (service_gid(draft.id), service_gid("000000000000000000000000")):
+        made = await create(customer, create_input(service_id, start))
+        assert made["booking"] is None
+        assert made["errors"] == [
+            {
+                "field": "input.serviceId",
+                "code": "NOT_FOUND",
+                "message": "There is no such service.",
+            }
+        ]
+
+
+async def test_error_codes_are_a_typed_enum(api_url: str) -> None:
+    client = GraphQLClient(api_url)
+    found = await client.data(
+        """{ userError: __type(name: "UserError") {
+               fields { name type { kind ofType { name kind } } } }
+             codes: __type(name: "ErrorCode") { enumValues { name } } }"""
+    )
+    code = next(f for f in found["userError"]["fields"] if f["name"] == "code")
+    assert code["type"] == {"kind": "NON_NULL", "ofType": {"name": "ErrorCode", "kind": "ENUM"}}
+    names = {v["name"] for v in found["codes"]["enumValues"]}
+    assert {"NOT_FOUND", "SLOT_TAKEN", "DAILY_LIMIT_REACHED", "WEEKLY_LIMIT_REACHED"} <= names
+    assert "UNKNOWN_SERVICE" not in names and "LIMIT_REACHED" not in names
 
 
 async def test_lists_cancel_and_reschedule(api_url: str, specialist: Account) -> None:

@@ -256,13 +256,13 @@ async def test_only_specialists_and_owners_edit(client: GraphQLClient) -> None:
     anonymous = await client.data(CREATE, {"input": BASIC})
     assert codes(anonymous["createService"]) == [(None, "UNAUTHENTICATED")]
 
-    for query, variables, name in (
-        (UPDATE, {"input": {"id": service_id, "price": 1}}, "updateService"),
-        (PUBLISH, {"id": service_id}, "publishService"),
-        (ARCHIVE, {"id": service_id}, "archiveService"),
+    for query, variables, name, field in (
+        (UPDATE, {"input": {"id": service_id, "price": 1}}, "updateService", "input.id"),
+        (PUBLISH, {"id": service_id}, "publishService", "id"),
+        (ARCHIVE, {"id": service_id}, "archiveService", "id"),
     ):
         result = await bob.client.data(query, variables)
-        assert codes(result[name]) == [("id", "NOT_FOUND")]
+        assert codes(result[name]) == [(field, "NOT_FOUND")]
     assert (await my_services(ann))["nodes"][0]["price"] == 5000
     assert (await my_services(ann))["nodes"][0]["status"] == "DRAFT"
 
