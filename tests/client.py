@@ -98,3 +98,8 @@ def user_id(account: Account) -> PydanticObjectId:
 def service_gid(service_id: object) -> str:
     """The global id of a service, from its database id."""
     return relay.to_base64("Service", str(service_id))
+
+
+def booking_gid(booking_id: object) -> str:
+    """The global id of a booking, from its database id."""
+    return relay.to_base64("Booking", str(booking_id))

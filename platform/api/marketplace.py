@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -57,6 +59,15 @@ class SpecialistPageType:
     offers: list[ServiceOfferType]
 
 
+@strawberry.input(name="PriceRangeInput")
+class PriceRangeInput:
+    currency: str = strawberry.field(
+        description="ISO 4217 code; only services priced in this currency match."
+    )
+    min: int | None = strawberry.field(default=None, description="Lowest price, minor units.")
+    max: int | None = strawberry.field(default=None, description="Highest price, minor units.")
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Published specialists, by name, matching every filter.")
@@ -66,12 +77,20 @@ class Query:
         first: int = 20,
         after: str | None = None,
         expertise: str | None = None,
-        price_min: int | None = None,
-        price_max: int | None = None,
+        price: Annotated[
+            PriceRangeInput | None,
+            strawberry.argument(
+                description="Specialists with a published service priced in this currency"
+                " between these bounds (both included)."
+            ),
+        ] = None,
         text: str | None = None,
     ) -> Connection[PublicSpecialistType]:
-        filters = marketplace.SpecialistFilters(expertise, price_min, price_max, text)
-        query = marketplace.search_query(filters)
+        prices = (
+            None if price is None else marketplace.PriceRange(price.currency, price.min, price.max)
+        )
+        filters = marketplace.SpecialistFilters(expertise, prices, text)
+        query = await marketplace.search_query(filters)
         page = await paginate(
             SpecialistProfile,
             query,

@@ -98,8 +98,10 @@ async def reschedule(
 
     The claim moves without a moment of double or no holding: the cells of the new time
     that it does not hold yet are claimed first (SLOT_TAKEN, booking unchanged, if one is
-    taken), then the booking is moved in one conditional update, then the cells of the old
-    time it no longer needs are released. Asking again for the time it has changes nothing.
+    taken), then places under the limits of the new day and week (LIMIT_REACHED, those
+    cells released), then the booking is moved in one conditional update, then the cells
+    of the old time it no longer needs are released. Asking again for the time it has
+    changes nothing.
     """
     now = now or utcnow()
     field = "new_start"
@@ -155,14 +157,13 @@ async def _move(
     kept = [p for p in booking.quota_places if claims.place_key(p) in new_keys]
     held_keys = {claims.place_key(p) for p in kept}
     try:
-        extra = await claims.take_places(
-            [(k, n) for k, n in limits if k not in held_keys], field=field
+        extra = await claims.claim_with_places(
+            booking.id,
+            booking.specialist_id,
+            wanted,
+            [(k, n) for k, n in limits if k not in held_keys],
+            field=field,
         )
-        try:
-            await claims.claim(booking.id, booking.specialist_id, wanted, field=field)
-        except DomainError:
-            await claims.release_places(extra)
-            raise
     except DomainError:
         await clear_reschedule_mark(booking.id, marker)
         raise

@@ -108,9 +108,11 @@ async def release_orphans() -> int:
 # "<counter key>#<n>" for n below the limit. A booking takes a free place by inserting it;
 # the unique _id makes two requests unable to take the same place. (A counter raised with
 # a conditional $inc would not do: FerretDB v1 applies updates as unisolated
-# read-modify-write, so concurrent increments get lost.) A request that crashes between
-# taking a place and recording it on its booking leaves the place taken: one booking too
-# few may be allowed that day, never one too many.
+# read-modify-write, so concurrent increments get lost.) A request takes places only once
+# it owns its time (claim_with_places), so no request about to lose its time holds a place
+# that refuses someone else. A request that crashes between taking a place and recording
+# it on its booking leaves the place taken: one booking too few may be allowed that day,
+# never one too many.
 
 
 def day_counter(service_id: object, day: date) -> str:
@@ -154,6 +156,39 @@ async def take_places(limits: Sequence[tuple[str, int]], *, field: str = "start"
             raise limit_reached(key, field)
         taken.append(place)
     return taken
+
+
+async def _check_places(limits: Sequence[tuple[str, int]], *, field: str = "start") -> None:
+    """The limit's code if a limit has no free place left now. Only a first answer: a place
+    freed or taken meanwhile changes it, and take_places decides."""
+    for key, limit in limits:
+        ids = [f"{key}#{n}" for n in range(limit)]  # by _id: the one index the places have
+        if await _places().count_documents({"_id": {"$in": ids}}) >= limit:
+            raise limit_reached(key, field)
+
+
+async def claim_with_places(
+    booking_id: PydanticObjectId,
+    specialist_id: PydanticObjectId,
+    wanted: Sequence[datetime],
+    limits: Sequence[tuple[str, int]],
+    *,
+    field: str = "start",
+) -> list[str]:
+    """Claim the cells, then take a place under each limit; returns the places taken.
+
+    In this order a request holds a place only once it owns its time, so the losers of a
+    contested time hear SLOT_TAKEN and never crowd out a booking of another time that day.
+    Failing a limit releases the cells just claimed. A limit already full is refused before
+    anything is claimed, so everyone asking on a full day hears the limit's code.
+    """
+    await _check_places(limits, field=field)
+    await claim(booking_id, specialist_id, wanted, field=field)
+    try:
+        return await take_places(limits, field=field)
+    except DomainError:
+        await release(booking_id, wanted)
+        raise
 
 
 async def _take(key: str, limit: int) -> str | None:

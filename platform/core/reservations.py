@@ -218,17 +218,11 @@ async def _reserve(
     )
     await booking.insert()  # DuplicateKeyError: this key is in use (the caller handles it)
     assert booking.id is not None
+    limits = quota_limits(service, start, checked.availability.timezone)
     try:
-        places = await claims.take_places(
-            quota_limits(service, start, checked.availability.timezone)
+        places = await claims.claim_with_places(
+            booking.id, booking.specialist_id, claims.cells(claim.start, claim.end), limits
         )
-        try:
-            await claims.claim(
-                booking.id, booking.specialist_id, claims.cells(claim.start, claim.end)
-            )
-        except DomainError:
-            await claims.release_places(places)
-            raise
     except DomainError:
         await booking_collection().delete_one({"_id": booking.id})
         raise

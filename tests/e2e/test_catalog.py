@@ -80,9 +80,9 @@ mutation Profile($input: UpdateProfileInput!) {
 }
 """
 SEARCH = """
-query Search($first: Int!, $after: String, $tag: String, $min: Int, $max: Int, $text: String) {
-  specialists(first: $first, after: $after, expertise: $tag, priceMin: $min, priceMax: $max,
-              text: $text) {
+query Search($first: Int!, $after: String, $tag: String, $price: PriceRangeInput,
+             $text: String) {
+  specialists(first: $first, after: $after, expertise: $tag, price: $price, text: $text) {
     totalCount pageInfo { hasNextPage endCursor } nodes { slug displayName priceMin priceMax }
   }
 }
@@ -501,7 +501,7 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     tag = f"t{secrets.token_hex(5)}"
     ann, ann_slug = await published_specialist(client, "Ann Search", tag, headline="Data (science)")
     bob, _ = await published_specialist(client, "Bob Search", tag, bio="Negotiation")
-    await published_specialist(client, "Cid Search", tag)
+    cid, _ = await published_specialist(client, "Cid Search", tag)
     await set_hours(
         ann,
         "UTC",
@@ -513,6 +513,7 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     await published_service(ann, price=2000)
     await published_service(ann, title="Long session", price=9000, durations=[120])
     await published_service(bob, price=15000)
+    await published_service(cid, price=20000, currency="EUR")
 
     async def search(**variables: Any) -> dict[str, Any]:
         data = await client.data(SEARCH, {"first": 10, "tag": tag, **variables})
@@ -522,8 +523,11 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     every = await search()
     assert [n["displayName"] for n in every["nodes"]] == ["Ann Search", "Bob Search", "Cid Search"]
     assert every["nodes"][0]["priceMin"] == 2000 and every["nodes"][0]["priceMax"] == 9000
-    assert [n["displayName"] for n in (await search(min=10000))["nodes"]] == ["Bob Search"]
-    assert [n["displayName"] for n in (await search(max=1000))["nodes"]] == []
+    in_usd = await search(price={"currency": "usd", "min": 10000})
+    assert [n["displayName"] for n in in_usd["nodes"]] == ["Bob Search"]
+    in_eur = await search(price={"currency": "eur"})
+    assert [n["displayName"] for n in in_eur["nodes"]] == ["Cid Search"]
+    assert (await search(price={"currency": "usd", "max": 1000}))["nodes"] == []
     assert [n["displayName"] for n in (await search(text="(SCIENCE)"))["nodes"]] == ["Ann Search"]
     assert (await search(text="^.*$"))["totalCount"] == 0
     assert (await search(text='{"$gt": ""}'))["totalCount"] == 0
@@ -533,7 +537,12 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     rest = await search(first=2, after=first_page["pageInfo"]["endCursor"])
     assert [n["displayName"] for n in rest["nodes"]] == ["Cid Search"]
     assert error_code(await client.execute(SEARCH, {"first": 101, "tag": tag})) == "INVALID"
-    assert error_code(await client.execute(SEARCH, {"first": 5, "min": -1})) == "INVALID"
+    negative = {"currency": "usd", "min": -1}
+    assert error_code(await client.execute(SEARCH, {"first": 5, "price": negative})) == "INVALID"
+    unknown = {"currency": "xyz", "max": 100}
+    assert error_code(await client.execute(SEARCH, {"first": 5, "price": unknown})) == "INVALID"
+    no_currency = await client.execute(SEARCH, {"first": 5, "price": {"min": 100}})
+    assert "currency" in no_currency["errors"][0]["message"], no_currency
     assert error_code(await client.execute(SEARCH, {"first": 5, "after": "garbage"})) == "INVALID"
 
     page = (await client.data(PAGE, {"slug": ann_slug, "tz": "Asia/Kolkata"}))["specialist"]

@@ -464,6 +464,7 @@ async def test_weekly_limit_under_concurrency() -> None:
     assert {p.code for e in refused for p in e.problems} == {"WEEKLY_LIMIT_REACHED"}
     key = f"{service.id}:week:" + "{}-W{:02d}".format(*monday.isocalendar()[:2])
     assert await claims.places_taken(key) == 3
+    assert await written_for(service.specialist_id) == (3, 18)  # the refused left no cells
 
 
 async def test_reschedule_to_another_day_moves_the_limit_place() -> None:

@@ -505,9 +505,13 @@ async def test_a_duration_the_service_does_not_offer_is_refused() -> None:
 
 
 async def search(**filters: Any) -> list[str]:
-    query = marketplace.search_query(marketplace.SpecialistFilters(**filters))
+    query = await marketplace.search_query(marketplace.SpecialistFilters(**filters))
     found = await SpecialistProfile.find(query).sort("+display_name").to_list()
     return [p.display_name for p in found]
+
+
+def eur(low: int | None = None, high: int | None = None) -> marketplace.PriceRange:
+    return marketplace.PriceRange("eur", low, high)
 
 
 async def test_search_filters_by_tag_price_and_text() -> None:
@@ -521,28 +525,59 @@ async def test_search_filters_by_tag_price_and_text() -> None:
     await make_service(bob, price=8000)
 
     assert await search(expertise=tag.upper()) == ["Ann", "Bob", "Dee"]
-    assert await search(expertise=tag, price_min=2500, price_max=5000) == ["Ann"]
-    assert await search(expertise=tag, price_min=3000) == ["Ann", "Bob"]
-    assert await search(expertise=tag, price_max=999) == []
+    assert await search(expertise=tag, price=eur(2500, 5000)) == ["Ann"]
+    assert await search(expertise=tag, price=eur(3000)) == ["Ann", "Bob"]
+    assert await search(expertise=tag, price=eur(None, 999)) == []
     assert await search(expertise=tag, text="CAREER") == ["Bob", "Dee"]
     assert await search(expertise=tag, text="c++") == ["Ann"]
     assert await search(expertise=tag, text=".*") == []
     assert await search(expertise=tag, text='{"$gt": ""}') == []
 
 
+async def test_price_filter_matches_services_priced_in_its_currency() -> None:
+    """Prices of different currencies are never compared, and a specialist matches through
+    one published service inside the bounds, not through a price range spanning them."""
+    tag = f"tag-{secrets.token_hex(4)}"
+    ann = await make_specialist("Ann", expertise=[tag])
+    bob = await make_specialist("Bob", expertise=[tag])
+    cid = await make_specialist("Cid", expertise=[tag])
+    dee = await make_specialist("Dee", expertise=[tag])
+    eve = await make_specialist("Eve", expertise=[tag])
+    await make_service(ann, price=5000, currency="eur")
+    await make_service(bob, price=2000, currency="usd")
+    await make_service(bob, price=300_000, currency="jpy")
+    await make_service(cid, price=1000, currency="eur")
+    await make_service(cid, price=9000, currency="usd")
+    await make_service(dee, price=1000, currency="eur", publish=False)
+    await make_service(eve, price=1000, currency="eur")
+    await make_service(eve, price=9000, currency="eur")
+
+    async def within(currency: str, low: int | None = None, high: int | None = None) -> list[str]:
+        return await search(expertise=tag, price=marketplace.PriceRange(currency, low, high))
+
+    assert await within("eur", None, 4000) == ["Cid", "Eve"]
+    assert await within("usd", 5000) == ["Cid"]
+    assert await within(" USD ") == ["Bob", "Cid"]
+    assert await within("jpy", 100_000, 500_000) == ["Bob"]
+    assert await within("eur", 4000, 6000) == ["Ann"]
+    assert await within("gbp") == []
+
+
 @pytest.mark.parametrize(
     ("filters", "field"),
     [
-        ({"price_min": -1}, "price_min"),
-        ({"price_max": 10_000_001}, "price_max"),
-        ({"price_min": 10, "price_max": 5}, "price_min"),
+        ({"price": eur(-1)}, "price.min"),
+        ({"price": eur(None, 10_000_001)}, "price.max"),
+        ({"price": eur(10, 5)}, "price.min"),
+        ({"price": marketplace.PriceRange("xyz", 10)}, "price.currency"),
+        ({"price": marketplace.PriceRange("")}, "price.currency"),
         ({"text": "x" * 101}, "text"),
         ({"expertise": "x" * 41}, "expertise"),
     ],
 )
-def test_bad_search_filters(filters: dict[str, Any], field: str) -> None:
+async def test_bad_search_filters(filters: dict[str, Any], field: str) -> None:
     with pytest.raises(DomainError) as raised:
-        marketplace.search_query(marketplace.SpecialistFilters(**filters))
+        await marketplace.search_query(marketplace.SpecialistFilters(**filters))
     assert [p.field for p in raised.value.problems] == [field]
 
 
