@@ -57,14 +57,14 @@ class ServiceFields(TypedDict, total=False):
 _NAMES = {
     "title": "title",
     "description": "description",
-    "durations": "durations",
+    "durations": "durationMinutesOptions",
     "price": "price",
     "currency": "currency",
-    "buffer_before": "bufferBefore",
-    "buffer_after": "bufferAfter",
-    "minimum_notice": "minimumNotice",
+    "buffer_before": "bufferBeforeMinutes",
+    "buffer_after": "bufferAfterMinutes",
+    "minimum_notice": "minimumNoticeMinutes",
     "horizon_days": "horizonDays",
-    "slot_interval": "slotInterval",
+    "slot_interval": "slotIntervalMinutes",
     "video_provider": "videoProvider",
     "policy": "policy",
     "max_per_day": "maxPerDay",
@@ -239,7 +239,7 @@ def _validated(
         check.add(
             NOTICE_BEYOND_HORIZON,
             "The minimum notice must be shorter than the booking horizon.",
-            f"{prefix}minimumNotice",
+            f"{prefix}minimumNoticeMinutes",
         )
     day_cap, week_cap = merged.get("max_per_day"), merged.get("max_per_week")
     if day_cap is not None and week_cap is not None and day_cap > week_cap:

@@ -52,11 +52,11 @@ async def specialist_with_service(
             {
                 "input": {
                     "title": "Strategy session",
-                    "durations": [60],
+                    "durationMinutesOptions": [60],
                     "price": 0,
                     "currency": "EUR",
                     "videoProvider": provider,
-                    "minimumNotice": 60,
+                    "minimumNoticeMinutes": 60,
                 }
             },
         )

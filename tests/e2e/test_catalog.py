@@ -12,8 +12,9 @@ import pytest
 from tests.client import Account, GraphQLClient, register
 
 SERVICE_FIELDS = """
-  id title description durations price currency bufferBefore bufferAfter minimumNotice
-  horizonDays slotInterval videoProvider maxPerDay maxPerWeek status
+  id title description durationMinutesOptions price currency bufferBeforeMinutes
+  bufferAfterMinutes minimumNoticeMinutes horizonDays slotIntervalMinutes videoProvider
+  maxPerDay maxPerWeek status
   policy { cancelMinutesBefore refundPercent lateRefundPercent }
   specialist { id displayName }
 """
@@ -38,7 +39,7 @@ mutation Archive($id: ID!) {
 }
 """
 MY_SERVICES = """
-query Mine($status: ServiceStatus) {
+query Mine($status: [ServiceStatus!]) {
   myServices(status: $status) { totalCount nodes { id title price status } }
 }
 """
@@ -96,7 +97,12 @@ query Page($slug: String!, $tz: String) {
 }
 """
 
-BASIC = {"title": "Career chat", "durations": [60], "price": 5000, "minimumNotice": 0}
+BASIC = {
+    "title": "Career chat",
+    "durationMinutesOptions": [60],
+    "price": 5000,
+    "minimumNoticeMinutes": 0,
+}
 WORKDAY = [{"start": "09:00", "end": "17:00"}]
 
 
@@ -141,15 +147,15 @@ async def test_service_lifecycle(client: GraphQLClient) -> None:
     created = await create(
         ann,
         description="Talk about your next step.",
-        durations=[60, 30],
+        durationMinutesOptions=[60, 30],
         currency="EUR",
-        bufferAfter=10,
+        bufferAfterMinutes=10,
         maxPerDay=4,
         policy={"refundPercent": 50},
     )
     assert created["errors"] == []
     service = created["service"]
-    assert service["durations"] == [30, 60]
+    assert service["durationMinutesOptions"] == [30, 60]
     assert (service["currency"], service["videoProvider"], service["status"]) == (
         "eur",
         "jitsi",
@@ -181,8 +187,12 @@ async def test_service_lifecycle(client: GraphQLClient) -> None:
     assert mine["totalCount"] == 1 and mine["nodes"][0]["price"] == 6000
     archived = await ann.client.data(ARCHIVE, {"id": service["id"]})
     assert archived["archiveService"]["service"]["status"] == "ARCHIVED"
-    drafts = await ann.client.data(MY_SERVICES, {"status": "DRAFT"})
+    drafts = await ann.client.data(MY_SERVICES, {"status": ["DRAFT"]})
     assert drafts["myServices"]["totalCount"] == 0
+    either = await ann.client.data(MY_SERVICES, {"status": ["DRAFT", "ARCHIVED"]})
+    assert either["myServices"]["totalCount"] == 1
+    one = await ann.client.data("{ myServices(status: ARCHIVED) { totalCount } }")
+    assert one["myServices"]["totalCount"] == 1  # a single status is a list of one
 
 
 @pytest.mark.parametrize(
@@ -194,18 +204,21 @@ async def test_service_lifecycle(client: GraphQLClient) -> None:
         ({"price": -100}, [("input.price", "INVALID")]),
         ({"price": 10_000_001}, [("input.price", "INVALID")]),
         (
-            {"durations": [7, 500]},
-            [("input.durations.0", "INVALID"), ("input.durations.1", "INVALID")],
+            {"durationMinutesOptions": [7, 500]},
+            [
+                ("input.durationMinutesOptions.0", "INVALID"),
+                ("input.durationMinutesOptions.1", "INVALID"),
+            ],
         ),
-        ({"durations": []}, [("input.durations", "REQUIRED")]),
+        ({"durationMinutesOptions": []}, [("input.durationMinutesOptions", "REQUIRED")]),
         ({"currency": "doubloons"}, [("input.currency", "INVALID")]),
         ({"videoProvider": "skype"}, [("input.videoProvider", "INVALID")]),
         (
-            {"bufferBefore": -5, "slotInterval": 3},
-            [("input.bufferBefore", "INVALID"), ("input.slotInterval", "INVALID")],
+            {"bufferBeforeMinutes": -5, "slotIntervalMinutes": 3},
+            [("input.bufferBeforeMinutes", "INVALID"), ("input.slotIntervalMinutes", "INVALID")],
         ),
         ({"horizonDays": 400}, [("input.horizonDays", "INVALID")]),
-        ({"bufferAfter": None}, [("input.bufferAfter", "INVALID")]),
+        ({"bufferAfterMinutes": None}, [("input.bufferAfterMinutes", "INVALID")]),
     ],
 )
 async def test_bad_service_input_is_reported_and_nothing_written(
@@ -221,11 +234,11 @@ async def test_bad_service_input_is_reported_and_nothing_written(
 @pytest.mark.parametrize(
     "input_",
     [
-        {"durations": [60], "price": 100},  # no title
+        {"durationMinutesOptions": [60], "price": 100},  # no title
         {**BASIC, "price": "100"},  # a string for an Int
         {**BASIC, "price": 1.5},
         {**BASIC, "title": {"$gt": ""}},  # an operator object for a String
-        {**BASIC, "durations": {"$ne": None}},
+        {**BASIC, "durationMinutesOptions": {"$ne": None}},
         {**BASIC, "unknownField": 1},
         {**BASIC, "price": 2**40},  # beyond GraphQL's 32-bit Int
     ],
@@ -419,7 +432,7 @@ async def berlin_slots(
 async def test_berlin_hours_seen_from_new_york(client: GraphQLClient) -> None:
     ann = await register(client, "SPECIALIST")
     await set_hours(ann, "Europe/Berlin", [{"weekday": "MONDAY", "ranges": WORKDAY}])
-    service_id = await published_service(ann, slotInterval=60, horizonDays=365)
+    service_id = await published_service(ann, slotIntervalMinutes=60, horizonDays=365)
 
     mondays = mondays_ahead()
     usual = next(d for d in mondays if hours_apart(d) == 6)
@@ -451,7 +464,7 @@ async def test_slot_query_errors(client: GraphQLClient) -> None:
     ann = await register(client, "SPECIALIST")
     await set_hours(ann, "UTC", [{"weekday": "MONDAY", "ranges": WORKDAY}])
     draft = (await create(ann))["service"]["id"]
-    published = await published_service(ann, durations=[30, 60])
+    published = await published_service(ann, durationMinutesOptions=[30, 60])
     start = datetime.now(UTC) + timedelta(days=1)
 
     async def ask(service_id: str, **changes: Any) -> dict[str, Any]:
@@ -511,7 +524,7 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
         ],
     )
     await published_service(ann, price=2000)
-    await published_service(ann, title="Long session", price=9000, durations=[120])
+    await published_service(ann, title="Long session", price=9000, durationMinutesOptions=[120])
     await published_service(bob, price=15000)
 
     async def search(**variables: Any) -> dict[str, Any]:

@@ -168,32 +168,32 @@ BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
     ({"title": "bell\x07"}, "input.title", "INVALID"),
     ({"title": None}, "input.title", "INVALID"),
     ({"description": "x" * 5001}, "input.description", "TOO_LONG"),
-    ({"durations": []}, "input.durations", "REQUIRED"),
-    ({"durations": [60, 7]}, "input.durations.1", "INVALID"),
-    ({"durations": [0]}, "input.durations.0", "INVALID"),
-    ({"durations": [-30]}, "input.durations.0", "INVALID"),
-    ({"durations": [485]}, "input.durations.0", "INVALID"),
-    ({"durations": list(range(5, 60, 5))}, "input.durations", "INVALID"),
-    ({"durations": ["60"]}, "input.durations.0", "INVALID"),
+    ({"durations": []}, "input.durationMinutesOptions", "REQUIRED"),
+    ({"durations": [60, 7]}, "input.durationMinutesOptions.1", "INVALID"),
+    ({"durations": [0]}, "input.durationMinutesOptions.0", "INVALID"),
+    ({"durations": [-30]}, "input.durationMinutesOptions.0", "INVALID"),
+    ({"durations": [485]}, "input.durationMinutesOptions.0", "INVALID"),
+    ({"durations": list(range(5, 60, 5))}, "input.durationMinutesOptions", "INVALID"),
+    ({"durations": ["60"]}, "input.durationMinutesOptions.0", "INVALID"),
     ({"price": -1}, "input.price", "INVALID"),
     ({"price": 10_000_001}, "input.price", "INVALID"),
     ({"price": "100"}, "input.price", "INVALID"),
     ({"price": True}, "input.price", "INVALID"),
     ({"currency": "xyz"}, "input.currency", "INVALID"),
     ({"currency": '{"$gt": ""}'}, "input.currency", "INVALID"),
-    ({"buffer_before": -5}, "input.bufferBefore", "INVALID"),
-    ({"buffer_after": 7}, "input.bufferAfter", "INVALID"),
-    ({"buffer_after": 245}, "input.bufferAfter", "INVALID"),
-    ({"slot_interval": 0}, "input.slotInterval", "INVALID"),
-    ({"slot_interval": 245}, "input.slotInterval", "INVALID"),
-    ({"slot_interval": 12}, "input.slotInterval", "INVALID"),
-    ({"minimum_notice": 3}, "input.minimumNotice", "INVALID"),
-    ({"minimum_notice": -5}, "input.minimumNotice", "INVALID"),
+    ({"buffer_before": -5}, "input.bufferBeforeMinutes", "INVALID"),
+    ({"buffer_after": 7}, "input.bufferAfterMinutes", "INVALID"),
+    ({"buffer_after": 245}, "input.bufferAfterMinutes", "INVALID"),
+    ({"slot_interval": 0}, "input.slotIntervalMinutes", "INVALID"),
+    ({"slot_interval": 245}, "input.slotIntervalMinutes", "INVALID"),
+    ({"slot_interval": 12}, "input.slotIntervalMinutes", "INVALID"),
+    ({"minimum_notice": 3}, "input.minimumNoticeMinutes", "INVALID"),
+    ({"minimum_notice": -5}, "input.minimumNoticeMinutes", "INVALID"),
     ({"horizon_days": 0}, "input.horizonDays", "INVALID"),
     ({"horizon_days": 366}, "input.horizonDays", "INVALID"),
     (
         {"minimum_notice": 2 * 24 * 60, "horizon_days": 2},
-        "input.minimumNotice",
+        "input.minimumNoticeMinutes",
         "NOTICE_BEYOND_HORIZON",
     ),
     ({"video_provider": "skype"}, "input.videoProvider", "INVALID"),
@@ -232,7 +232,7 @@ async def test_create_service_reports_every_problem_and_missing_fields() -> None
     )
     assert set(found) == {
         ("input.title", "REQUIRED"),
-        ("input.durations", "REQUIRED"),
+        ("input.durationMinutesOptions", "REQUIRED"),
         ("input.price", "REQUIRED"),
         ("input.videoProvider", "INVALID"),
     }
@@ -290,7 +290,7 @@ async def test_bad_update_writes_nothing() -> None:
             video_providers=VIDEO,
         )
     )
-    assert set(found) == {("input.price", "INVALID"), ("input.durations", "INVALID")}
+    assert set(found) == {("input.price", "INVALID"), ("input.durationMinutesOptions", "INVALID")}
     assert await services_of(owner) == before
 
 
