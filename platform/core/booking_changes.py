@@ -106,7 +106,7 @@ async def reschedule(
     time it no longer needs are released. Asking again for the time it has changes nothing.
     """
     now = now or utcnow()
-    field = "newStart"
+    field = "start"
     if new_start.tzinfo is None:
         raise DomainError.of(INVALID, "The start must carry a time zone offset.", field)
     new_start = as_utc(new_start)
@@ -148,7 +148,7 @@ async def _move(
     now: datetime,
 ) -> Booking:
     assert booking.id is not None
-    field = "newStart"
+    field = "start"
     # Marks the move until it is over, so that the sweeper tidies up after a crash.
     marker = stored_instant(now)
     locked = await update_booking(booking, {"$set": {"reschedule_started_at": marker}})

@@ -74,7 +74,7 @@ def choose_duration(service: Service, duration: int | None) -> int:
         return service.durations[0]
     if duration not in service.durations:
         choices = ", ".join(str(d) for d in service.durations)
-        raise DomainError.of(INVALID, f"This service lasts {choices} minutes.", "duration")
+        raise DomainError.of(INVALID, f"This service lasts {choices} minutes.", "durationMinutes")
     return duration
 
 

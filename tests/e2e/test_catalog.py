@@ -69,9 +69,11 @@ MY_HOURS = (
     "{ myAvailability { timezone weekly { weekday ranges { start end } } overrides { date } } }"
 )
 SLOTS = """
-query Slots($id: ID!, $from: DateTime!, $to: DateTime!, $tz: String, $duration: Int) {
-  slots(serviceId: $id, from: $from, to: $to, timezone: $tz, duration: $duration) {
-    start end localStart localEnd
+query Slots($id: ID!, $from: DateTime!, $to: DateTime!, $tz: String, $minutes: Int) {
+  slots(serviceId: $id, from: $from, to: $to, timezone: $tz, durationMinutes: $minutes) {
+    start end
+    startLocal { dateTime date time timezone }
+    endLocal { dateTime date time timezone }
   }
 }
 """
@@ -92,7 +94,7 @@ PAGE = """
 query Page($slug: String!, $tz: String) {
   specialist(slug: $slug, timezone: $tz) {
     specialist { displayName priceMin priceMax }
-    offers { service { title status } nextSlots { start localStart } }
+    offers { service { title status } nextSlots { start startLocal { dateTime } } }
   }
 }
 """
@@ -443,17 +445,22 @@ async def test_berlin_hours_seen_from_new_york(client: GraphQLClient) -> None:
         assert len(slots) == 8  # 09:00 to 16:00 in Berlin
         expected_utc = datetime.combine(day, time(9), tzinfo=BERLIN).astimezone(UTC)
         assert datetime.fromisoformat(slots[0]["start"]) == expected_utc
-        assert slots[0]["localStart"].startswith(f"{day.isoformat()}T{first_local}:00")
-        local = datetime.fromisoformat(slots[0]["localStart"])
+        first = slots[0]["startLocal"]
+        assert first["dateTime"].startswith(f"{day.isoformat()}T{first_local}:00")
+        assert (first["date"], first["time"]) == (day.isoformat(), first_local)
+        assert first["timezone"] == "America/New_York"
+        local = datetime.fromisoformat(first["dateTime"])
         assert (
             local == expected_utc
             and local.utcoffset() == expected_utc.astimezone(NEW_YORK).utcoffset()
         )
-        last = datetime.fromisoformat(slots[-1]["localEnd"])
-        assert last.astimezone(BERLIN).time() == time(17)
+        last = slots[-1]["endLocal"]
+        assert datetime.fromisoformat(last["dateTime"]).astimezone(BERLIN).time() == time(17)
+        assert last["time"] == f"{17 - hours_apart(day):02d}:00"
     # No viewer zone: UTC instants only.
     plain = await berlin_slots(client, service_id, usual, None)
-    assert plain[0]["localStart"] is None and plain[0]["start"].endswith("+00:00")
+    assert plain[0]["startLocal"] is None and plain[0]["endLocal"] is None
+    assert plain[0]["start"].endswith("+00:00")
     # Tuesday has no hours.
     assert (
         await berlin_slots(client, service_id, usual + timedelta(days=1), "America/New_York") == []
@@ -487,13 +494,13 @@ async def test_slot_query_errors(client: GraphQLClient) -> None:
     )
     assert error_code(await ask(ann.id)) == "NOT_FOUND"
     assert error_code(await ask(published, tz="Moon/Base")) == "INVALID"
-    assert error_code(await ask(published, duration=45)) == "INVALID"
+    assert error_code(await ask(published, minutes=45)) == "INVALID"
     too_long = (start + timedelta(days=63)).isoformat()
     assert error_code(await ask(published, to=too_long)) == "INVALID"
     backwards = (start - timedelta(days=1)).isoformat()
     assert error_code(await ask(published, to=backwards)) == "INVALID"
     assert (await ask(published, **{"from": "yesterday"}))["errors"]
-    assert "errors" not in await ask(published, duration=60)
+    assert "errors" not in await ask(published, minutes=60)
 
 
 # --------------------------------------------------------------------------- marketplace
@@ -554,6 +561,6 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     assert [o["service"]["title"] for o in page["offers"]] == ["Career chat", "Long session"]
     for offer in page["offers"]:
         assert len(offer["nextSlots"]) == 5
-        assert all(s["localStart"].endswith("+05:30") for s in offer["nextSlots"])
+        assert all(s["startLocal"]["dateTime"].endswith("+05:30") for s in offer["nextSlots"])
     assert (await client.data(PAGE, {"slug": "no-such-specialist"}))["specialist"] is None
     assert (await client.data(PAGE, {"slug": '{"$gt": ""}'}))["specialist"] is None
