@@ -91,10 +91,14 @@ query Search($first: Int!, $after: String, $tag: String, $min: Int, $max: Int, $
 }
 """
 PAGE = """
-query Page($slug: String!, $tz: String) {
+query Page($slug: String!, $tz: String, $minutes: Int) {
   specialist(slug: $slug, timezone: $tz) {
     specialist { displayName priceMin priceMax }
-    offers { service { title status } nextSlots { start startLocal { dateTime } } }
+    offers {
+      service { title status }
+      nextSlots { start end startLocal { dateTime } }
+      longest: nextSlots(durationMinutes: $minutes) { start end }
+    }
   }
 }
 """
@@ -564,3 +568,27 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
         assert all(s["startLocal"]["dateTime"].endswith("+05:30") for s in offer["nextSlots"])
     assert (await client.data(PAGE, {"slug": "no-such-specialist"}))["specialist"] is None
     assert (await client.data(PAGE, {"slug": '{"$gt": ""}'}))["specialist"] is None
+
+
+def lengths(slots: list[dict[str, Any]]) -> set[timedelta]:
+    return {datetime.fromisoformat(s["end"]) - datetime.fromisoformat(s["start"]) for s in slots}
+
+
+async def test_next_slots_for_a_chosen_duration(client: GraphQLClient) -> None:
+    ann, slug = await published_specialist(client, "Ann Lengths", f"t{secrets.token_hex(5)}")
+    weekdays = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY")
+    await set_hours(ann, "UTC", [{"weekday": d, "ranges": WORKDAY} for d in weekdays])
+    await published_service(ann, durationMinutesOptions=[60, 30])
+
+    async def offer(minutes: int | None) -> dict[str, Any]:
+        page = (await client.data(PAGE, {"slug": slug, "minutes": minutes}))["specialist"]
+        found: dict[str, Any] = page["offers"][0]
+        return found
+
+    shortest = await offer(None)
+    assert lengths(shortest["nextSlots"]) == lengths(shortest["longest"]) == {timedelta(minutes=30)}
+    chosen = await offer(60)
+    assert len(chosen["longest"]) == 5
+    assert lengths(chosen["longest"]) == {timedelta(minutes=60)}
+    assert lengths(chosen["nextSlots"]) == {timedelta(minutes=30)}
+    assert error_code(await client.execute(PAGE, {"slug": slug, "minutes": 45})) == "INVALID"
