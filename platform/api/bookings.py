@@ -16,6 +16,7 @@ from strawberry.types import Info
 from specialistly.api.accounts import UserType
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError
+from specialistly.api.local_times import LocalDateTimeType
 from specialistly.api.pagination import Connection, paginate
 from specialistly.api.services import node_id
 from specialistly.core import booking_changes, bookings, reservations
@@ -73,9 +74,13 @@ class BookingType(relay.Node):
     service_id: relay.GlobalID
     _doc: strawberry.Private[Booking]
 
-    @strawberry.field(description="The start as an ISO 8601 local time in the customer's zone.")
-    def start_local(self) -> str:
-        return self.start.astimezone(ZoneInfo(self.customer_timezone)).isoformat()
+    @strawberry.field(description="The start in the customer's time zone.")
+    def start_local(self) -> LocalDateTimeType:
+        return LocalDateTimeType.of(self.start, ZoneInfo(self.customer_timezone))
+
+    @strawberry.field(description="The end in the customer's time zone.")
+    def end_local(self) -> LocalDateTimeType:
+        return LocalDateTimeType.of(self.end, ZoneInfo(self.customer_timezone))
 
     @strawberry.field(description="The booked service (even if no longer on sale).")
     async def service(
@@ -233,10 +238,15 @@ def _as_admin(viewer: User) -> Parties:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A booking of which the viewer is a party (or any, for admins).")
-    async def booking(self, info: Info[Context, None], id: relay.GlobalID) -> BookingType:
-        viewer = await info.context.require_user()
-        return BookingType.of(await bookings.visible_booking(_booking_id(id), viewer))
+    @strawberry.field(
+        description="A booking of which the viewer is a party (or any, for admins); null"
+        " otherwise, as `node(id)` answers."
+    )
+    async def booking(self, info: Info[Context, None], id: relay.GlobalID) -> BookingType | None:
+        if id.type_name != "Booking":
+            return None
+        [found] = await BookingType.resolve_nodes(info=info, node_ids=[id.node_id])
+        return found
 
     @strawberry.field(description="The viewer's bookings as a customer, by start time.")
     async def my_bookings(
@@ -334,11 +344,16 @@ class Mutation:
         description="Move a booking to another slot; asking again for the same slot is a no-op."
     )
     async def reschedule_booking(
-        self, info: Info[Context, None], id: relay.GlobalID, new_start: datetime
+        self,
+        info: Info[Context, None],
+        id: relay.GlobalID,
+        start: Annotated[
+            datetime, strawberry.argument(description="A slot start, with its UTC offset.")
+        ],
     ) -> BookingPayload:
         ctx = info.context
         actor = await ctx.require_user()
-        booking = await booking_changes.reschedule(_booking_id(id), actor, new_start)
+        booking = await booking_changes.reschedule(_booking_id(id), actor, start)
         return BookingPayload(booking=BookingType.of(booking))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,8 @@ class Context:
     _identity: Identity | None = None
     _auth_problems: tuple[Problem, ...] = ()  # why the bearer token failed
     _resolved: bool = False
+    # Root fields resolve concurrently: the first to ask looks the token up, the rest wait.
+    _identifying: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def client_ip(self) -> str:
@@ -31,13 +34,14 @@ class Context:
 
     async def identity(self) -> Identity | None:
         """The logged-in viewer, or None. Bad tokens are remembered for require_user."""
-        if not self._resolved:
-            self._resolved = True
-            if self.bearer:
-                try:
-                    self._identity = await self.runtime.tokens.identify(self.bearer)
-                except DomainError as exc:
-                    self._auth_problems = exc.problems
+        async with self._identifying:
+            if not self._resolved:
+                if self.bearer:
+                    try:
+                        self._identity = await self.runtime.tokens.identify(self.bearer)
+                    except DomainError as exc:
+                        self._auth_problems = exc.problems
+                self._resolved = True
         return self._identity
 
     async def viewer(self) -> User | None:

@@ -36,20 +36,44 @@ class UserError:
     message: str
 
 
-def client_path(path: str | None, arguments: Mapping[str, str]) -> str | None:
-    """The client's name for a core field path: every step in camelCase, under the argument
-    it belongs to. `arguments` maps the field's Python argument names to their GraphQL
-    names. A path starting with an argument's name is that argument's; any other lies
-    inside the field's `input` argument when it has one (``buffer_before`` ->
-    ``input.bufferBefore``)."""
+def client_path(
+    path: str | None, arguments: Mapping[str, str], types: Mapping[str, Any] | None = None
+) -> str | None:
+    """The client's name for a core field path, under the argument it belongs to.
+
+    `arguments` maps the field's Python argument names to their GraphQL names and `types`
+    to their Strawberry types. A path starting with an argument's name is that argument's;
+    any other lies inside the field's `input` argument when it has one. Each step takes the
+    GraphQL name of the input field it names (``buffer_before`` ->
+    ``input.bufferBeforeMinutes``), or its camelCase where no type says otherwise.
+    """
     if path is None:
         return None
     head, *rest = path.split(".")
-    steps = [to_camel_case(step) for step in rest]
+    types = types or {}
     if head in arguments:
-        return ".".join([arguments[head], *steps])
-    inside = ".".join([to_camel_case(head), *steps])
-    return f"{arguments['input']}.{inside}" if "input" in arguments else inside
+        return ".".join([arguments[head], *_client_steps(types.get(head), rest)])
+    if "input" in arguments:
+        return ".".join([arguments["input"], *_client_steps(types.get("input"), [head, *rest])])
+    return ".".join(_client_steps(None, [head, *rest]))
+
+
+def _client_steps(type_: Any, steps: list[str]) -> list[str]:
+    names = []
+    for step in steps:
+        while hasattr(type_, "of_type"):  # Optional and list wrappers
+            type_ = type_.of_type
+        definition = getattr(type_, "__strawberry_definition__", None)
+        fields = definition.fields if definition else ()
+        field = next((f for f in fields if f.python_name == step), None)
+        if field is not None:
+            names.append(field.graphql_name or to_camel_case(step))
+            type_ = field.type
+        else:
+            names.append(to_camel_case(step))
+            if not step.isdigit():
+                type_ = None
+    return names
 
 
 def graphql_error(error: DomainError) -> GraphQLError:
@@ -65,6 +89,7 @@ class ErrorBoundary(FieldExtension):
         self._arguments = {
             a.python_name: a.graphql_name or to_camel_case(a.python_name) for a in field.arguments
         }
+        self._types = {a.python_name: a.type for a in field.arguments}
         payload = field.type
         self._payload: Callable[..., Any] | None = None
         if has_object_definition(payload) and any(
@@ -95,11 +120,13 @@ class ErrorBoundary(FieldExtension):
     def _answer(self, error: DomainError) -> Any:
         if self._payload is None:
             raise graphql_error(error) from None
-        return self._payload(errors=user_errors(error, self._arguments))
+        return self._payload(errors=user_errors(error, self._arguments, self._types))
 
 
-def user_errors(error: DomainError, arguments: Mapping[str, str]) -> list[UserError]:
+def user_errors(
+    error: DomainError, arguments: Mapping[str, str], types: Mapping[str, Any] | None = None
+) -> list[UserError]:
     return [
-        UserError(field=client_path(p.field, arguments), code=p.code, message=p.message)
+        UserError(field=client_path(p.field, arguments, types), code=p.code, message=p.message)
         for p in error.problems
     ]

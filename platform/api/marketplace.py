@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry.types import Info
 
 from specialistly.api.context import Context
+from specialistly.api.errors import graphql_error
 from specialistly.api.pagination import Connection, paginate
 from specialistly.api.services import ServiceType
-from specialistly.api.slots import SlotType, viewer_zone
-from specialistly.core import marketplace
+from specialistly.api.slots import DurationMinutes, SlotType, viewer_zone
+from specialistly.core import marketplace, schedule
+from specialistly.core.errors import DomainError
+from specialistly.core.services import Service
 from specialistly.core.users import SpecialistProfile
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
@@ -48,9 +52,33 @@ class PublicSpecialistType:
 @strawberry.type(name="ServiceOffer")
 class ServiceOfferType:
     service: ServiceType
-    next_slots: list[SlotType] = strawberry.field(
-        description="The first free slots (shortest duration) in the next 14 days."
+    _service: strawberry.Private[Service]
+    _shortest: strawberry.Private[list[schedule.Slot]]
+    _zone: strawberry.Private[ZoneInfo | None]
+
+    @strawberry.field(
+        description=f"The first free slots in the next {marketplace.PAGE_DAYS} days, in UTC and"
+        " in the page's `timezone`."
     )
+    async def next_slots(
+        self,
+        duration_minutes: DurationMinutes = None,
+    ) -> list[SlotType]:
+        if duration_minutes is None or duration_minutes == self._service.durations[0]:
+            found = self._shortest
+        else:
+            try:
+                found = (
+                    await schedule.next_slots(
+                        [self._service],
+                        days=marketplace.PAGE_DAYS,
+                        limit=marketplace.PAGE_SLOTS,
+                        duration=duration_minutes,
+                    )
+                )[self._service.id]  # type: ignore[index]
+            except DomainError as exc:
+                raise graphql_error(exc) from None
+        return [SlotType.of(slot, self._zone) for slot in found]
 
 
 @strawberry.type(name="SpecialistPage")
@@ -114,7 +142,9 @@ class Query:
             offers=[
                 ServiceOfferType(
                     service=ServiceType.of(s),
-                    next_slots=[SlotType.of(x, zone) for x in page.next_slots.get(s.id, [])],  # type: ignore[arg-type]
+                    _service=s,
+                    _shortest=page.next_slots.get(s.id, []),  # type: ignore[arg-type]
+                    _zone=zone,
                 )
                 for s in page.services
             ],

@@ -42,14 +42,16 @@ class ServiceType(relay.Node):
     id: relay.NodeID[str]
     title: str
     description: str
-    durations: list[int] = strawberry.field(description="Minutes; each a bookable choice.")
+    durations: list[int] = strawberry.field(
+        name="durationMinutesOptions", description="Each a bookable length, shortest first."
+    )
     price: int = strawberry.field(description="Minor units of `currency`; 0 means free.")
     currency: str
-    buffer_before: int
-    buffer_after: int
-    minimum_notice: int = strawberry.field(description="Minutes.")
+    buffer_before: int = strawberry.field(name="bufferBeforeMinutes")
+    buffer_after: int = strawberry.field(name="bufferAfterMinutes")
+    minimum_notice: int = strawberry.field(name="minimumNoticeMinutes")
     horizon_days: int
-    slot_interval: int
+    slot_interval: int = strawberry.field(name="slotIntervalMinutes")
     video_provider: str
     policy: CancellationPolicyType
     max_per_day: int | None
@@ -127,17 +129,23 @@ class CancellationPolicyInput:
 @strawberry.input
 class CreateServiceInput:
     title: str
-    durations: list[int]
+    durations: list[int] = strawberry.field(name="durationMinutesOptions")
     price: int
     currency: str | None = strawberry.field(
         default=strawberry.UNSET, description="Defaults to the profile's currency."
     )
     description: str | None = strawberry.UNSET
-    buffer_before: int | None = strawberry.UNSET
-    buffer_after: int | None = strawberry.UNSET
-    minimum_notice: int | None = strawberry.UNSET
+    buffer_before: int | None = strawberry.field(
+        default=strawberry.UNSET, name="bufferBeforeMinutes"
+    )
+    buffer_after: int | None = strawberry.field(default=strawberry.UNSET, name="bufferAfterMinutes")
+    minimum_notice: int | None = strawberry.field(
+        default=strawberry.UNSET, name="minimumNoticeMinutes"
+    )
     horizon_days: int | None = strawberry.UNSET
-    slot_interval: int | None = strawberry.UNSET
+    slot_interval: int | None = strawberry.field(
+        default=strawberry.UNSET, name="slotIntervalMinutes"
+    )
     video_provider: str | None = strawberry.UNSET
     policy: CancellationPolicyInput | None = strawberry.UNSET
     max_per_day: int | None = strawberry.UNSET
@@ -148,15 +156,23 @@ class CreateServiceInput:
 class UpdateServiceInput:
     id: relay.GlobalID
     title: str | None = strawberry.UNSET
-    durations: list[int] | None = strawberry.UNSET
+    durations: list[int] | None = strawberry.field(
+        default=strawberry.UNSET, name="durationMinutesOptions"
+    )
     price: int | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    buffer_before: int | None = strawberry.UNSET
-    buffer_after: int | None = strawberry.UNSET
-    minimum_notice: int | None = strawberry.UNSET
+    buffer_before: int | None = strawberry.field(
+        default=strawberry.UNSET, name="bufferBeforeMinutes"
+    )
+    buffer_after: int | None = strawberry.field(default=strawberry.UNSET, name="bufferAfterMinutes")
+    minimum_notice: int | None = strawberry.field(
+        default=strawberry.UNSET, name="minimumNoticeMinutes"
+    )
     horizon_days: int | None = strawberry.UNSET
-    slot_interval: int | None = strawberry.UNSET
+    slot_interval: int | None = strawberry.field(
+        default=strawberry.UNSET, name="slotIntervalMinutes"
+    )
     video_provider: str | None = strawberry.UNSET
     policy: CancellationPolicyInput | None = strawberry.UNSET
     max_per_day: int | None = strawberry.UNSET
@@ -172,14 +188,16 @@ class Query:
     async def my_services(
         self,
         info: Info[Context, None],
-        status: ServiceStatus | None = None,
+        status: Annotated[
+            list[ServiceStatus] | None, strawberry.argument(description="Any of these statuses.")
+        ] = None,
         first: int = 50,
         after: str | None = None,
     ) -> Connection[ServiceType]:
         user = await info.context.require_user(Role.SPECIALIST)
         query: dict[str, Any] = {"specialist_id": user.id}
-        if status is not None:
-            query["status"] = status.value
+        if status:
+            query["status"] = {"$in": [s.value for s in status]}
         page = await paginate(
             Service,
             query,

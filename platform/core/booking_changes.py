@@ -104,7 +104,7 @@ async def reschedule(
     changes nothing.
     """
     now = now or utcnow()
-    field = "new_start"
+    field = "start"
     if new_start.tzinfo is None:
         raise DomainError.of(ErrorCode.INVALID, "The start must carry a time zone offset.", field)
     new_start = as_utc(new_start)
@@ -146,7 +146,7 @@ async def _move(
     now: datetime,
 ) -> Booking:
     assert booking.id is not None
-    field = "new_start"
+    field = "start"
     # Marks the move until it is over, so that the sweeper tidies up after a crash.
     marker = stored_instant(now)
     locked = await update_booking(booking, {"$set": {"reschedule_started_at": marker}})

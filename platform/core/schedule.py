@@ -77,7 +77,7 @@ def choose_duration(service: Service, duration: int | None) -> int:
     if duration not in service.durations:
         choices = ", ".join(str(d) for d in service.durations)
         raise DomainError.of(
-            ErrorCode.INVALID, f"This service lasts {choices} minutes.", "duration"
+            ErrorCode.INVALID, f"This service lasts {choices} minutes.", "duration_minutes"
         )
     return duration
 
@@ -106,10 +106,13 @@ async def next_slots(
     *,
     days: int = 14,
     limit: int = 5,
+    duration: int | None = None,
     now: datetime | None = None,
 ) -> dict[PydanticObjectId, list[Slot]]:
-    """The first `limit` slots (shortest duration) of each of one specialist's services."""
+    """The first `limit` slots of each of one specialist's services, for `duration` minutes
+    (which each service must offer) or else each one's shortest."""
     now = now or utcnow()
+    minutes = {s.id: choose_duration(s, duration) for s in services}
     found: dict[PydanticObjectId, list[Slot]] = {s.id: [] for s in services if s.id}
     bookable = [s for s in services if s.status != ServiceStatus.ARCHIVED]
     if not bookable:
@@ -126,7 +129,7 @@ async def next_slots(
     for service in bookable:
         assert service.id is not None
         slots = slots_for(
-            service, availability, held, wanted, duration=service.durations[0], now=now
+            service, availability, held, wanted, duration=minutes[service.id], now=now
         )
         found[service.id] = slots[:limit]
     return found

@@ -336,7 +336,7 @@ async def test_reschedule_into_a_taken_slot_changes_nothing() -> None:
     before = await cells_of(booking.id)
     with pytest.raises(DomainError) as caught:
         await booking_changes.reschedule(str(booking.id), customer, day_at(11, 30))  # hits 12:00
-    assert codes(caught) == [("SLOT_TAKEN", "new_start")]
+    assert codes(caught) == [("SLOT_TAKEN", "start")]
     after = await Booking.get(booking.id)
     assert after is not None
     assert (after.start, after.reschedule_started_at) == (day_at(10), None)
@@ -354,7 +354,7 @@ async def test_reschedule_rules() -> None:
     assert codes(caught)[0][0] == "RESCHEDULE_TOO_LATE"
     with pytest.raises(DomainError) as caught:
         await booking_changes.reschedule(str(booking.id), customer, day_at(14, 10))
-    assert codes(caught) == [("SLOT_UNAVAILABLE", "new_start")]
+    assert codes(caught) == [("SLOT_UNAVAILABLE", "start")]
     with pytest.raises(DomainError) as caught:
         await booking_changes.reschedule(str(booking.id), await make_user(), day_at(14))
     assert codes(caught) == [("NOT_FOUND", "id")]

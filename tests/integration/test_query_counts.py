@@ -75,7 +75,9 @@ async def commands(runtime: Runtime, settings: Settings) -> AsyncIterator[Comman
 
 SLOTS = """
 query Slots($id: ID!, $from: DateTime!, $to: DateTime!) {
-  slots(serviceId: $id, from: $from, to: $to, timezone: "Europe/Berlin") { start localStart }
+  slots(serviceId: $id, from: $from, to: $to, timezone: "Europe/Berlin") {
+    start startLocal { dateTime }
+  }
 }
 """
 
