@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 2000
     page_size_max: int = 100
+    # Estimated objects a request may produce (see api/cost.py); a slots window counts every
+    # five-minute start in it, so the default allows one 62-day window at the finest grain.
+    graphql_max_cost: int = Field(20_000, ge=1)
+    # None: on everywhere except in production.
+    graphql_introspection: bool | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -71,3 +76,9 @@ class Settings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def introspection(self) -> bool:
+        if self.graphql_introspection is None:
+            return self.environment != "production"
+        return self.graphql_introspection

@@ -5,6 +5,7 @@ from __future__ import annotations
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -13,6 +14,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from specialistly.api.cost import QueryCostLimiter
 from specialistly.core.errors import DomainError
 from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
@@ -28,17 +30,21 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
     if query is None:
         raise PluginError("no plugin contributes a Query type")
+    extensions = [  # factories, so that no extension instance is shared by two requests
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
+        lambda: MaskErrors(should_mask_error=_is_unexpected),
+    ]
+    if not settings.introspection:
+        extensions.insert(0, DisableIntrospection)
     return _Schema(
         query=query,
         mutation=mutation,
         subscription=subscription,
         types=[t for _, c in contributions for t in c.types],
-        extensions=[  # factories, so that no extension instance is shared by two requests
-            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
-            lambda: MaskErrors(should_mask_error=_is_unexpected),
-        ],
+        extensions=extensions,
     )
 
 

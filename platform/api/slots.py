@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from specialistly.api.context import Context
+from specialistly.api.cost import LIST_LENGTH
 from specialistly.api.errors import graphql_error
 from specialistly.api.services import load_service, node_id
 from specialistly.core import catalog, schedule, validation
@@ -41,7 +43,8 @@ class SlotType:
 class Query:
     @strawberry.field(
         description="Bookable start times of a service within [from, to) (at most 62 days),"
-        " in UTC and, given a `timezone`, also as local times there."
+        " in UTC and, given a `timezone`, also as local times there.",
+        metadata={LIST_LENGTH: lambda args: most_slots(args.get("from"), args.get("to"))},
     )
     async def slots(
         self,
@@ -62,6 +65,18 @@ class Query:
         except DomainError as exc:
             raise graphql_error(exc) from None
         return [SlotType.of(s, zone) for s in found]
+
+
+def most_slots(start: object, end: object) -> int:
+    """The most slots a window can hold, one every STEP minutes (the finest slot interval);
+    that of the longest window allowed when the window is not two comparable instants."""
+    longest = schedule.MAX_WINDOW
+    span: timedelta
+    try:
+        span = min(max(end - start, timedelta(0)), longest)  # type: ignore[operator]
+    except TypeError:
+        span = longest
+    return math.ceil(span / timedelta(minutes=catalog.STEP))
 
 
 def viewer_zone(name: str | None) -> ZoneInfo | None:
