@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     login_window: timedelta = timedelta(minutes=15)
     requests_per_minute_anonymous: int = 100
     requests_per_minute_user: int = 1000
+    # Addresses (or CIDR ranges) of the reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; nobody's by default, so a client cannot pick its address.
+    forwarded_allow_ips: list[str] = []
+    request_body_max_bytes: int = Field(1024 * 1024, ge=1024)
+    # How often an authenticated WebSocket checks that its session still lives.
+    session_check_interval: timedelta = Field(timedelta(seconds=30), gt=timedelta(0))
 
     plugins_disabled: list[str] = []
     plugins_extra: list[str] = Field(

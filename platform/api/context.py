@@ -1,7 +1,12 @@
-"""The per-request GraphQL context: the runtime, the viewer and the DataLoaders."""
+"""The per-operation GraphQL context: the runtime, the viewer and the DataLoaders.
+
+An HTTP request gets one; a WebSocket gets one per operation (see `for_operation`), so
+that neither the viewer nor anything loaded outlives the operation that looked it up.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,20 +31,39 @@ class Context:
     _identity: Identity | None = None
     _auth_error: DomainError | None = None
     _resolved: bool = False
+    _resolving: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def for_operation(self, identity: Identity | None) -> Context:
+        """A fresh context for one operation on this WebSocket: the same credentials, the
+        viewer just checked by the socket (`identity`), and DataLoaders of its own."""
+        return Context(
+            runtime=self.runtime,
+            connection=self.connection,
+            bearer=self.bearer,
+            connection_params=self.connection_params,
+            _identity=identity,
+            _resolved=True,
+        )
 
     @property
     def client_ip(self) -> str:
         return self.connection.client.host if self.connection.client else "unknown"
 
     async def identity(self) -> Identity | None:
-        """The logged-in viewer, or None. Bad tokens are remembered for require_user."""
+        """The logged-in viewer, or None. Bad tokens are remembered for require_user.
+
+        Looked up once: root fields resolve concurrently, and each waits for the first
+        lookup rather than reading a half-done one.
+        """
         if not self._resolved:
-            self._resolved = True
-            if self.bearer:
-                try:
-                    self._identity = await self.runtime.tokens.identify(self.bearer)
-                except DomainError as exc:
-                    self._auth_error = exc
+            async with self._resolving:
+                if not self._resolved:
+                    if self.bearer:
+                        try:
+                            self._identity = await self.runtime.tokens.identify(self.bearer)
+                        except DomainError as exc:
+                            self._auth_error = exc
+                    self._resolved = True
         return self._identity
 
     async def viewer(self) -> User | None:

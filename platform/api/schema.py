@@ -15,6 +15,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from specialistly.api.cost import QueryCostLimiter
+from specialistly.api.transport import SubscriptionsOverWebSocket
 from specialistly.core.errors import DomainError
 from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
@@ -35,6 +36,7 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
+        SubscriptionsOverWebSocket,
         lambda: MaskErrors(should_mask_error=_is_unexpected),
     ]
     if not settings.introspection:
