@@ -71,6 +71,6 @@ async def start_runtime(settings: Settings, plugins: PluginManager | None = None
         mongo=mongo,
         redis=redis,
         tokens=TokenService(settings),
-        limiter=RateLimiter(redis),
+        limiter=RateLimiter(redis, prefix=f"{settings.broker_namespace}:ratelimit"),
         jobs=Jobs(settings),
     )

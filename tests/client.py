@@ -25,8 +25,9 @@ class GraphQLClient:
     def __init__(self, base_url: str, token: str | None = None, ip: str | None = None):
         self.base_url = base_url
         self.token = token
-        # The server trusts X-Forwarded-For from loopback, so each client can pose as its own
-        # address and per-IP limits do not leak between tests. No traffic goes to it.
+        # The test server trusts X-Forwarded-For from loopback (see conftest.test_env), so each
+        # client can pose as its own address and per-IP limits do not leak between tests. No
+        # traffic goes to it.
         self.ip = ip or f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
 
     def headers(self) -> dict[str, str]:

@@ -43,6 +43,8 @@ def test_env() -> dict[str, str]:
         "SPECIALISTLY_SWEEP_INTERVAL": "PT1S",
         "SPECIALISTLY_EVENT_RETRY_DELAY": "PT2S",
         "SPECIALISTLY_PLUGINS_EXTRA": '["tests.plugins.example"]',
+        # The tests pose as many client addresses (tests/client.py) through this proxy.
+        "SPECIALISTLY_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
     }
 
 

@@ -1,4 +1,8 @@
-"""The per-request GraphQL context: the runtime, the viewer and the DataLoaders."""
+"""The per-operation GraphQL context: the runtime, the viewer and the DataLoaders.
+
+An HTTP request gets one; a WebSocket gets one per operation (see `for_operation`), so
+that neither the viewer nor anything loaded outlives the operation that looked it up.
+"""
 
 from __future__ import annotations
 
@@ -25,23 +29,39 @@ class Context:
     _identity: Identity | None = None
     _auth_problems: tuple[Problem, ...] = ()  # why the bearer token failed
     _resolved: bool = False
-    # Root fields resolve concurrently: the first to ask looks the token up, the rest wait.
-    _identifying: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _resolving: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def for_operation(self, identity: Identity | None) -> Context:
+        """A fresh context for one operation on this WebSocket: the same credentials, the
+        viewer just checked by the socket (`identity`), and DataLoaders of its own."""
+        return Context(
+            runtime=self.runtime,
+            connection=self.connection,
+            bearer=self.bearer,
+            connection_params=self.connection_params,
+            _identity=identity,
+            _resolved=True,
+        )
 
     @property
     def client_ip(self) -> str:
         return self.connection.client.host if self.connection.client else "unknown"
 
     async def identity(self) -> Identity | None:
-        """The logged-in viewer, or None. Bad tokens are remembered for require_user."""
-        async with self._identifying:
-            if not self._resolved:
-                if self.bearer:
-                    try:
-                        self._identity = await self.runtime.tokens.identify(self.bearer)
-                    except DomainError as exc:
-                        self._auth_problems = exc.problems
-                self._resolved = True
+        """The logged-in viewer, or None. Bad tokens are remembered for require_user.
+
+        Looked up once: root fields resolve concurrently, and each waits for the first
+        lookup rather than reading a half-done one.
+        """
+        if not self._resolved:
+            async with self._resolving:
+                if not self._resolved:
+                    if self.bearer:
+                        try:
+                            self._identity = await self.runtime.tokens.identify(self.bearer)
+                        except DomainError as exc:
+                            self._auth_problems = exc.problems
+                    self._resolved = True
         return self._identity
 
     async def viewer(self) -> User | None:

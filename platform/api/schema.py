@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.field import StrawberryField
 
+from specialistly.api.cost import QueryCostLimiter
 from specialistly.api.errors import ErrorBoundary
+from specialistly.api.transport import SubscriptionsOverWebSocket
 from specialistly.api.unit_of_work import UnitOfWork
 from specialistly.core.errors import DomainError
 from specialistly.hookspecs import GraphQLContribution
@@ -36,18 +41,24 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
     if query is None:
         raise PluginError("no plugin contributes a Query type")
+    # Factories, so that no extension instance is shared by two requests.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        UnitOfWork,
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
+        SubscriptionsOverWebSocket,
+        lambda: MaskErrors(should_mask_error=_is_unexpected),
+    ]
+    if not settings.introspection:
+        extensions.insert(0, DisableIntrospection)
     return _Schema(
         query=query,
         mutation=mutation,
         subscription=subscription,
         types=[t for _, c in contributions for t in c.types],
-        extensions=[  # factories, so that no extension instance is shared by two requests
-            UnitOfWork,
-            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-            lambda: MaskErrors(should_mask_error=_is_unexpected),
-        ],
+        extensions=extensions,
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from specialistly.api.context import Context
+from specialistly.api.cost import LIST_LENGTH
 from specialistly.api.local_times import LocalDateTimeType
 from specialistly.api.services import load_service, node_id
 from specialistly.core import catalog, schedule, validation
@@ -48,7 +50,8 @@ class SlotType:
 class Query:
     @strawberry.field(
         description="Bookable start times of a service within [from, to) (at most 62 days),"
-        " in UTC and, given a `timezone`, also as local times there."
+        " in UTC and, given a `timezone`, also as local times there.",
+        metadata={LIST_LENGTH: lambda args: most_slots(args.get("from"), args.get("to"))},
     )
     async def slots(
         self,
@@ -66,6 +69,18 @@ class Query:
             raise catalog.service_not_found("service_id")
         found = await schedule.service_slots(service, wanted, duration=duration_minutes)
         return [SlotType.of(s, zone) for s in found]
+
+
+def most_slots(start: object, end: object) -> int:
+    """The most slots a window can hold, one every STEP minutes (the finest slot interval);
+    that of the longest window allowed when the window is not two comparable instants."""
+    longest = schedule.MAX_WINDOW
+    span: timedelta
+    try:
+        span = min(max(end - start, timedelta(0)), longest)  # type: ignore[operator]
+    except TypeError:
+        span = longest
+    return math.ceil(span / timedelta(minutes=catalog.STEP))
 
 
 def viewer_zone(name: str | None) -> ZoneInfo | None:

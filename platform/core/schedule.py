@@ -7,6 +7,7 @@ claim_start), however many bookings there are.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,7 +99,10 @@ async def service_slots(
         return []
     tz = ZoneInfo(availability.timezone)
     held = await load_held(service.specialist_id, needed_range([service], wanted, tz))
-    return slots_for(service, availability, held, wanted, duration=minutes, now=now or utcnow())
+    # Thousands of candidate starts are CPU work: off the event loop, which keeps serving.
+    return await asyncio.to_thread(
+        slots_for, service, availability, held, wanted, duration=minutes, now=now or utcnow()
+    )
 
 
 async def next_slots(
@@ -126,12 +130,16 @@ async def next_slots(
     wanted = Interval(now, now + timedelta(days=days))
     tz = ZoneInfo(availability.timezone)
     held = await load_held(bookable[0].specialist_id, needed_range(bookable, wanted, tz))
-    for service in bookable:
-        assert service.id is not None
-        slots = slots_for(
-            service, availability, held, wanted, duration=minutes[service.id], now=now
-        )
-        found[service.id] = slots[:limit]
+
+    def first_slots() -> None:
+        for service in bookable:
+            assert service.id is not None
+            slots = slots_for(
+                service, availability, held, wanted, duration=minutes[service.id], now=now
+            )
+            found[service.id] = slots[:limit]
+
+    await asyncio.to_thread(first_slots)  # off the event loop, as in service_slots
     return found
 
 

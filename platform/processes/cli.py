@@ -59,6 +59,8 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
     from specialistly.infra.logs import configure_logging
 
     configure_logging()
+    settings = Settings()
+    trusted = settings.forwarded_allow_ips
     uvicorn.run(
         "specialistly.processes.app:create_app",
         factory=True,
@@ -67,7 +69,12 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
         workers=workers,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # Without proxies of our own, X-Forwarded-For is whatever the client wants it to be:
+        # believed only from the configured ones (uvicorn would trust loopback by default).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        server_header=False,
+        ws_max_size=settings.request_body_max_bytes,
     )
     return 0
 
