@@ -29,7 +29,7 @@ mutation Create($input: CreateBookingInput!) {
 
 RESCHEDULE = """
 mutation Move($id: ID!, $start: DateTime!) {
-  rescheduleBooking(id: $id, newStart: $start) {
+  rescheduleBooking(id: $id, start: $start) {
     booking { id start }
     errors { field code message }
   }
@@ -191,7 +191,7 @@ async def test_losers_of_a_capped_reschedule_hear_slot_taken(
     contested = moved[:6] + moved[7:]
     assert len([m for m in contested if m["booking"]]) == 1, contested
     lost = [codes(m) for m in contested if not m["booking"]]
-    assert lost == [[("newStart", "SLOT_TAKEN")]] * 11, lost
+    assert lost == [[("start", "SLOT_TAKEN")]] * 11, lost
     stored = await asyncio.gather(*(Booking.get(b.id) for b in made))
     now_at = [as_utc(b.start) for b in stored if b is not None]
     expected = [

@@ -498,7 +498,7 @@ async def test_a_duration_the_service_does_not_offer_is_refused() -> None:
     service = await make_service(owner, durations=[30, 60])
     assert await problems_of(
         schedule.service_slots(service, whole_day(monday(1)), duration=45)
-    ) == [("durationMinutes", "INVALID")]
+    ) == [("duration_minutes", "INVALID")]
 
 
 # --------------------------------------------------------------------------- marketplace
