@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command in ("serve", "dev") and settings.development and not _loopback(args.host):
+        print(
+            f"refusing to serve on {args.host} in development mode: bind to 127.0.0.1, or set"
+            " SPECIALISTLY_ENVIRONMENT=production and SPECIALISTLY_JWT_SECRET",
+            file=sys.stderr,
+        )
+        return 2
+    if args.command in ("serve", "worker") and settings.jwt_secret is None:
+        print(
+            "SPECIALISTLY_JWT_SECRET is not set: give it a random value of at least 32"
+            " characters (`specialistly dev` makes one for local use)",
+            file=sys.stderr,
+        )
+        return 2
     if args.command == "serve":
         return run_api(args.host, args.port, args.workers)
     if args.command == "worker":
@@ -48,6 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export-schema":
         return _export_schema(settings, args.path)
     return _plugins(settings)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def run_api(host: str, port: int, workers: int = 1) -> int:
