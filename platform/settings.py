@@ -47,8 +47,11 @@ class Settings(BaseSettings):
     refresh_token_ttl: timedelta = timedelta(days=30)
 
     login_attempts_per_ip: int = 20
-    login_attempts_per_account: int = 5
     login_window: timedelta = timedelta(minutes=15)
+    # Login attempts for one account from one address (since its last success) before each
+    # further one waits for the one before, twice as long each time, up to login_delay_max.
+    login_free_attempts: int = 5
+    login_delay_max: timedelta = timedelta(minutes=15)
     requests_per_minute_anonymous: int = 100
     requests_per_minute_user: int = 1000
 
@@ -72,6 +75,8 @@ class Settings(BaseSettings):
                 self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
         elif len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("SPECIALISTLY_JWT_SECRET must be at least 32 characters")
+        if self.login_free_attempts < 1:
+            raise ValueError("login_free_attempts must be at least 1")
         return self
 
     def signing_secret(self) -> str:

@@ -19,6 +19,7 @@ from specialistly.core.errors import DomainError
 from specialistly.core.users import Role, SpecialistProfile, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 from specialistly.infra.auth import Tokens
+from specialistly.infra.login_throttle import LoginThrottle
 
 strawberry.enum(Role, name="Role")
 
@@ -215,25 +216,22 @@ class Mutation:
     async def login(self, info: Info[Context, None], input: LoginInput) -> AuthPayload:
         ctx = info.context
         settings = ctx.runtime.settings
-        limiter = ctx.runtime.limiter
-        account_key = f"login:account:{input.email.strip().lower()[:254]}"
+        throttle = LoginThrottle(
+            ctx.runtime.redis, free=settings.login_free_attempts, longest=settings.login_delay_max
+        )
+        account = input.email.strip().lower()[:254]
         try:
-            await limiter.enforce(
+            await ctx.runtime.limiter.enforce(
                 f"login:ip:{ctx.client_ip}",
                 limit=settings.login_attempts_per_ip,
                 window=settings.login_window,
                 what="login attempts",
             )
-            await limiter.enforce(
-                account_key,
-                limit=settings.login_attempts_per_account,
-                window=settings.login_window,
-                what="login attempts for this account",
-            )
+            await throttle.attempt(account, ctx.client_ip)
             user = await accounts.authenticate(input.email, input.password)
         except DomainError as exc:
             return AuthPayload(errors=user_errors(exc))
-        await limiter.reset(account_key)
+        await throttle.succeeded(account, ctx.client_ip)
         tokens = await ctx.runtime.tokens.start_session(user)
         return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
 
