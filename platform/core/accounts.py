@@ -1,4 +1,4 @@
-"""Registering, authenticating and editing accounts."""
+"""Registering, authenticating and editing accounts; granting roles."""
 
 from __future__ import annotations
 
@@ -108,6 +108,18 @@ async def get_user(user_id: PydanticObjectId | str) -> User:
 
 async def profile_of(user: User) -> SpecialistProfile | None:
     return await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
+
+
+async def set_admin(email: str, *, admin: bool) -> User:
+    """Grant (or revoke) the admin role of the account with this email; NOT_FOUND if none."""
+    key = (email or "").strip().lower()
+    user = await User.find_one(User.email_key == key) if len(key) <= 254 else None
+    if user is None:
+        raise DomainError.of(NOT_FOUND, "No account has this email.", "email")
+    assert user.id is not None
+    change = {"$addToSet" if admin else "$pull": {"roles": Role.ADMIN.value}}
+    await User.get_pymongo_collection().update_one({"_id": user.id}, change)
+    return await get_user(user.id)
 
 
 async def update_profile(
