@@ -11,6 +11,7 @@ import strawberry
 from beanie import PydanticObjectId
 from strawberry import relay
 from strawberry.types import Info
+from strawberry.types.base import get_object_definition
 
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError, graphql_error, user_errors
@@ -69,12 +70,21 @@ class UserType(relay.Node):
             raise graphql_error(DomainError.of("FORBIDDEN", "You may not read this email."))
         return self._email
 
-    @strawberry.field
+    @strawberry.field(description="Null until published, except to the user and admins.")
     async def specialist_profile(self, info: Info[Context, None]) -> SpecialistProfileType | None:
         if Role.SPECIALIST not in self.roles:
             return None
-        profile = await info.context.loaders.profile_by_user.load(PydanticObjectId(self.id))
-        return SpecialistProfileType.of(profile) if profile else None
+        user_id = PydanticObjectId(self.id)
+        profile = await info.context.loaders.profile_by_user.load(user_id)
+        if profile is None:
+            return None
+        if not (
+            profile.published
+            or self._is_viewer
+            or accounts.is_self_or_admin(await info.context.viewer(), user_id)
+        ):
+            return None
+        return SpecialistProfileType.of(profile)
 
     @classmethod
     def of(cls, user: User, *, is_viewer: bool = False) -> UserType:
@@ -91,10 +101,17 @@ class UserType(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[UserType | None]:
+        """Users the viewer may see (accounts.can_see); null for everyone else, as for an id
+        of no one, so ids cannot be probed."""
         keys = [PydanticObjectId(i) if PydanticObjectId.is_valid(i) else None for i in node_ids]
         users = await info.context.loaders.user.load_many([k for k in keys if k])
         found = {u.id: u for u in users if u}
-        return [cls.of(found[k]) if k in found else None for k in keys]
+        viewer = await info.context.viewer()
+        result: list[UserType | None] = []
+        for key in keys:
+            user = found.get(key)
+            result.append(cls.of(user) if user and await accounts.can_see(viewer, user) else None)
+        return result
 
 
 @strawberry.type
@@ -178,12 +195,17 @@ class Query:
         except DomainError as exc:
             raise graphql_error(exc) from None
 
-    @strawberry.field(description="Any object by its global id.")
+    @strawberry.field(
+        description="Any object by its global id; null if there is none the viewer may see."
+    )
     async def node(self, info: Info[Context, None], id: relay.GlobalID) -> relay.Node | None:
         try:
-            node: relay.Node | None = await id.resolve_node(info, required=False)
-        except (ValueError, KeyError):  # an id of a type that does not exist
+            node_type = id.resolve_type(info)
+        except (ValueError, KeyError):  # a type name that is not an object type
             return None
+        if get_object_definition(node_type, strict=True).is_interface:  # "Node" itself
+            return None
+        node: relay.Node | None = await id.resolve_node(info, required=False)
         return node
 
 

@@ -1,4 +1,4 @@
-"""Registering, authenticating and editing accounts; granting roles."""
+"""Registering, authenticating and editing accounts; who may see whom; granting roles."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from specialistly.core import validation
+from specialistly.core.bookings import Booking
 from specialistly.core.errors import NOT_FOUND, Check, DomainError, is_duplicate_key
 from specialistly.core.passwords import (
     MAX_LENGTH,
@@ -108,6 +109,37 @@ async def get_user(user_id: PydanticObjectId | str) -> User:
 
 async def profile_of(user: User) -> SpecialistProfile | None:
     return await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
+
+
+def is_self_or_admin(viewer: User | None, user_id: PydanticObjectId | None) -> bool:
+    return viewer is not None and (viewer.id == user_id or viewer.has(Role.ADMIN))
+
+
+async def can_see(viewer: User | None, user: User) -> bool:
+    """Whether the viewer may look a user up by id (name, roles, when they joined).
+
+    Public are specialists with a published profile; anyone else only to themself, admins
+    and the other party of a booking with them.
+    """
+    if is_self_or_admin(viewer, user.id):
+        return True
+    if user.has(Role.SPECIALIST):
+        published = {"user_id": user.id, "published": True}
+        if await SpecialistProfile.find_one(published) is not None:
+            return True
+    return viewer is not None and await _share_a_booking(viewer, user)
+
+
+async def _share_a_booking(a: User, b: User) -> bool:
+    for customer, specialist in ((a, b), (b, a)):
+        if customer.id is None or specialist.id is None:
+            continue
+        found = await Booking.get_pymongo_collection().find_one(
+            {"customer_id": customer.id, "specialist_id": specialist.id}, {"_id": 1}
+        )
+        if found is not None:
+            return True
+    return False
 
 
 async def set_admin(email: str, *, admin: bool) -> User:
