@@ -1,8 +1,10 @@
-"""Who may look up whom by id, ids that cannot be enumerated, and ids that are not what
-they claim to be."""
+"""Who may look up whom by id, ids that cannot be enumerated, and ids and cursors that are
+not what they claim to be."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import pytest
@@ -21,6 +23,9 @@ query N($id: ID!) {
 }
 """
 PUBLISH_PROFILE = "mutation { updateProfile(input: {published: true}) { errors { code } } }"
+SPECIALISTS = """
+query S($after: String) { specialists(first: 5, after: $after) { totalCount edges { cursor } } }
+"""
 
 
 def object_id(account: Account) -> PydanticObjectId:
@@ -98,3 +103,52 @@ async def test_node_of_a_type_that_is_no_node_is_null(
         {"id": relay.to_base64(type_name, "6b075e5629a94d8d4db7e470")},
     )
     assert body == {"data": {"node": None}}
+
+
+def cursor(values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        cursor([{"$exists": True}, {"o": "0" * 24}]),
+        cursor([{"$gt": ""}, {"$gt": ""}]),
+        cursor(["Ann", {"$ne": None}]),
+        cursor(["Ann", {"o": "not an object id"}]),
+        cursor(["Ann", {"o": 5}]),
+        cursor(["Ann", {"o": "0" * 24, "$where": "1"}]),
+        cursor([2**70, {"o": "0" * 24}]),
+        cursor(["Ann"]),
+        cursor({"display_name": "Ann"}),
+        cursor([[[[[["deep"]]]]], {"o": "0" * 24}]),
+        base64.urlsafe_b64encode(b"[" * 5000).decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe not json").decode(),
+        "%%%",
+        "é",
+        "x" * 5000,
+    ],
+)
+async def test_cursors_carry_typed_values_only(client: GraphQLClient, after: str) -> None:
+    body = await client.execute(SPECIALISTS, {"after": after})
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == "This cursor is not valid."
+    assert body["errors"][0]["extensions"]["code"] == "INVALID"
+
+
+async def test_a_cursor_the_api_gave_still_pages(api_url: str) -> None:
+    client = GraphQLClient(api_url)
+    for name in ("Cursor Ann", "Cursor Bob"):
+        specialist = await register(client, "SPECIALIST", name)
+        assert (await specialist.client.data(PUBLISH_PROFILE))["updateProfile"]["errors"] == []
+    query = """query S($after: String) { specialists(first: 1, after: $after, text: "Cursor ")
+        { edges { cursor node { displayName } } pageInfo { hasNextPage } } }"""
+    names: list[str] = []
+    after = None
+    while True:
+        page = (await client.data(query, {"after": after}))["specialists"]
+        names += [e["node"]["displayName"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["edges"][-1]["cursor"]
+    assert names[:2] == ["Cursor Ann", "Cursor Bob"]
