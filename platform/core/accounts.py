@@ -48,7 +48,7 @@ class ProfileChanges:
 async def register(data: Registration, *, field_prefix: str = "input.") -> User:
     check = Check()
     email = validation.email(check, f"{field_prefix}email", data.email)
-    name = validation.text(check, f"{field_prefix}displayName", data.display_name, max_length=80)
+    name = display_name(check, f"{field_prefix}displayName", data.display_name)
     if data.role == Role.ADMIN:
         check.add("FORBIDDEN", "Admins cannot register themselves.", f"{field_prefix}role")
     check_strength(check, f"{field_prefix}password", data.password, email=email)
@@ -74,6 +74,10 @@ async def register(data: Registration, *, field_prefix: str = "input.") -> User:
             await user.delete()  # no half-registered specialist without a profile
             raise
     return user
+
+
+def display_name(check: Check, field: str, value: str) -> str:
+    return validation.text(check, field, value, max_length=80, multiline=False)
 
 
 async def _create_profile(user: User) -> SpecialistProfile:
@@ -162,9 +166,7 @@ async def update_profile(
     f = field_prefix
     updates: dict[str, object] = {}
     if changes.display_name is not None:
-        updates["display_name"] = validation.text(
-            check, f"{f}displayName", changes.display_name, max_length=80
-        )
+        updates["display_name"] = display_name(check, f"{f}displayName", changes.display_name)
     profile_fields = _profile_updates(check, changes, f)
     profile = await profile_of(user) if user.has(Role.SPECIALIST) else None
     if profile_fields and profile is None:
@@ -191,7 +193,7 @@ def _profile_updates(check: Check, c: ProfileChanges, f: str) -> dict[str, objec
     fields: dict[str, object] = {}
     if c.headline is not None:
         fields["headline"] = validation.text(
-            check, f"{f}headline", c.headline, max_length=140, required=False
+            check, f"{f}headline", c.headline, max_length=140, required=False, multiline=False
         )
     if c.bio is not None:
         fields["bio"] = validation.text(check, f"{f}bio", c.bio, max_length=5000, required=False)

@@ -26,8 +26,8 @@ from specialistly.core.bookings import (
     transition,
     update_booking,
 )
-from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import INVALID, Check, DomainError
+from specialistly.core.clock import utcnow
+from specialistly.core.errors import Check, DomainError
 from specialistly.core.reservations import NOT_BOOKABLE, check_slot, quota_limits, slot_policy
 from specialistly.core.services import CancellationPolicy, Service
 from specialistly.core.users import User
@@ -107,9 +107,9 @@ async def reschedule(
     """
     now = now or utcnow()
     field = "newStart"
-    if new_start.tzinfo is None:
-        raise DomainError.of(INVALID, "The start must carry a time zone offset.", field)
-    new_start = as_utc(new_start)
+    check = Check()
+    new_start = validation.instant(check, field, new_start)
+    check.raise_if_any()
     async with booking_lock(booking_object_id(booking_id)):
         booking = await get_booking(booking_id)
         by = acting_party(booking, actor)

@@ -211,7 +211,7 @@ def _validated(
         if value is None and key not in _NULLABLE:
             check.add(INVALID, "This cannot be null.", name)
         elif key == "title":
-            values[key] = validation.text(check, name, value, max_length=120)
+            values[key] = validation.text(check, name, value, max_length=120, multiline=False)
         elif key == "description":
             values[key] = validation.text(check, name, value, max_length=5000, required=False)
         elif key == "durations":

@@ -27,7 +27,7 @@ from specialistly.core.bookings import (
     stored_instant,
     transition,
 )
-from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.clock import utcnow
 from specialistly.core.errors import INVALID, Check, DomainError
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import User
@@ -179,8 +179,7 @@ async def _check_request(customer: User, request: BookingRequest, now: datetime)
     notes = validation.text(
         check, "input.notes", request.notes, max_length=MAX_NOTES, required=False
     )
-    if request.start.tzinfo is None:
-        check.add(INVALID, "The start must carry a time zone offset.", "input.start")
+    start = validation.instant(check, "input.start", request.start)
     service = None
     if PydanticObjectId.is_valid(request.service_id):
         service = await Service.get(PydanticObjectId(request.service_id))
@@ -195,7 +194,6 @@ async def _check_request(customer: User, request: BookingRequest, now: datetime)
         check.add(INVALID, f"Choose one of: {choices} minutes.", "input.durationMinutes")
     check.raise_if_any()
     assert service is not None
-    start = as_utc(request.start)
     availability = await check_slot(service, start, request.duration_minutes, now, "input.start")
     return _Checked(service, start, notes, availability)
 
@@ -280,10 +278,12 @@ def _summary(booking: Booking) -> dict[str, Any]:
 async def _settled(existing: Booking, request: BookingRequest) -> Booking | None:
     """The booking an earlier request with the same key made, once it is settled; None if
     that request failed (so this one may try itself)."""
+    check = Check()
+    start = validation.instant(check, "input.start", request.start)
     same = (
         str(existing.service_id) == request.service_id
-        and request.start.tzinfo is not None
-        and existing.start == stored_instant(as_utc(request.start))
+        and not check.problems
+        and existing.start == stored_instant(start)
         and existing.end - existing.start == timedelta(minutes=request.duration_minutes)
     )
     if not same:

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
 
+from specialistly.core import validation
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import HOLDING, Booking
 from specialistly.core.catalog import MAX_BUFFER, MAX_DURATION
 from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import INVALID, DomainError
+from specialistly.core.errors import INVALID, Check, DomainError
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.slots import (
     DateOverride,
@@ -56,10 +57,10 @@ class Held:
 
 def window(start: datetime, end: datetime, *, field_prefix: str = "") -> Interval:
     """The asked-for window, checked: aware instants, start before end, at most 62 days."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise DomainError.of(
-            INVALID, "Give instants with a UTC offset, like 2030-01-31T09:00:00Z.", field_prefix
-        )
+    check = Check()
+    start = validation.instant(check, f"{field_prefix}from", start)
+    end = validation.instant(check, f"{field_prefix}to", end)
+    check.raise_if_any()
     if not start < end:
         raise DomainError.of(INVALID, "The start must be before the end.", f"{field_prefix}to")
     if end - start > MAX_WINDOW:
