@@ -24,6 +24,7 @@ MAX_DURATIONS = 10
 MAX_DURATION = 480  # minutes
 MAX_BUFFER = 240
 NOTICE_BEYOND_HORIZON = "NOTICE_BEYOND_HORIZON"
+ARCHIVED = "ARCHIVED"
 SERVICE_NOT_FOUND = DomainError.of(NOT_FOUND, "No such service.", "id")
 
 
@@ -146,6 +147,7 @@ async def update_service(
 
 
 async def publish_service(user: User, service_id: str) -> Service:
+    """Put a draft on sale; an archived service stays off sale (ARCHIVED)."""
     return await _set_status(user, service_id, ServiceStatus.PUBLISHED)
 
 
@@ -156,10 +158,19 @@ async def archive_service(user: User, service_id: str) -> Service:
 
 async def _set_status(user: User, service_id: str, status: ServiceStatus) -> Service:
     service = await owned_service(user, service_id)
-    if service.status != status:
-        await service.set({"status": status, "updated_at": utcnow()})
-        await refresh_price_range(service.specialist_id)
-    return service
+    if service.status == status:
+        return service
+    # Conditional, so a publish racing an archive cannot undo it.
+    changed = await Service.get_pymongo_collection().update_one(
+        {"_id": service.id, "status": {"$ne": ServiceStatus.ARCHIVED.value}},
+        {"$set": {"status": status.value, "updated_at": utcnow()}},
+    )
+    if not changed.matched_count:
+        raise DomainError.of(ARCHIVED, "An archived service cannot go on sale again.", "id")
+    await refresh_price_range(service.specialist_id)
+    found = await find_service(service_id)
+    assert found is not None
+    return found
 
 
 async def owned_service(user: User, service_id: str) -> Service:

@@ -1,5 +1,5 @@
 """Inputs at the edges: extreme dates, sentinel dates, host-only time zone names, invisible
-text, trailing newlines and registration errors."""
+text, trailing newlines, archived services and registration errors."""
 
 from __future__ import annotations
 
@@ -48,6 +48,14 @@ CREATE_SERVICE = """
 mutation S($input: CreateServiceInput!) {
   createService(input: $input) { service { id status } errors { field code } }
 }
+"""
+SET_STATUS = """
+mutation P($id: ID!) {
+  publishService(id: $id) { service { status } errors { field code } }
+}
+"""
+ARCHIVE = """
+mutation A($id: ID!) { archiveService(id: $id) { service { status } errors { field code } } }
 """
 EXTREMES = [
     "9999-12-31T23:55:00Z",
@@ -190,6 +198,26 @@ async def test_names_must_be_visible_plain_text(
 async def test_joiners_and_emoji_sequences_stay_allowed(specialist: Account, name: str) -> None:
     renamed = await specialist.client.data(UPDATE, {"input": {"displayName": name}})
     assert renamed["updateProfile"] == {"user": {"displayName": name}, "errors": []}
+
+
+async def test_an_archived_service_stays_off_sale(specialist: Account) -> None:
+    created = await specialist.client.data(
+        CREATE_SERVICE, {"input": {"title": "Once", "durations": [30], "price": 0}}
+    )
+    service_id = created["createService"]["service"]["id"]
+    published = await specialist.client.data(SET_STATUS, {"id": service_id})
+    assert published["publishService"]["service"] == {"status": "PUBLISHED"}
+    archived = await specialist.client.data(ARCHIVE, {"id": service_id})
+    assert archived["archiveService"]["service"] == {"status": "ARCHIVED"}
+    again = await specialist.client.data(SET_STATUS, {"id": service_id})
+    assert again["publishService"] == {
+        "service": None,
+        "errors": [{"field": "id", "code": "ARCHIVED"}],
+    }
+    node = await specialist.client.data(
+        "query N($id: ID!) { node(id: $id) { ... on Service { status } } }", {"id": service_id}
+    )
+    assert node["node"] == {"status": "ARCHIVED"}
 
 
 @pytest.mark.parametrize("email", ["a\x00@example.com", "not an email", "a@b\u202ec.com"])
