@@ -44,7 +44,9 @@ DAYS = 30
 QUERY = """
 query Slots($id: ID!, $from: DateTime!, $to: DateTime!) {
   slots(serviceId: $id, from: $from, to: $to, timezone: "America/New_York") {
-    start end localStart localEnd
+    start end
+    startLocal { dateTime date time timezone }
+    endLocal { dateTime date time timezone }
   }
 }
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,8 @@ from beanie import Document
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from specialistly.core.events import publish_outbox
+from specialistly.core.events import publish_outbox, unit_of_work
+from specialistly.hookspecs import PluginSettings
 from specialistly.infra import db
 from specialistly.infra.auth import TokenService
 from specialistly.infra.broker import Jobs
@@ -20,6 +22,9 @@ from specialistly.settings import Settings
 
 @dataclass
 class Runtime:
+    """Plugins rely only on the attributes of :class:`specialistly.hookspecs.PluginRuntime`
+    (``settings``, ``plugin_settings``, ``providers``); the rest may change in any release."""
+
     settings: Settings
     plugins: PluginManager
     providers: ProviderSet
@@ -29,8 +34,19 @@ class Runtime:
     limiter: RateLimiter
     jobs: Jobs
 
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]:
+        """Where a change runs (a GraphQL operation, a job, a command): the outboxes it
+        wrote to are published when it ends."""
+        return unit_of_work(self.publish)
+
+    @property
+    def plugin_settings(self) -> PluginSettings:
+        """Each plugin's validated settings; a plugin reads its own with ``.of(ItsClass)``."""
+        return self.plugins.plugin_settings
+
     async def publish(self, model: type[Document], doc_id: Any) -> int:
-        """Store the events in a document's outbox and enqueue their dispatch."""
+        """Store the events in a document's outbox and enqueue their dispatch (for the
+        unit of work and the sweeper; changes never call it themselves)."""
 
         async def enqueue(event_id: str) -> None:
             await self.jobs.send("dispatch_event", event_id)
@@ -55,6 +71,6 @@ async def start_runtime(settings: Settings, plugins: PluginManager | None = None
         mongo=mongo,
         redis=redis,
         tokens=TokenService(settings),
-        limiter=RateLimiter(redis),
+        limiter=RateLimiter(redis, prefix=f"{settings.broker_namespace}:ratelimit"),
         jobs=Jobs(settings),
     )

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     login_delay_max: timedelta = timedelta(minutes=15)
     requests_per_minute_anonymous: int = 100
     requests_per_minute_user: int = 1000
+    # Addresses (or CIDR ranges) of the reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; nobody's by default, so a client cannot pick its address.
+    forwarded_allow_ips: list[str] = []
+    request_body_max_bytes: int = Field(1024 * 1024, ge=1024)
+    # How often an authenticated WebSocket checks that its session still lives.
+    session_check_interval: timedelta = Field(timedelta(seconds=30), gt=timedelta(0))
 
     plugins_disabled: list[str] = []
     plugins_extra: list[str] = Field(
@@ -62,7 +68,14 @@ class Settings(BaseSettings):
 
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 2000
-    page_size_max: int = 100
+    graphql_max_aliases: int = 30
+    # The largest `first` a list accepts; at least 50, the largest default page size.
+    page_size_max: int = Field(100, ge=50)
+    # Estimated objects a request may produce (see api/cost.py); a slots window counts every
+    # five-minute start in it, so the default allows one 62-day window at the finest grain.
+    graphql_max_cost: int = Field(20_000, ge=1)
+    # None: on everywhere except in production.
+    graphql_introspection: bool | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -91,3 +104,9 @@ class Settings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def introspection(self) -> bool:
+        if self.graphql_introspection is None:
+            return self.environment != "production"
+        return self.graphql_introspection

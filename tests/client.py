@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from beanie import PydanticObjectId
+from strawberry import relay
 
 REGISTER = """
 mutation Register($input: RegisterInput!) {
@@ -23,8 +25,9 @@ class GraphQLClient:
     def __init__(self, base_url: str, token: str | None = None, ip: str | None = None):
         self.base_url = base_url
         self.token = token
-        # The server trusts X-Forwarded-For from loopback, so each client can pose as its own
-        # address and per-IP limits do not leak between tests. No traffic goes to it.
+        # The test server trusts X-Forwarded-For from loopback (see conftest.test_env), so each
+        # client can pose as its own address and per-IP limits do not leak between tests. No
+        # traffic goes to it.
         self.ip = ip or f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
 
     def headers(self) -> dict[str, str]:
@@ -86,3 +89,18 @@ async def register(
         refresh_token=tokens["refreshToken"],
         client=client.as_user(tokens["accessToken"]),
     )
+
+
+def user_id(account: Account) -> PydanticObjectId:
+    """The database id behind an account's global id."""
+    return PydanticObjectId(relay.GlobalID.from_id(account.id).node_id)
+
+
+def service_gid(service_id: object) -> str:
+    """The global id of a service, from its database id."""
+    return relay.to_base64("Service", str(service_id))
+
+
+def booking_gid(booking_id: object) -> str:
+    """The global id of a booking, from its database id."""
+    return relay.to_base64("Booking", str(booking_id))

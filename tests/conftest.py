@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 from tests.client import GraphQLClient
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import Process, free_port
 
 
 def _services_env() -> dict[str, str]:
@@ -50,6 +43,8 @@ def test_env() -> dict[str, str]:
         "SPECIALISTLY_SWEEP_INTERVAL": "PT1S",
         "SPECIALISTLY_EVENT_RETRY_DELAY": "PT2S",
         "SPECIALISTLY_PLUGINS_EXTRA": '["tests.plugins.example"]',
+        # The tests pose as many client addresses (tests/client.py) through this proxy.
+        "SPECIALISTLY_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
     }
 
 
@@ -75,70 +70,16 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await rt.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Process:
-    """A platform process (API server or worker) started for the tests."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
-        self.name = name
-        self.args = args
-        self.env = {**os.environ, **env}
-        self.log = log_dir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "specialistly.processes.cli", *self.args],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-            )
-
-    def stop(self, *, kill: bool = False) -> None:
-        if self.proc is None:
-            return
-        if kill:
-            self.proc.kill()
-        else:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
 @pytest.fixture(scope="session")
 def api_url(test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a real API server (uvicorn) for this session."""
-    port = _free_port()
+    port = free_port()
     server = Process(
         "api", ["serve", "--port", str(port)], test_env, tmp_path_factory.mktemp("logs")
     )
     server.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert server.proc is not None
-        if server.proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the API server did not start:\n{server.tail()}")
-        time.sleep(0.1)
+    server.wait_until_ready(f"{url}/readyz")
     yield url
     server.stop()
 

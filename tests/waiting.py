@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from specialistly.core.events import Event
+
 T = TypeVar("T")
 
 
@@ -19,3 +21,13 @@ async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 3
             return value
         assert loop.time() < deadline, f"{check.__name__} did not happen in {within} s"
         await asyncio.sleep(0.1)
+
+
+async def dispatched(event_id: object) -> Event:
+    """The event once every plugin has handled it (the worker delivers it)."""
+
+    async def check() -> Event | None:
+        stored = await Event.get(event_id)
+        return stored if stored and stored.dispatched_at else None
+
+    return await eventually(check)

@@ -14,9 +14,9 @@ from strawberry.types import Info
 from strawberry.types.base import get_object_definition
 
 from specialistly.api.context import Context
-from specialistly.api.errors import UserError, graphql_error, user_errors
+from specialistly.api.errors import UserError, graphql_error
 from specialistly.core import accounts
-from specialistly.core.errors import DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.users import Role, SpecialistProfile, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 from specialistly.infra.auth import Tokens
@@ -67,7 +67,7 @@ class UserType(relay.Node):
             return self._email
         viewer = await info.context.viewer()
         if viewer is None or (str(viewer.id) != self.id and not viewer.has(Role.ADMIN)):
-            raise graphql_error(DomainError.of("FORBIDDEN", "You may not read this email."))
+            raise graphql_error(DomainError.of(ErrorCode.FORBIDDEN, "You may not read this email."))
         return self._email
 
     @strawberry.field(description="Null until published, except to the user and admins.")
@@ -190,10 +190,7 @@ class Query:
         ctx = info.context
         if ctx.bearer is None:
             return None
-        try:
-            return UserType.of(await ctx.require_user(), is_viewer=True)
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        return UserType.of(await ctx.require_user(), is_viewer=True)
 
     @strawberry.field(
         description="Any object by its global id; null if there is none the viewer may see."
@@ -214,23 +211,20 @@ class Mutation:
     @strawberry.mutation
     async def register(self, info: Info[Context, None], input: RegisterInput) -> AuthPayload:
         ctx = info.context
-        try:
-            await ctx.runtime.limiter.enforce(
-                f"register:ip:{ctx.client_ip}",
-                limit=ctx.runtime.settings.login_attempts_per_ip,
-                window=ctx.runtime.settings.login_window,
-                what="registrations",
+        await ctx.runtime.limiter.enforce(
+            f"register:ip:{ctx.client_ip}",
+            limit=ctx.runtime.settings.login_attempts_per_ip,
+            window=ctx.runtime.settings.login_window,
+            what="registrations",
+        )
+        user = await accounts.register(
+            accounts.Registration(
+                email=input.email,
+                password=input.password,
+                display_name=input.display_name,
+                role=Role(input.role.value),
             )
-            user = await accounts.register(
-                accounts.Registration(
-                    email=input.email,
-                    password=input.password,
-                    display_name=input.display_name,
-                    role=Role(input.role.value),
-                )
-            )
-        except DomainError as exc:
-            return AuthPayload(errors=user_errors(exc))
+        )
         tokens = await ctx.runtime.tokens.start_session(user)
         return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
 
@@ -242,36 +236,27 @@ class Mutation:
             ctx.runtime.redis, free=settings.login_free_attempts, longest=settings.login_delay_max
         )
         account = input.email.strip().lower()[:254]
-        try:
-            await ctx.runtime.limiter.enforce(
-                f"login:ip:{ctx.client_ip}",
-                limit=settings.login_attempts_per_ip,
-                window=settings.login_window,
-                what="login attempts",
-            )
-            await throttle.attempt(account, ctx.client_ip)
-            user = await accounts.authenticate(input.email, input.password)
-        except DomainError as exc:
-            return AuthPayload(errors=user_errors(exc))
+        await ctx.runtime.limiter.enforce(
+            f"login:ip:{ctx.client_ip}",
+            limit=settings.login_attempts_per_ip,
+            window=settings.login_window,
+            what="login attempts",
+        )
+        await throttle.attempt(account, ctx.client_ip)
+        user = await accounts.authenticate(input.email, input.password)
         await throttle.succeeded(account, ctx.client_ip)
         tokens = await ctx.runtime.tokens.start_session(user)
         return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
 
     @strawberry.mutation(description="Trade a refresh token for new tokens; the old one stops.")
     async def refresh_token(self, info: Info[Context, None], refresh_token: str) -> AuthPayload:
-        try:
-            user, tokens = await info.context.runtime.tokens.refresh(refresh_token)
-        except DomainError as exc:
-            return AuthPayload(errors=user_errors(exc))
+        user, tokens = await info.context.runtime.tokens.refresh(refresh_token)
         return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
 
     @strawberry.mutation(description="End this session: its tokens stop working.")
     async def logout(self, info: Info[Context, None]) -> LogoutPayload:
         ctx = info.context
-        try:
-            await ctx.require_user()
-        except DomainError as exc:
-            return LogoutPayload(errors=user_errors(exc))
+        await ctx.require_user()
         identity = await ctx.identity()
         assert identity is not None
         await ctx.runtime.tokens.end_session(identity.session_id)
@@ -281,12 +266,8 @@ class Mutation:
     async def update_profile(
         self, info: Info[Context, None], input: UpdateProfileInput
     ) -> UserPayload:
-        try:
-            user = await info.context.require_user()
-            changes = accounts.ProfileChanges(**_given(input))
-            user = await accounts.update_profile(user, changes)
-        except DomainError as exc:
-            return UserPayload(errors=user_errors(exc))
+        user = await info.context.require_user()
+        user = await accounts.update_profile(user, accounts.ProfileChanges(**_given(input)))
         return UserPayload(user=UserType.of(user, is_viewer=True))
 
 

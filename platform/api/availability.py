@@ -9,10 +9,9 @@ import strawberry
 from strawberry.types import Info
 
 from specialistly.api.context import Context
-from specialistly.api.errors import UserError, graphql_error, user_errors
+from specialistly.api.errors import UserError
 from specialistly.core import working_hours
 from specialistly.core.availability import Availability, HoursRange
-from specialistly.core.errors import DomainError
 from specialistly.core.users import Role
 from specialistly.core.working_hours import DayHours
 from specialistly.hookspecs import GraphQLContribution, hookimpl
@@ -121,10 +120,7 @@ class DateOverrideInput:
 class Query:
     @strawberry.field(description="The logged-in specialist's working hours, if set.")
     async def my_availability(self, info: Info[Context, None]) -> AvailabilityType | None:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        user = await info.context.require_user(Role.SPECIALIST)
         assert user.id is not None
         found = await working_hours.availability_of(user.id)
         return AvailabilityType.of(found) if found else None
@@ -137,35 +133,25 @@ class Mutation:
         self, info: Info[Context, None], input: WeeklyHoursInput
     ) -> AvailabilityPayload:
         days = [DayHours(d.weekday.value, [(r.start, r.end) for r in d.ranges]) for d in input.days]
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            found = await working_hours.set_weekly_hours(user, input.timezone, days)
-        except DomainError as exc:
-            return AvailabilityPayload(errors=user_errors(exc))
+        user = await info.context.require_user(Role.SPECIALIST)
+        found = await working_hours.set_weekly_hours(user, input.timezone, days)
         return AvailabilityPayload(availability=AvailabilityType.of(found))
 
     @strawberry.mutation(description="Replace one date's hours (no ranges: a day off).")
     async def set_date_override(
         self, info: Info[Context, None], input: DateOverrideInput
     ) -> AvailabilityPayload:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            found = await working_hours.set_date_override(
-                user, input.date, [(r.start, r.end) for r in input.ranges]
-            )
-        except DomainError as exc:
-            return AvailabilityPayload(errors=user_errors(exc))
+        user = await info.context.require_user(Role.SPECIALIST)
+        ranges = [(r.start, r.end) for r in input.ranges]
+        found = await working_hours.set_date_override(user, input.date, ranges)
         return AvailabilityPayload(availability=AvailabilityType.of(found))
 
     @strawberry.mutation(description="Let the weekly hours apply to the date again.")
     async def remove_date_override(
         self, info: Info[Context, None], date: str
     ) -> AvailabilityPayload:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            found = await working_hours.remove_date_override(user, date)
-        except DomainError as exc:
-            return AvailabilityPayload(errors=user_errors(exc))
+        user = await info.context.require_user(Role.SPECIALIST)
+        found = await working_hours.remove_date_override(user, date)
         return AvailabilityPayload(availability=AvailabilityType.of(found))
 
 

@@ -15,12 +15,13 @@ from strawberry.types import Info
 
 from specialistly.api.accounts import UserType
 from specialistly.api.context import Context
-from specialistly.api.errors import UserError, graphql_error, user_errors
+from specialistly.api.errors import UserError
+from specialistly.api.local_times import LocalDateTimeType
 from specialistly.api.pagination import Connection, paginate
 from specialistly.api.services import node_id
 from specialistly.core import booking_changes, bookings, reservations
 from specialistly.core.bookings import Booking, BookingStatus
-from specialistly.core.errors import NOT_FOUND, DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.services import Service
 from specialistly.core.users import Role, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
@@ -73,9 +74,13 @@ class BookingType(relay.Node):
     service_id: relay.GlobalID
     _doc: strawberry.Private[Booking]
 
-    @strawberry.field(description="The start as an ISO 8601 local time in the customer's zone.")
-    def start_local(self) -> str:
-        return self.start.astimezone(ZoneInfo(self.customer_timezone)).isoformat()
+    @strawberry.field(description="The start in the customer's time zone.")
+    def start_local(self) -> LocalDateTimeType:
+        return LocalDateTimeType.of(self.start, ZoneInfo(self.customer_timezone))
+
+    @strawberry.field(description="The end in the customer's time zone.")
+    def end_local(self) -> LocalDateTimeType:
+        return LocalDateTimeType.of(self.end, ZoneInfo(self.customer_timezone))
 
     @strawberry.field(description="The booked service (even if no longer on sale).")
     async def service(
@@ -148,7 +153,7 @@ async def _visible(node_id: str, viewer: User) -> Booking | None:
 
 def _booking_id(id: relay.GlobalID) -> str:
     if id.type_name != "Booking":
-        raise DomainError.of(NOT_FOUND, "There is no such booking.", "id")
+        raise bookings.booking_not_found()
     return id.node_id
 
 
@@ -204,16 +209,16 @@ async def _bookings_page(
     start_to: datetime | None,
 ) -> Connection[BookingType]:
     """One page, by start time, of the bookings `scope` gives the viewer (it may refuse)."""
-    try:
-        query = bookings.booking_filter(
-            **scope(await info.context.require_user(*roles)),
-            statuses=[BookingStatus(s.value) for s in status or ()],
-            start_from=start_from,
-            start_to=start_to,
-        )
-        page = await paginate(Booking, query, sort=[("start", 1)], first=first, after=after)
-    except DomainError as exc:
-        raise graphql_error(exc) from None
+    query = bookings.booking_filter(
+        **scope(await info.context.require_user(*roles)),
+        statuses=[BookingStatus(s.value) for s in status or ()],
+        start_from=start_from,
+        start_to=start_to,
+    )
+    limit = info.context.runtime.settings.page_size_max
+    page = await paginate(
+        Booking, query, sort=[("start", 1)], first=first, after=after, max_page=limit
+    )
     return page.connection(BookingType.of)
 
 
@@ -227,19 +232,21 @@ def _as_specialist(viewer: User) -> Parties:
 
 def _as_admin(viewer: User) -> Parties:
     if not viewer.has(Role.ADMIN):
-        raise DomainError.of("FORBIDDEN", "Only an admin may list all bookings.")
+        raise DomainError.of(ErrorCode.FORBIDDEN, "Only an admin may list all bookings.")
     return {}
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A booking of which the viewer is a party (or any, for admins).")
-    async def booking(self, info: Info[Context, None], id: relay.GlobalID) -> BookingType:
-        try:
-            viewer = await info.context.require_user()
-            return BookingType.of(await bookings.visible_booking(_booking_id(id), viewer))
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+    @strawberry.field(
+        description="A booking of which the viewer is a party (or any, for admins); null"
+        " otherwise, as `node(id)` answers."
+    )
+    async def booking(self, info: Info[Context, None], id: relay.GlobalID) -> BookingType | None:
+        if id.type_name != "Booking":
+            return None
+        [found] = await BookingType.resolve_nodes(info=info, node_ids=[id.node_id])
+        return found
 
     @strawberry.field(description="The viewer's bookings as a customer, by start time.")
     async def my_bookings(
@@ -318,14 +325,10 @@ class Mutation:
             idempotency_key=input.idempotency_key,
             notes=input.notes,
         )
-        try:
-            customer = await ctx.require_user()
-            booking = await reservations.create_booking(
-                customer, request, payment_hold=ctx.runtime.settings.payment_hold
-            )
-        except DomainError as exc:
-            return BookingPayload(errors=user_errors(exc))
-        await ctx.runtime.publish(Booking, booking.id)
+        customer = await ctx.require_user()
+        booking = await reservations.create_booking(
+            customer, request, payment_hold=ctx.runtime.settings.payment_hold
+        )
         return BookingPayload(booking=BookingType.of(booking))
 
     @strawberry.mutation(description="Cancel a booking as its customer, specialist or an admin.")
@@ -333,27 +336,24 @@ class Mutation:
         self, info: Info[Context, None], id: relay.GlobalID, reason: str | None = None
     ) -> BookingPayload:
         ctx = info.context
-        try:
-            actor = await ctx.require_user()
-            booking = await booking_changes.cancel(_booking_id(id), actor, reason)
-        except DomainError as exc:
-            return BookingPayload(errors=user_errors(exc))
-        await ctx.runtime.publish(Booking, booking.id)
+        actor = await ctx.require_user()
+        booking = await booking_changes.cancel(_booking_id(id), actor, reason)
         return BookingPayload(booking=BookingType.of(booking))
 
     @strawberry.mutation(
         description="Move a booking to another slot; asking again for the same slot is a no-op."
     )
     async def reschedule_booking(
-        self, info: Info[Context, None], id: relay.GlobalID, new_start: datetime
+        self,
+        info: Info[Context, None],
+        id: relay.GlobalID,
+        start: Annotated[
+            datetime, strawberry.argument(description="A slot start, with its UTC offset.")
+        ],
     ) -> BookingPayload:
         ctx = info.context
-        try:
-            actor = await ctx.require_user()
-            booking = await booking_changes.reschedule(_booking_id(id), actor, new_start)
-        except DomainError as exc:
-            return BookingPayload(errors=user_errors(exc))
-        await ctx.runtime.publish(Booking, booking.id)
+        actor = await ctx.require_user()
+        booking = await booking_changes.reschedule(_booking_id(id), actor, start)
         return BookingPayload(booking=BookingType.of(booking))
 
 

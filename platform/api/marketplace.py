@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
 import strawberry
 from strawberry.types import Info
 
@@ -9,9 +12,10 @@ from specialistly.api.context import Context
 from specialistly.api.errors import graphql_error
 from specialistly.api.pagination import Connection, paginate
 from specialistly.api.services import ServiceType
-from specialistly.api.slots import SlotType, viewer_zone
-from specialistly.core import marketplace
+from specialistly.api.slots import DurationMinutes, SlotType, viewer_zone
+from specialistly.core import marketplace, schedule
 from specialistly.core.errors import DomainError
+from specialistly.core.services import Service
 from specialistly.core.users import SpecialistProfile
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
@@ -48,9 +52,33 @@ class PublicSpecialistType:
 @strawberry.type(name="ServiceOffer")
 class ServiceOfferType:
     service: ServiceType
-    next_slots: list[SlotType] = strawberry.field(
-        description="The first free slots (shortest duration) in the next 14 days."
+    _service: strawberry.Private[Service]
+    _shortest: strawberry.Private[list[schedule.Slot]]
+    _zone: strawberry.Private[ZoneInfo | None]
+
+    @strawberry.field(
+        description=f"The first free slots in the next {marketplace.PAGE_DAYS} days, in UTC and"
+        " in the page's `timezone`."
     )
+    async def next_slots(
+        self,
+        duration_minutes: DurationMinutes = None,
+    ) -> list[SlotType]:
+        if duration_minutes is None or duration_minutes == self._service.durations[0]:
+            found = self._shortest
+        else:
+            try:
+                found = (
+                    await schedule.next_slots(
+                        [self._service],
+                        days=marketplace.PAGE_DAYS,
+                        limit=marketplace.PAGE_SLOTS,
+                        duration=duration_minutes,
+                    )
+                )[self._service.id]  # type: ignore[index]
+            except DomainError as exc:
+                raise graphql_error(exc) from None
+        return [SlotType.of(slot, self._zone) for slot in found]
 
 
 @strawberry.type(name="SpecialistPage")
@@ -59,45 +87,64 @@ class SpecialistPageType:
     offers: list[ServiceOfferType]
 
 
+@strawberry.input(name="PriceRangeInput")
+class PriceRangeInput:
+    currency: str = strawberry.field(
+        description="ISO 4217 code; only services priced in this currency match."
+    )
+    min: int | None = strawberry.field(default=None, description="Lowest price, minor units.")
+    max: int | None = strawberry.field(default=None, description="Highest price, minor units.")
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Published specialists, by name, matching every filter.")
     async def specialists(
         self,
+        info: Info[Context, None],
         first: int = 20,
         after: str | None = None,
         expertise: str | None = None,
-        price_min: int | None = None,
-        price_max: int | None = None,
+        price: Annotated[
+            PriceRangeInput | None,
+            strawberry.argument(
+                description="Specialists with a published service priced in this currency"
+                " between these bounds (both included)."
+            ),
+        ] = None,
         text: str | None = None,
     ) -> Connection[PublicSpecialistType]:
-        filters = marketplace.SpecialistFilters(expertise, price_min, price_max, text)
-        try:
-            query = marketplace.search_query(filters)
-            page = await paginate(
-                SpecialistProfile, query, sort=marketplace.SORT, first=first, after=after
-            )
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        prices = (
+            None if price is None else marketplace.PriceRange(price.currency, price.min, price.max)
+        )
+        filters = marketplace.SpecialistFilters(expertise, prices, text)
+        query = await marketplace.search_query(filters)
+        page = await paginate(
+            SpecialistProfile,
+            query,
+            sort=marketplace.SORT,
+            first=first,
+            after=after,
+            max_page=info.context.runtime.settings.page_size_max,
+        )
         return page.connection(PublicSpecialistType.of)
 
     @strawberry.field(description="A specialist's public page, or null.")
     async def specialist(
         self, info: Info[Context, None], slug: str, timezone: str | None = None
     ) -> SpecialistPageType | None:
-        try:
-            zone = viewer_zone(timezone)
-            page = await marketplace.specialist_page(slug, await info.context.viewer())
-        except DomainError as exc:
-            if exc is marketplace.SPECIALIST_NOT_FOUND:
-                return None
-            raise graphql_error(exc) from None
+        zone = viewer_zone(timezone)
+        page = await marketplace.specialist_page(slug, await info.context.viewer())
+        if page is None:
+            return None
         return SpecialistPageType(
             specialist=PublicSpecialistType.of(page.profile),
             offers=[
                 ServiceOfferType(
                     service=ServiceType.of(s),
-                    next_slots=[SlotType.of(x, zone) for x in page.next_slots.get(s.id, [])],  # type: ignore[arg-type]
+                    _service=s,
+                    _shortest=page.next_slots.get(s.id, []),  # type: ignore[arg-type]
+                    _zone=zone,
                 )
                 for s in page.services
             ],

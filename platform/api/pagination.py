@@ -14,11 +14,10 @@ import strawberry
 from beanie import Document, PydanticObjectId
 from bson import ObjectId
 
-from specialistly.core.errors import INVALID, DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
-MAX_PAGE = 100
 _UNIONS = (Union, UnionType)
 
 
@@ -73,11 +72,13 @@ async def paginate(
     sort: Sequence[tuple[str, int]],
     first: int,
     after: str | None,
+    max_page: int,
 ) -> Page[D]:
     """One page of `model` matching `query`, ordered by `sort` then `_id` (both ascending
-    or descending per key); two database calls whatever the page size."""
-    if not 1 <= first <= MAX_PAGE:
-        raise DomainError.of(INVALID, f"first must be between 1 and {MAX_PAGE}.", "first")
+    or descending per key); two database calls whatever the page size. `max_page` is the
+    `page_size_max` setting."""
+    if not 1 <= first <= max_page:
+        raise DomainError.of(ErrorCode.INVALID, f"first must be between 1 and {max_page}.", "first")
     keys = [*sort, ("_id", sort[-1][1] if sort else 1)]
     page_query = dict(query)
     if after:
@@ -129,7 +130,7 @@ def _decode(cursor: str, kinds: Sequence[tuple[type, bool]]) -> list[Any]:
             raise ValueError
         return [_typed(v, *kind) for v, kind in zip(values, kinds, strict=True)]
     except (ValueError, TypeError, RecursionError):
-        raise DomainError.of(INVALID, "This cursor is not valid.", "after") from None
+        raise DomainError.of(ErrorCode.INVALID, "This cursor is not valid.", "after") from None
 
 
 def _typed(value: Any, kind: type, nullable: bool) -> Any:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.field import StrawberryField
 
+from specialistly.api.cost import QueryCostLimiter
+from specialistly.api.errors import ErrorBoundary
+from specialistly.api.transport import SubscriptionsOverWebSocket
+from specialistly.api.unit_of_work import UnitOfWork
 from specialistly.core.errors import DomainError
 from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
@@ -20,25 +30,35 @@ from specialistly.settings import Settings
 
 
 def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
-    contributions: list[tuple[str, GraphQLContribution]] = [
-        (name, c) for name, c in plugins.collect("graphql_contribution") if c is not None
-    ]
-    query = _merge("Query", [(n, c.query) for n, c in contributions])
-    mutation = _merge("Mutation", [(n, c.mutation) for n, c in contributions])
+    # Merged in registration order, not call order: the platform's own fields come first in
+    # the SDL, and adding a plugin does not reorder what was there.
+    registered = list(plugins.infos)
+    contributions: list[tuple[str, GraphQLContribution]] = sorted(
+        plugins.collect("graphql_contribution"), key=lambda c: registered.index(c[0])
+    )
+    query = _with_boundary(_merge("Query", [(n, c.query) for n, c in contributions]))
+    mutation = _with_boundary(_merge("Mutation", [(n, c.mutation) for n, c in contributions]))
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
     if query is None:
         raise PluginError("no plugin contributes a Query type")
+    # Factories, so that no extension instance is shared by two requests.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        UnitOfWork,
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
+        SubscriptionsOverWebSocket,
+        lambda: MaskErrors(should_mask_error=_is_unexpected),
+    ]
+    if not settings.introspection:
+        extensions.insert(0, DisableIntrospection)
     return _Schema(
         query=query,
         mutation=mutation,
         subscription=subscription,
         types=[t for _, c in contributions for t in c.types],
-        extensions=[  # factories, so that no extension instance is shared by two requests
-            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
-            lambda: MaskErrors(should_mask_error=_is_unexpected),
-        ],
+        extensions=extensions,
     )
 
 
@@ -68,6 +88,26 @@ def _merge(name: str, parts: list[tuple[str, type | None]]) -> type | None:
             owners[field.name] = plugin
         types.append(cls)
     return merge_types(name, tuple(types)) if types else None
+
+
+def _with_boundary(root: type | None) -> type | None:
+    """The merged root type with every resolved field inside the one error boundary.
+
+    The fields are copied first: the originals belong to the plugins' classes, which every
+    schema built in this process shares.
+    """
+    if root is not None:
+        definition = root.__strawberry_definition__  # type: ignore[attr-defined]
+        definition.fields = [_bounded(field) for field in definition.fields]
+    return root
+
+
+def _bounded(field: StrawberryField) -> StrawberryField:
+    if field.base_resolver is None:
+        return field
+    bounded = copy.copy(field)
+    bounded.extensions.append(ErrorBoundary())  # last: outermost, around other extensions
+    return bounded
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

@@ -12,11 +12,10 @@ from strawberry import relay
 from strawberry.types import Info
 
 from specialistly.api.context import Context
-from specialistly.api.errors import UserError, graphql_error, user_errors
+from specialistly.api.errors import UserError
 from specialistly.api.pagination import Connection, paginate
 from specialistly.core import catalog
 from specialistly.core.catalog import ServiceFields
-from specialistly.core.errors import DomainError
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
@@ -43,14 +42,16 @@ class ServiceType(relay.Node):
     id: relay.NodeID[str]
     title: str
     description: str
-    durations: list[int] = strawberry.field(description="Minutes; each a bookable choice.")
+    durations: list[int] = strawberry.field(
+        name="durationMinutesOptions", description="Each a bookable length, shortest first."
+    )
     price: int = strawberry.field(description="Minor units of `currency`; 0 means free.")
     currency: str
-    buffer_before: int
-    buffer_after: int
-    minimum_notice: int = strawberry.field(description="Minutes.")
+    buffer_before: int = strawberry.field(name="bufferBeforeMinutes")
+    buffer_after: int = strawberry.field(name="bufferAfterMinutes")
+    minimum_notice: int = strawberry.field(name="minimumNoticeMinutes")
     horizon_days: int
-    slot_interval: int
+    slot_interval: int = strawberry.field(name="slotIntervalMinutes")
     video_provider: str
     policy: CancellationPolicyType
     max_per_day: int | None
@@ -128,17 +129,23 @@ class CancellationPolicyInput:
 @strawberry.input
 class CreateServiceInput:
     title: str
-    durations: list[int]
+    durations: list[int] = strawberry.field(name="durationMinutesOptions")
     price: int
     currency: str | None = strawberry.field(
         default=strawberry.UNSET, description="Defaults to the profile's currency."
     )
     description: str | None = strawberry.UNSET
-    buffer_before: int | None = strawberry.UNSET
-    buffer_after: int | None = strawberry.UNSET
-    minimum_notice: int | None = strawberry.UNSET
+    buffer_before: int | None = strawberry.field(
+        default=strawberry.UNSET, name="bufferBeforeMinutes"
+    )
+    buffer_after: int | None = strawberry.field(default=strawberry.UNSET, name="bufferAfterMinutes")
+    minimum_notice: int | None = strawberry.field(
+        default=strawberry.UNSET, name="minimumNoticeMinutes"
+    )
     horizon_days: int | None = strawberry.UNSET
-    slot_interval: int | None = strawberry.UNSET
+    slot_interval: int | None = strawberry.field(
+        default=strawberry.UNSET, name="slotIntervalMinutes"
+    )
     video_provider: str | None = strawberry.UNSET
     policy: CancellationPolicyInput | None = strawberry.UNSET
     max_per_day: int | None = strawberry.UNSET
@@ -149,15 +156,23 @@ class CreateServiceInput:
 class UpdateServiceInput:
     id: relay.GlobalID
     title: str | None = strawberry.UNSET
-    durations: list[int] | None = strawberry.UNSET
+    durations: list[int] | None = strawberry.field(
+        default=strawberry.UNSET, name="durationMinutesOptions"
+    )
     price: int | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    buffer_before: int | None = strawberry.UNSET
-    buffer_after: int | None = strawberry.UNSET
-    minimum_notice: int | None = strawberry.UNSET
+    buffer_before: int | None = strawberry.field(
+        default=strawberry.UNSET, name="bufferBeforeMinutes"
+    )
+    buffer_after: int | None = strawberry.field(default=strawberry.UNSET, name="bufferAfterMinutes")
+    minimum_notice: int | None = strawberry.field(
+        default=strawberry.UNSET, name="minimumNoticeMinutes"
+    )
     horizon_days: int | None = strawberry.UNSET
-    slot_interval: int | None = strawberry.UNSET
+    slot_interval: int | None = strawberry.field(
+        default=strawberry.UNSET, name="slotIntervalMinutes"
+    )
     video_provider: str | None = strawberry.UNSET
     policy: CancellationPolicyInput | None = strawberry.UNSET
     max_per_day: int | None = strawberry.UNSET
@@ -173,20 +188,24 @@ class Query:
     async def my_services(
         self,
         info: Info[Context, None],
-        status: ServiceStatus | None = None,
+        status: Annotated[
+            list[ServiceStatus] | None, strawberry.argument(description="Any of these statuses.")
+        ] = None,
         first: int = 50,
         after: str | None = None,
     ) -> Connection[ServiceType]:
-        try:
-            user = await info.context.require_user(Role.SPECIALIST)
-            query: dict[str, Any] = {"specialist_id": user.id}
-            if status is not None:
-                query["status"] = status.value
-            page = await paginate(
-                Service, query, sort=[("created_at", 1)], first=first, after=after
-            )
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        user = await info.context.require_user(Role.SPECIALIST)
+        query: dict[str, Any] = {"specialist_id": user.id}
+        if status:
+            query["status"] = {"$in": [s.value for s in status]}
+        page = await paginate(
+            Service,
+            query,
+            sort=[("created_at", 1)],
+            first=first,
+            after=after,
+            max_page=info.context.runtime.settings.page_size_max,
+        )
         return page.connection(ServiceType.of)
 
     @strawberry.field(description="The video providers a service may use.")
@@ -250,12 +269,8 @@ class Mutation:
 async def _as_specialist(
     info: Info[Context, None], change: Callable[[User], Awaitable[Service]]
 ) -> ServicePayload:
-    """Run a change of the logged-in specialist's services; expected failures go in the
-    payload's errors."""
-    try:
-        service = await change(await info.context.require_user(Role.SPECIALIST))
-    except DomainError as exc:
-        return ServicePayload(errors=user_errors(exc))
+    """Run a change of the logged-in specialist's services."""
+    service = await change(await info.context.require_user(Role.SPECIALIST))
     return ServicePayload(service=ServiceType.of(service))
 
 

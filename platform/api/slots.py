@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -11,29 +12,37 @@ from strawberry import relay
 from strawberry.types import Info
 
 from specialistly.api.context import Context
-from specialistly.api.errors import graphql_error
+from specialistly.api.cost import LIST_LENGTH
+from specialistly.api.local_times import LocalDateTimeType
 from specialistly.api.services import load_service, node_id
 from specialistly.core import catalog, schedule, validation
-from specialistly.core.errors import Check, DomainError
+from specialistly.core.errors import Check
 from specialistly.hookspecs import GraphQLContribution, hookimpl
+
+DurationMinutes = Annotated[
+    int | None,
+    strawberry.argument(
+        description="One of the service's `durationMinutesOptions`; the shortest if left out."
+    ),
+]
 
 
 @strawberry.type(name="Slot")
 class SlotType:
     start: datetime = strawberry.field(description="UTC.")
     end: datetime
-    local_start: str | None = strawberry.field(
-        description="ISO 8601 in the `timezone` asked for, when one was."
+    start_local: LocalDateTimeType | None = strawberry.field(
+        description="In the `timezone` asked for, when one was."
     )
-    local_end: str | None
+    end_local: LocalDateTimeType | None
 
     @classmethod
     def of(cls, slot: schedule.Slot, zone: ZoneInfo | None) -> SlotType:
         return cls(
             start=slot.start,
             end=slot.end,
-            local_start=slot.start.astimezone(zone).isoformat() if zone else None,
-            local_end=slot.end.astimezone(zone).isoformat() if zone else None,
+            start_local=LocalDateTimeType.of(slot.start, zone) if zone else None,
+            end_local=LocalDateTimeType.of(slot.end, zone) if zone else None,
         )
 
 
@@ -41,7 +50,8 @@ class SlotType:
 class Query:
     @strawberry.field(
         description="Bookable start times of a service within [from, to) (at most 62 days),"
-        " in UTC and, given a `timezone`, also as local times there."
+        " in UTC and, given a `timezone`, also as local times there.",
+        metadata={LIST_LENGTH: lambda args: most_slots(args.get("from"), args.get("to"))},
     )
     async def slots(
         self,
@@ -50,18 +60,27 @@ class Query:
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
         timezone: str | None = None,
-        duration: int | None = None,
+        duration_minutes: DurationMinutes = None,
     ) -> list[SlotType]:
-        try:
-            zone = viewer_zone(timezone)
-            wanted = schedule.window(from_, to)
-            service = await load_service(info, node_id(service_id, "Service"))
-            if service is None or not catalog.can_see(await info.context.viewer(), service):
-                raise catalog.SERVICE_NOT_FOUND
-            found = await schedule.service_slots(service, wanted, duration=duration)
-        except DomainError as exc:
-            raise graphql_error(exc) from None
+        zone = viewer_zone(timezone)
+        wanted = schedule.window(from_, to)
+        service = await load_service(info, node_id(service_id, "Service"))
+        if service is None or not catalog.can_see(await info.context.viewer(), service):
+            raise catalog.service_not_found("service_id")
+        found = await schedule.service_slots(service, wanted, duration=duration_minutes)
         return [SlotType.of(s, zone) for s in found]
+
+
+def most_slots(start: object, end: object) -> int:
+    """The most slots a window can hold, one every STEP minutes (the finest slot interval);
+    that of the longest window allowed when the window is not two comparable instants."""
+    longest = schedule.MAX_WINDOW
+    span: timedelta
+    try:
+        span = min(max(end - start, timedelta(0)), longest)  # type: ignore[operator]
+    except TypeError:
+        span = longest
+    return math.ceil(span / timedelta(minutes=catalog.STEP))
 
 
 def viewer_zone(name: str | None) -> ZoneInfo | None:

@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from specialistly.core import validation
 from specialistly.core.bookings import Booking
-from specialistly.core.errors import NOT_FOUND, Check, DomainError, is_duplicate_key
+from specialistly.core.errors import Check, DomainError, ErrorCode, is_duplicate_key
 from specialistly.core.passwords import (
     MAX_LENGTH,
     check_strength,
@@ -18,8 +18,6 @@ from specialistly.core.passwords import (
     verify_password,
 )
 from specialistly.core.users import Role, SpecialistProfile, User
-
-INVALID_CREDENTIALS = DomainError.of("INVALID_CREDENTIALS", "The email or password is not correct.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +43,13 @@ class ProfileChanges:
     published: bool | None = None
 
 
-async def register(data: Registration, *, field_prefix: str = "input.") -> User:
+async def register(data: Registration) -> User:
     check = Check()
-    email = validation.email(check, f"{field_prefix}email", data.email)
-    name = display_name(check, f"{field_prefix}displayName", data.display_name)
+    email = validation.email(check, "email", data.email)
+    name = display_name(check, "display_name", data.display_name)
     if data.role == Role.ADMIN:
-        check.add("FORBIDDEN", "Admins cannot register themselves.", f"{field_prefix}role")
-    check_strength(check, f"{field_prefix}password", data.password, email=email)
+        check.add(ErrorCode.FORBIDDEN, "Admins cannot register themselves.", "role")
+    check_strength(check, "password", data.password, email=email)
     check.raise_if_any()
 
     user = User(
@@ -65,7 +63,7 @@ async def register(data: Registration, *, field_prefix: str = "input.") -> User:
         await user.insert()
     except DuplicateKeyError:
         raise DomainError.of(
-            "EMAIL_TAKEN", "An account with this email exists already.", f"{field_prefix}email"
+            ErrorCode.EMAIL_TAKEN, "An account with this email exists already.", "email"
         ) from None
     if data.role == Role.SPECIALIST:
         try:
@@ -96,18 +94,22 @@ async def _create_profile(user: User) -> SpecialistProfile:
 
 async def authenticate(email: str, password: str) -> User:
     if len(email or "") > 254 or len(password or "") > MAX_LENGTH:
-        raise INVALID_CREDENTIALS  # no such account could exist: spend no hashing on it
+        raise _invalid_credentials()  # no such account could exist: spend no hashing on it
     user = await User.find_one(User.email_key == (email or "").strip().lower())
     if not await verify_password(user.password_hash if user else None, password or ""):
-        raise INVALID_CREDENTIALS
+        raise _invalid_credentials()
     assert user is not None
     return user
+
+
+def _invalid_credentials() -> DomainError:
+    return DomainError.of(ErrorCode.INVALID_CREDENTIALS, "The email or password is not correct.")
 
 
 async def get_user(user_id: PydanticObjectId | str) -> User:
     user = await User.get(user_id) if PydanticObjectId.is_valid(user_id) else None
     if user is None:
-        raise DomainError.of(NOT_FOUND, "No such user.")
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No such user.")
     return user
 
 
@@ -151,26 +153,23 @@ async def set_admin(email: str, *, admin: bool) -> User:
     key = (email or "").strip().lower()
     user = await User.find_one(User.email_key == key) if len(key) <= 254 else None
     if user is None:
-        raise DomainError.of(NOT_FOUND, "No account has this email.", "email")
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No account has this email.", "email")
     assert user.id is not None
     change = {"$addToSet" if admin else "$pull": {"roles": Role.ADMIN.value}}
     await User.get_pymongo_collection().update_one({"_id": user.id}, change)
     return await get_user(user.id)
 
 
-async def update_profile(
-    user: User, changes: ProfileChanges, *, field_prefix: str = "input."
-) -> User:
+async def update_profile(user: User, changes: ProfileChanges) -> User:
     """Change the user's name and, for a specialist, the public profile; all or nothing."""
     check = Check()
-    f = field_prefix
     updates: dict[str, object] = {}
     if changes.display_name is not None:
-        updates["display_name"] = display_name(check, f"{f}displayName", changes.display_name)
-    profile_fields = _profile_updates(check, changes, f)
+        updates["display_name"] = display_name(check, "display_name", changes.display_name)
+    profile_fields = _profile_updates(check, changes)
     profile = await profile_of(user) if user.has(Role.SPECIALIST) else None
     if profile_fields and profile is None:
-        check.add("FORBIDDEN", "Only specialists have a public profile.", None)
+        check.add(ErrorCode.FORBIDDEN, "Only specialists have a public profile.", None)
     check.raise_if_any()
 
     if profile is not None and (profile_fields or "display_name" in updates):
@@ -182,31 +181,31 @@ async def update_profile(
             if not is_duplicate_key(exc):
                 raise
             raise DomainError.of(
-                "SLUG_TAKEN", "Another specialist uses this address.", f"{f}slug"
+                ErrorCode.SLUG_TAKEN, "Another specialist uses this address.", "slug"
             ) from None
     if updates:
         await user.set(updates)
     return user
 
 
-def _profile_updates(check: Check, c: ProfileChanges, f: str) -> dict[str, object]:
+def _profile_updates(check: Check, c: ProfileChanges) -> dict[str, object]:
     fields: dict[str, object] = {}
     if c.headline is not None:
         fields["headline"] = validation.text(
-            check, f"{f}headline", c.headline, max_length=140, required=False, multiline=False
+            check, "headline", c.headline, max_length=140, required=False, multiline=False
         )
     if c.bio is not None:
-        fields["bio"] = validation.text(check, f"{f}bio", c.bio, max_length=5000, required=False)
+        fields["bio"] = validation.text(check, "bio", c.bio, max_length=5000, required=False)
     if c.expertise is not None:
-        fields["expertise"] = validation.tags(check, f"{f}expertise", c.expertise)
+        fields["expertise"] = validation.tags(check, "expertise", c.expertise)
     if c.timezone is not None:
-        fields["timezone"] = validation.timezone(check, f"{f}timezone", c.timezone)
+        fields["timezone"] = validation.timezone(check, "timezone", c.timezone)
     if c.currency is not None:
-        fields["currency"] = validation.currency(check, f"{f}currency", c.currency)
+        fields["currency"] = validation.currency(check, "currency", c.currency)
     if c.slug is not None:
-        fields["slug"] = validation.slug(check, f"{f}slug", c.slug)
+        fields["slug"] = validation.slug(check, "slug", c.slug)
     if c.photo_url is not None:
-        fields["photo_url"] = validation.https_url(check, f"{f}photoUrl", c.photo_url)
+        fields["photo_url"] = validation.https_url(check, "photo_url", c.photo_url)
     if c.published is not None:
         fields["published"] = c.published
     return fields

@@ -6,9 +6,8 @@ from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 
-from specialistly.core import claims, events, slots, validation
+from specialistly.core import catalog, claims, events, slots, validation
 from specialistly.core.bookings import (
-    ILLEGAL_TRANSITION,
     Booking,
     BookingStatus,
     Party,
@@ -27,13 +26,10 @@ from specialistly.core.bookings import (
     update_booking,
 )
 from specialistly.core.clock import utcnow
-from specialistly.core.errors import Check, DomainError
-from specialistly.core.reservations import NOT_BOOKABLE, check_slot, quota_limits, slot_policy
+from specialistly.core.errors import Check, DomainError, ErrorCode
+from specialistly.core.reservations import check_slot, quota_limits, slot_policy
 from specialistly.core.services import CancellationPolicy, Service
 from specialistly.core.users import User
-
-CANCELLATION_TOO_LATE = "CANCELLATION_TOO_LATE"
-RESCHEDULE_TOO_LATE = "RESCHEDULE_TOO_LATE"
 
 MAX_REASON = 500
 
@@ -51,7 +47,7 @@ async def cancel(
     now: datetime | None = None,
 ) -> Booking:
     """Cancel as its customer (in time, per the policy), its specialist (before it starts)
-    or an admin; the refund owed goes into the event. The caller publishes the outbox."""
+    or an admin; the refund owed goes into the event."""
     now = now or utcnow()
     check = Check()
     reason = validation.text(check, "reason", reason, max_length=MAX_REASON, required=False)
@@ -66,7 +62,7 @@ async def cancel(
             cutoff -= timedelta(minutes=policy.cancel_minutes_before)
         if by != Party.ADMIN and now > cutoff:
             raise DomainError.of(
-                CANCELLATION_TOO_LATE,
+                ErrorCode.CANCELLATION_TOO_LATE,
                 "It is too late to cancel this booking; please contact the specialist.",
             )
         event = booking_event(
@@ -102,11 +98,13 @@ async def reschedule(
 
     The claim moves without a moment of double or no holding: the cells of the new time
     that it does not hold yet are claimed first (SLOT_TAKEN, booking unchanged, if one is
-    taken), then the booking is moved in one conditional update, then the cells of the old
-    time it no longer needs are released. Asking again for the time it has changes nothing.
+    taken), then places under the limits of the new day and week (LIMIT_REACHED, those
+    cells released), then the booking is moved in one conditional update, then the cells
+    of the old time it no longer needs are released. Asking again for the time it has
+    changes nothing.
     """
     now = now or utcnow()
-    field = "newStart"
+    field = "start"
     check = Check()
     new_start = validation.instant(check, field, new_start)
     check.raise_if_any()
@@ -115,20 +113,20 @@ async def reschedule(
         by = acting_party(booking, actor)
         if booking.status not in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED):
             raise DomainError.of(
-                ILLEGAL_TRANSITION,
+                ErrorCode.ILLEGAL_TRANSITION,
                 f"A {status_label(booking.status)} booking cannot be rescheduled.",
             )
         if booking.start == stored_instant(new_start):
             return booking
         service = await Service.get(booking.service_id)
         if service is None:
-            raise DomainError.of(NOT_BOOKABLE, "This service no longer exists.", field)
+            raise catalog.service_not_found(field)
         cutoff = booking.start
         if by == Party.CUSTOMER:
             cutoff -= timedelta(minutes=service.policy.reschedule_minutes_before)
         if by != Party.ADMIN and now > cutoff:
             raise DomainError.of(
-                RESCHEDULE_TOO_LATE,
+                ErrorCode.RESCHEDULE_TOO_LATE,
                 "It is too late to reschedule this booking; please contact the specialist.",
             )
         duration = int((booking.end - booking.start).total_seconds()) // 60
@@ -148,7 +146,7 @@ async def _move(
     now: datetime,
 ) -> Booking:
     assert booking.id is not None
-    field = "newStart"
+    field = "start"
     # Marks the move until it is over, so that the sweeper tidies up after a crash.
     marker = stored_instant(now)
     locked = await update_booking(booking, {"$set": {"reschedule_started_at": marker}})
@@ -159,14 +157,13 @@ async def _move(
     kept = [p for p in booking.quota_places if claims.place_key(p) in new_keys]
     held_keys = {claims.place_key(p) for p in kept}
     try:
-        extra = await claims.take_places(
-            [(k, n) for k, n in limits if k not in held_keys], field=field
+        extra = await claims.claim_with_places(
+            booking.id,
+            booking.specialist_id,
+            wanted,
+            [(k, n) for k, n in limits if k not in held_keys],
+            field=field,
         )
-        try:
-            await claims.claim(booking.id, booking.specialist_id, wanted, field=field)
-        except DomainError:
-            await claims.release_places(extra)
-            raise
     except DomainError:
         await clear_reschedule_mark(booking.id, marker)
         raise

@@ -18,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 from specialistly.core import claims, events, locks, validation
 from specialistly.core.clock import utcnow
-from specialistly.core.errors import NOT_FOUND, Check, DomainError
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.events import OutboxEvent, new_event
 from specialistly.core.services import CancellationPolicy
 from specialistly.core.users import Role, User
@@ -130,12 +130,13 @@ class SlotClaim(Document):
 
 # --------------------------------------------------------------------------- the rules
 
-ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
-BOOKING_BUSY = "BOOKING_BUSY"
-
 
 def _busy() -> DomainError:
-    return DomainError.of(BOOKING_BUSY, "This booking is being changed; try again.")
+    return DomainError.of(ErrorCode.BOOKING_BUSY, "This booking is being changed; try again.")
+
+
+def booking_not_found() -> DomainError:
+    return DomainError.of(ErrorCode.NOT_FOUND, "There is no such booking.", "id")
 
 
 def status_label(status: BookingStatus) -> str:
@@ -147,7 +148,7 @@ def check_transition(current: BookingStatus, to: BookingStatus) -> None:
     if to not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(status_label(s) for s in TRANSITIONS[current])) or "nothing"
         raise DomainError.of(
-            ILLEGAL_TRANSITION,
+            ErrorCode.ILLEGAL_TRANSITION,
             f"A {status_label(current)} booking cannot become {status_label(to)}"
             f" (it can become: {allowed}).",
         )
@@ -174,7 +175,7 @@ def acting_party(booking: Booking, user: User) -> Party:
     by = party(booking, user)
     if by is None:
         # Not a party: as if the booking did not exist, so ids reveal nothing.
-        raise DomainError.of(NOT_FOUND, "There is no such booking.", "id")
+        raise booking_not_found()
     return by
 
 
@@ -223,7 +224,8 @@ def booking_event(name: str, booking: Booking, **data: Any) -> dict[str, Any]:
 async def update_booking(
     booking: Booking, update: dict[str, Any], *, also: dict[str, Any] | None = None
 ) -> Booking:
-    """Apply update if the booking still has the status (and start) it was read with."""
+    """Apply update if the booking still has the status (and start) it was read with; a
+    booking whose outbox it pushed to joins the unit of work."""
     query = {
         "_id": booking.id,
         "status": booking.status.value,
@@ -235,6 +237,8 @@ async def update_booking(
     if raw is None:  # changed by a writer that does not take the lock
         raise _busy()
     changed: Booking = Booking.model_validate(raw)
+    if "outbox" in update.get("$push", {}):
+        events.note_outbox(Booking, changed.id)  # published when the change finishes
     return changed
 
 
@@ -259,7 +263,7 @@ async def transition(
 def booking_object_id(booking_id: PydanticObjectId | str) -> PydanticObjectId:
     if isinstance(booking_id, str):
         if not PydanticObjectId.is_valid(booking_id):
-            raise DomainError.of(NOT_FOUND, "There is no such booking.", "id")
+            raise booking_not_found()
         return PydanticObjectId(booking_id)
     return booking_id
 
@@ -267,7 +271,7 @@ def booking_object_id(booking_id: PydanticObjectId | str) -> PydanticObjectId:
 async def get_booking(booking_id: PydanticObjectId | str) -> Booking:
     booking = await Booking.get(booking_object_id(booking_id))
     if booking is None or booking.status == BookingStatus.RESERVING:
-        raise DomainError.of(NOT_FOUND, "There is no such booking.", "id")
+        raise booking_not_found()
     return booking
 
 
@@ -286,10 +290,7 @@ async def clear_reschedule_mark(booking_id: PydanticObjectId, marker: datetime) 
 
 
 async def confirm(booking_id: PydanticObjectId, *, now: datetime | None = None) -> Booking:
-    """PENDING_PAYMENT -> CONFIRMED (the payment arrived); confirming twice is harmless.
-
-    The caller publishes the booking's outbox.
-    """
+    """PENDING_PAYMENT -> CONFIRMED (the payment arrived); confirming twice is harmless."""
     now = now or utcnow()
     async with booking_lock(booking_object_id(booking_id)):
         booking = await get_booking(booking_id)

@@ -13,7 +13,7 @@ from beanie import PydanticObjectId
 
 from specialistly.core import validation
 from specialistly.core.clock import utcnow
-from specialistly.core.errors import FORBIDDEN, INVALID, NOT_FOUND, REQUIRED, Check, DomainError
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.services import CancellationPolicy, Service, ServiceStatus
 from specialistly.core.users import Role, SpecialistProfile, User
 
@@ -23,9 +23,6 @@ MAX_PRICE = 10_000_000
 MAX_DURATIONS = 10
 MAX_DURATION = 480  # minutes
 MAX_BUFFER = 240
-NOTICE_BEYOND_HORIZON = "NOTICE_BEYOND_HORIZON"
-ARCHIVED = "ARCHIVED"
-SERVICE_NOT_FOUND = DomainError.of(NOT_FOUND, "No such service.", "id")
 
 
 class PolicyFields(TypedDict, total=False):
@@ -54,28 +51,6 @@ class ServiceFields(TypedDict, total=False):
     max_per_week: int | None
 
 
-# The GraphQL names of the fields, for the `field` of each problem.
-_NAMES = {
-    "title": "title",
-    "description": "description",
-    "durations": "durations",
-    "price": "price",
-    "currency": "currency",
-    "buffer_before": "bufferBefore",
-    "buffer_after": "bufferAfter",
-    "minimum_notice": "minimumNotice",
-    "horizon_days": "horizonDays",
-    "slot_interval": "slotInterval",
-    "video_provider": "videoProvider",
-    "policy": "policy",
-    "max_per_day": "maxPerDay",
-    "max_per_week": "maxPerWeek",
-    "cancel_minutes_before": "cancelMinutesBefore",
-    "reschedule_minutes_before": "rescheduleMinutesBefore",
-    "refund_percent": "refundPercent",
-    "late_refund_percent": "lateRefundPercent",
-}
-
 _NULLABLE = frozenset({"description", "max_per_day", "max_per_week"})
 
 # (low, high, step) of the whole-number fields.
@@ -100,16 +75,15 @@ async def create_service(
     fields: ServiceFields,
     *,
     video_providers: Collection[str],
-    field_prefix: str = "input.",
 ) -> Service:
     """A new draft service of the user, who must be a specialist."""
     if not user.has(Role.SPECIALIST):
-        raise DomainError.of(FORBIDDEN, "Only a specialist may offer services.")
+        raise DomainError.of(ErrorCode.FORBIDDEN, "Only a specialist may offer services.")
     assert user.id is not None
     check = Check()
     for key in ("title", "durations", "price"):
         if key not in fields:
-            check.add(REQUIRED, "This field is required.", f"{field_prefix}{_NAMES[key]}")
+            check.add(ErrorCode.REQUIRED, "This field is required.", key)
     if "currency" not in fields:
         profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
         fields = {**fields, "currency": profile.currency if profile else "usd"}
@@ -118,8 +92,8 @@ async def create_service(
         if default in video_providers:
             fields = {**fields, "video_provider": default}
         else:
-            check.add(REQUIRED, "Choose a video provider.", f"{field_prefix}videoProvider")
-    values = _validated(check, fields, {}, field_prefix, video_providers)
+            check.add(ErrorCode.REQUIRED, "Choose a video provider.", "video_provider")
+    values = _validated(check, fields, {}, video_providers)
     check.raise_if_any()
     service = Service(specialist_id=user.id, **values)
     await service.insert()
@@ -132,11 +106,10 @@ async def update_service(
     fields: ServiceFields,
     *,
     video_providers: Collection[str],
-    field_prefix: str = "input.",
 ) -> Service:
     service = await owned_service(user, service_id)
     check = Check()
-    values = _validated(check, fields, service.model_dump(), field_prefix, video_providers)
+    values = _validated(check, fields, service.model_dump(), video_providers)
     check.raise_if_any()
     if values:
         values["updated_at"] = utcnow()
@@ -166,7 +139,9 @@ async def _set_status(user: User, service_id: str, status: ServiceStatus) -> Ser
         {"$set": {"status": status.value, "updated_at": utcnow()}},
     )
     if not changed.matched_count:
-        raise DomainError.of(ARCHIVED, "An archived service cannot go on sale again.", "id")
+        raise DomainError.of(
+            ErrorCode.ARCHIVED, "An archived service cannot go on sale again.", "id"
+        )
     await refresh_price_range(service.specialist_id)
     found = await find_service(service_id)
     assert found is not None
@@ -177,8 +152,12 @@ async def owned_service(user: User, service_id: str) -> Service:
     """The service, if the user owns it or is an admin; NOT_FOUND for everyone else."""
     service = await find_service(service_id)
     if service is None or not can_edit(user, service):
-        raise SERVICE_NOT_FOUND  # the same answer as for a missing one: ids are not probed
+        raise service_not_found()  # the same answer as for a missing one: ids are not probed
     return service
+
+
+def service_not_found(field: str = "id") -> DomainError:
+    return DomainError.of(ErrorCode.NOT_FOUND, "There is no such service.", field)
 
 
 async def find_service(service_id: str) -> Service | None:
@@ -211,35 +190,35 @@ def _validated(
     check: Check,
     fields: ServiceFields,
     current: dict[str, Any],
-    prefix: str,
     video_providers: Collection[str],
 ) -> dict[str, Any]:
     """The given fields, cleaned, for storing; problems go to check."""
     values: dict[str, Any] = {}
     given: dict[str, Any] = dict(fields)
     for key, value in given.items():
-        name = f"{prefix}{_NAMES[key]}"
         if value is None and key not in _NULLABLE:
-            check.add(INVALID, "This cannot be null.", name)
+            check.add(ErrorCode.INVALID, "This cannot be null.", key)
         elif key == "title":
-            values[key] = validation.text(check, name, value, max_length=120, multiline=False)
+            values[key] = validation.text(check, key, value, max_length=120, multiline=False)
         elif key == "description":
-            values[key] = validation.text(check, name, value, max_length=5000, required=False)
+            values[key] = validation.text(check, key, value, max_length=5000, required=False)
         elif key == "durations":
-            values[key] = _durations(check, name, value)
+            values[key] = _durations(check, key, value)
         elif key == "currency":
-            values[key] = validation.currency(check, name, value)
+            values[key] = validation.currency(check, key, value)
         elif key == "video_provider":
             if value not in video_providers:
                 known = ", ".join(sorted(video_providers)) or "none"
-                check.add(INVALID, f"Unknown video provider; choose one of: {known}.", name)
+                check.add(
+                    ErrorCode.INVALID, f"Unknown video provider; choose one of: {known}.", key
+                )
             values[key] = value
         elif key == "policy":
-            values[key] = _policy(check, f"{name}.", value, current.get("policy"))
+            values[key] = _policy(check, value, current.get("policy"))
         elif key in ("max_per_day", "max_per_week") and value is None:
             values[key] = None
         else:
-            values[key] = _whole(check, name, value, *_BOUNDS[key])
+            values[key] = _whole(check, key, value, *_BOUNDS[key])
     merged = {**current, **values}
     notice, horizon = merged.get("minimum_notice"), merged.get("horizon_days")
     if notice is None:
@@ -248,49 +227,47 @@ def _validated(
         horizon = Service.model_fields["horizon_days"].default
     if notice >= horizon * DAY_MINUTES and {"minimum_notice", "horizon_days"} & given.keys():
         check.add(
-            NOTICE_BEYOND_HORIZON,
+            ErrorCode.NOTICE_BEYOND_HORIZON,
             "The minimum notice must be shorter than the booking horizon.",
-            f"{prefix}minimumNotice",
+            "minimum_notice",
         )
     day_cap, week_cap = merged.get("max_per_day"), merged.get("max_per_week")
     if day_cap is not None and week_cap is not None and day_cap > week_cap:
-        check.add(INVALID, "The daily cap cannot exceed the weekly cap.", f"{prefix}maxPerDay")
+        check.add(ErrorCode.INVALID, "The daily cap cannot exceed the weekly cap.", "max_per_day")
     return values
 
 
 def _whole(check: Check, name: str, value: object, low: int, high: int, step: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        check.add(INVALID, "This must be a whole number.", name)
+        check.add(ErrorCode.INVALID, "This must be a whole number.", name)
         return 0
     if not low <= value <= high:
-        check.add(INVALID, f"This must be between {low} and {high}.", name)
+        check.add(ErrorCode.INVALID, f"This must be between {low} and {high}.", name)
     elif value % step:
-        check.add(INVALID, f"This must be a multiple of {step}.", name)
+        check.add(ErrorCode.INVALID, f"This must be a multiple of {step}.", name)
     return value
 
 
 def _durations(check: Check, name: str, values: object) -> list[int]:
     if not isinstance(values, list) or not values:
-        check.add(REQUIRED, "Give at least one duration.", name)
+        check.add(ErrorCode.REQUIRED, "Give at least one duration.", name)
         return []
     if len(values) > MAX_DURATIONS:
-        check.add(INVALID, f"At most {MAX_DURATIONS} durations.", name)
+        check.add(ErrorCode.INVALID, f"At most {MAX_DURATIONS} durations.", name)
         return []
     for i, value in enumerate(values):
         _whole(check, f"{name}.{i}", value, STEP, MAX_DURATION, STEP)
     return sorted(set(values))
 
 
-def _policy(
-    check: Check, prefix: str, given: PolicyFields, current: dict[str, Any] | None
-) -> dict[str, Any]:
+def _policy(check: Check, given: PolicyFields, current: dict[str, Any] | None) -> dict[str, Any]:
     merged: dict[str, Any] = {**CancellationPolicy().model_dump(), **(current or {})}
     for key, value in given.items():
-        merged[key] = _whole(check, f"{prefix}{_NAMES[key]}", value, *_BOUNDS[key])
+        merged[key] = _whole(check, f"policy.{key}", value, *_BOUNDS[key])
     if merged["late_refund_percent"] > merged["refund_percent"]:
         check.add(
-            INVALID,
+            ErrorCode.INVALID,
             "A late cancellation cannot refund more than a timely one.",
-            f"{prefix}lateRefundPercent",
+            "policy.late_refund_percent",
         )
     return merged

@@ -11,7 +11,7 @@ whole minutes and normally multiples of five, where this never happens.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -21,16 +21,16 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 # The module, not its names: bookings imports this module while it is still loading.
 from specialistly.core import bookings
 from specialistly.core.clock import as_utc
-from specialistly.core.errors import DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 
 CELL = timedelta(minutes=5)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
-SLOT_TAKEN = "SLOT_TAKEN"
 
-
-def slot_taken(field: str = "input.start") -> DomainError:
-    return DomainError.of(SLOT_TAKEN, "This time has just been booked by someone else.", field)
+def slot_taken(field: str = "start") -> DomainError:
+    return DomainError.of(
+        ErrorCode.SLOT_TAKEN, "This time has just been booked by someone else.", field
+    )
 
 
 def cells(claim_start: datetime, claim_end: datetime) -> list[datetime]:
@@ -49,7 +49,7 @@ async def claim(
     specialist_id: PydanticObjectId,
     wanted: Sequence[datetime],
     *,
-    field: str = "input.start",
+    field: str = "start",
 ) -> None:
     """Insert one claim per cell, all or none; SLOT_TAKEN if any cell is held already."""
     if not wanted:
@@ -108,11 +108,33 @@ async def release_orphans() -> int:
 # "<counter key>#<n>" for n below the limit. A booking takes a free place by inserting it;
 # the unique _id makes two requests unable to take the same place. (A counter raised with
 # a conditional $inc would not do: FerretDB v1 applies updates as unisolated
-# read-modify-write, so concurrent increments get lost.) A request that crashes between
-# taking a place and recording it on its booking leaves the place taken: one booking too
-# few may be allowed that day, never one too many.
+# read-modify-write, so concurrent increments get lost.) A request takes places only once
+# it owns its time (claim_with_places), so no request about to lose its time holds a place
+# that refuses someone else. A request that crashes between taking a place and recording
+# it on its booking leaves the place taken: one booking too few may be allowed that day,
+# never one too many.
 
-LIMIT_REACHED = "LIMIT_REACHED"
+
+def day_counter(service_id: object, day: date) -> str:
+    """The counter of a service's bookings on a (specialist-local) day."""
+    return f"{service_id}:day:{day.isoformat()}"
+
+
+def week_counter(service_id: object, day: date) -> str:
+    """The counter of a service's bookings in the ISO week of a (specialist-local) day."""
+    year, week, _ = day.isocalendar()
+    return f"{service_id}:week:{year}-W{week:02d}"
+
+
+def limit_reached(counter: str, field: str) -> DomainError:
+    """Which cap is full, told by the counter's key (see day_counter and week_counter)."""
+    if ":week:" in counter:
+        return DomainError.of(
+            ErrorCode.WEEKLY_LIMIT_REACHED, "This service is fully booked for that week.", field
+        )
+    return DomainError.of(
+        ErrorCode.DAILY_LIMIT_REACHED, "This service is fully booked for that day.", field
+    )
 
 
 def _places() -> AsyncCollection[dict[str, Any]]:
@@ -123,20 +145,50 @@ def place_key(place: str) -> str:
     return place.rsplit("#", 1)[0]
 
 
-async def take_places(
-    limits: Sequence[tuple[str, int]], *, field: str = "input.start"
-) -> list[str]:
-    """One place under each (counter key, limit), all or none; LIMIT_REACHED if one is full."""
+async def take_places(limits: Sequence[tuple[str, int]], *, field: str = "start") -> list[str]:
+    """One place under each (counter key, limit), all or none; DAILY_LIMIT_REACHED or
+    WEEKLY_LIMIT_REACHED if one is full."""
     taken: list[str] = []
     for key, limit in limits:
         place = await _take(key, limit)
         if place is None:
             await release_places(taken)
-            raise DomainError.of(
-                LIMIT_REACHED, "This service is fully booked for that day or week.", field
-            )
+            raise limit_reached(key, field)
         taken.append(place)
     return taken
+
+
+async def _check_places(limits: Sequence[tuple[str, int]], *, field: str = "start") -> None:
+    """The limit's code if a limit has no free place left now. Only a first answer: a place
+    freed or taken meanwhile changes it, and take_places decides."""
+    for key, limit in limits:
+        ids = [f"{key}#{n}" for n in range(limit)]  # by _id: the one index the places have
+        if await _places().count_documents({"_id": {"$in": ids}}) >= limit:
+            raise limit_reached(key, field)
+
+
+async def claim_with_places(
+    booking_id: PydanticObjectId,
+    specialist_id: PydanticObjectId,
+    wanted: Sequence[datetime],
+    limits: Sequence[tuple[str, int]],
+    *,
+    field: str = "start",
+) -> list[str]:
+    """Claim the cells, then take a place under each limit; returns the places taken.
+
+    In this order a request holds a place only once it owns its time, so the losers of a
+    contested time hear SLOT_TAKEN and never crowd out a booking of another time that day.
+    Failing a limit releases the cells just claimed. A limit already full is refused before
+    anything is claimed, so everyone asking on a full day hears the limit's code.
+    """
+    await _check_places(limits, field=field)
+    await claim(booking_id, specialist_id, wanted, field=field)
+    try:
+        return await take_places(limits, field=field)
+    except DomainError:
+        await release(booking_id, wanted)
+        raise
 
 
 async def _take(key: str, limit: int) -> str | None:

@@ -1,19 +1,69 @@
-"""Expected failures of domain operations, reported to the user field by field."""
+"""Expected failures of domain operations, reported to the user field by field.
+
+Every code the platform reports is a member of :class:`ErrorCode`, the one registry; the
+API exposes it as the GraphQL enum ``ErrorCode``. A field is the Python path of the wrong
+input (``buffer_before``, ``policy.refund_percent``, ``durations.1``); the API turns it
+into the client's name. Raise a new :class:`DomainError` each time (never a shared
+instance: a raised exception keeps the frames of every raise alive in its traceback).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 
+class ErrorCode(StrEnum):
+    """Stable machine-readable codes; one per meaning, whatever the operation."""
+
+    # Generic: any operation (and any plugin) may report these.
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    NOT_FOUND = "NOT_FOUND"  # missing, or not visible to the viewer: ids are not probed
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    CONFLICT = "CONFLICT"  # changed meanwhile by someone else; try again
+    RATE_LIMITED = "RATE_LIMITED"
+    # Accounts and sessions.
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    SLUG_TAKEN = "SLUG_TAKEN"
+    WEAK_PASSWORD = "WEAK_PASSWORD"  # noqa: S105 (a code, not a secret)
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 (a code, not a secret)
+    TOKEN_INVALID = "TOKEN_INVALID"  # noqa: S105 (a code, not a secret)
+    REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID"  # noqa: S105 (a code, not a secret)
+    # Services and working hours.
+    NOTICE_BEYOND_HORIZON = "NOTICE_BEYOND_HORIZON"
+    OVERLAPPING_RANGES = "OVERLAPPING_RANGES"
+    # Bookings.
+    ARCHIVED = "ARCHIVED"  # off sale for good
+    NOT_BOOKABLE = "NOT_BOOKABLE"  # the service exists but is not on sale
+    SELF_BOOKING = "SELF_BOOKING"
+    PAST_SLOT = "PAST_SLOT"
+    SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
+    SLOT_TAKEN = "SLOT_TAKEN"
+    DAILY_LIMIT_REACHED = "DAILY_LIMIT_REACHED"
+    WEEKLY_LIMIT_REACHED = "WEEKLY_LIMIT_REACHED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    BOOKING_BUSY = "BOOKING_BUSY"
+    ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
+    CANCELLATION_TOO_LATE = "CANCELLATION_TOO_LATE"
+    RESCHEDULE_TOO_LATE = "RESCHEDULE_TOO_LATE"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with a request. ``field`` is the input path (``input.email``) or None."""
+    """One thing wrong with a request. ``field`` is the input's Python path, or None."""
 
-    code: str
+    code: ErrorCode
     message: str
     field: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", ErrorCode(self.code))  # an unknown code fails here
 
 
 class DomainError(Exception):
@@ -24,7 +74,7 @@ class DomainError(Exception):
         self.problems = problems
 
     @classmethod
-    def of(cls, code: str, message: str, field: str | None = None) -> DomainError:
+    def of(cls, code: ErrorCode, message: str, field: str | None = None) -> DomainError:
         return cls(Problem(code, message, field))
 
 
@@ -34,7 +84,7 @@ class Check:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def add(self, code: str, message: str, field: str | None = None) -> None:
+    def add(self, code: ErrorCode, message: str, field: str | None = None) -> None:
         self.problems.append(Problem(code, message, field))
 
     def raise_if_any(self) -> None:
@@ -42,20 +92,15 @@ class Check:
             raise DomainError(*self.problems)
 
 
-NOT_FOUND = "NOT_FOUND"
-FORBIDDEN = "FORBIDDEN"
-UNAUTHENTICATED = "UNAUTHENTICATED"
-INVALID = "INVALID"
-TOO_LONG = "TOO_LONG"
-REQUIRED = "REQUIRED"
-
-
 def is_duplicate_key(exc: BaseException) -> bool:
     """Whether a write failed on a unique index.
 
-    Inserts report it as DuplicateKeyError; FerretDB v1 reports an *update* that breaks a
-    unique index as a plain OperationFailure naming the SQLite constraint.
+    Inserts report it as DuplicateKeyError; FerretDB v1 on PostgreSQL reports an *update*
+    that breaks a unique index as a plain OperationFailure (code 1) carrying PostgreSQL's
+    unique-violation message.
     """
     if isinstance(exc, DuplicateKeyError):
         return True
-    return isinstance(exc, OperationFailure) and "UNIQUE constraint failed" in str(exc)
+    return isinstance(exc, OperationFailure) and (
+        "duplicate key value violates unique constraint" in str(exc)
+    )

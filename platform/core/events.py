@@ -1,18 +1,22 @@
-"""Lifecycle events and their outbox.
+"""Lifecycle events, their outbox and the unit of work that publishes it.
 
 A change and its event are written in one single-document update: the event is pushed
-onto the changed document's ``outbox`` array. Publishing then copies it into the
-``events`` collection (with the same id, so copying twice is harmless), removes it from the
-outbox and enqueues its dispatch. A sweeper repeats whatever a crash interrupted.
+onto the changed document's ``outbox`` array, and the document is noted in the current
+unit of work. When the change finishes (a GraphQL operation, a job, a command), the unit
+of work publishes every outbox it noted: it copies the events into the ``events``
+collection (with the same id, so copying twice is harmless), removes them from the outbox
+and enqueues their dispatch. No caller publishes by hand. A sweeper repeats whatever a
+crash interrupted, for every document type that has an ``outbox`` field.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
@@ -70,6 +74,84 @@ class Event(Document):
 def new_event(name: str, version: int = 1, **data: Any) -> OutboxEvent:
     return OutboxEvent(name=name, version=version, data=data)
 
+
+# --------------------------------------------------------------------------- unit of work
+
+Publish = Callable[[type[Document], Any], Awaitable[int]]
+D = TypeVar("D", bound=Document)
+
+# The documents whose outbox received events in the current unit of work, in write order.
+# Tasks started inside a unit of work share its dict (a context copy keeps the reference).
+_noted: ContextVar[dict[tuple[type[Document], Any], None] | None] = ContextVar(
+    "specialistly_noted_outboxes", default=None
+)
+
+
+def note_outbox(model: type[Document], doc_id: Any) -> None:
+    """Note that a document's outbox received events: the unit of work publishes it when
+    the change finishes. Outside a unit of work, the sweeper publishes it."""
+    noted = _noted.get()
+    if noted is not None:
+        noted[(model, doc_id)] = None
+
+
+@asynccontextmanager
+async def unit_of_work(publish: Publish) -> AsyncIterator[None]:
+    """Publish, when the block ends, the outbox of every document noted inside it.
+
+    A document is noted only once its write succeeded, so its events describe changes
+    that happened: they are published even when the block then raises. A publication
+    that fails is left to the sweeper. A unit of work opened inside another one publishes
+    its own documents when it ends.
+    """
+    noted: dict[tuple[type[Document], Any], None] = {}
+    token = _noted.set(noted)
+    try:
+        yield
+    finally:
+        _noted.reset(token)
+        for model, doc_id in noted:
+            try:
+                await publish(model, doc_id)
+            except Exception:
+                log.exception(
+                    "%s %s: outbox not published; the sweeper will", model.__name__, doc_id
+                )
+
+
+async def update_with_events(
+    model: type[Document],
+    query: Mapping[str, Any],
+    update: Mapping[str, Any],
+    new: Sequence[OutboxEvent],
+) -> bool:
+    """Apply `update` to the document matching `query` and push `new` onto its outbox, in
+    one single-document update, and note it in the unit of work. False if none matched."""
+    push = {**update.get("$push", {}), "outbox": {"$each": [e.model_dump() for e in new]}}
+    # No projection: FerretDB v1 does not implement one in findAndModify.
+    raw = await model.get_pymongo_collection().find_one_and_update(
+        dict(query), {**update, "$push": push}
+    )
+    if raw is None:
+        return False
+    note_outbox(model, raw["_id"])
+    return True
+
+
+async def insert_with_events(document: D) -> D:
+    """Insert a document whose ``outbox`` holds its first events, and note it in the unit
+    of work."""
+    inserted = await document.insert()
+    note_outbox(type(document), inserted.id)
+    return inserted
+
+
+def with_outbox(models: Iterable[type[Document]]) -> list[type[Document]]:
+    """The document types that carry an ``outbox`` (the sweeper's to watch)."""
+    return [model for model in models if "outbox" in model.model_fields]
+
+
+# --------------------------------------------------------------------------- publishing
 
 Enqueue = Callable[[str], Awaitable[None]]
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from specialistly.core import schedule
+from specialistly.core import schedule, validation
 from specialistly.core.catalog import MAX_PRICE
-from specialistly.core.errors import INVALID, NOT_FOUND, TOO_LONG, Check, DomainError
+from specialistly.core.errors import Check, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role, SpecialistProfile, User
 
@@ -20,46 +20,64 @@ MAX_TEXT = 100
 PAGE_DAYS = 14  # how far ahead a specialist's page looks for free slots
 PAGE_SLOTS = 5  # slots shown per service
 
-SPECIALIST_NOT_FOUND = DomainError.of(NOT_FOUND, "No such specialist.", "slug")
+
+@dataclass(frozen=True, slots=True)
+class PriceRange:
+    """Prices of one currency, in its minor units; a bound left out is open."""
+
+    currency: str
+    min: int | None = None
+    max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SpecialistFilters:
     expertise: str | None = None
-    price_min: int | None = None  # minor units
-    price_max: int | None = None
+    price: PriceRange | None = None
     text: str | None = None
 
 
-def search_query(filters: SpecialistFilters) -> dict[str, Any]:
+async def search_query(filters: SpecialistFilters) -> dict[str, Any]:
     """The query for published specialists matching every filter given."""
     check = Check()
     clauses: list[dict[str, Any]] = [{"published": True}]
     if filters.expertise is not None:
         tag = filters.expertise.strip().lower()
         if len(tag) > 40:
-            check.add(TOO_LONG, "At most 40 characters.", "expertise")
+            check.add(ErrorCode.TOO_LONG, "At most 40 characters.", "expertise")
         clauses.append({"expertise": tag})
-    for name, value in (("priceMin", filters.price_min), ("priceMax", filters.price_max)):
-        if value is not None and not 0 <= value <= MAX_PRICE:
-            check.add(INVALID, f"This must be between 0 and {MAX_PRICE}.", name)
-    low, high = filters.price_min, filters.price_max
-    if low is not None and high is not None and low > high:
-        check.add(INVALID, "The lowest price must not exceed the highest.", "priceMin")
-    # The profile's price range must overlap the one asked for.
-    if high is not None:
-        clauses.append({"price_min": {"$lte": high}})
-    if low is not None:
-        clauses.append({"price_max": {"$gte": low}})
+    prices = _price_query(check, filters.price) if filters.price is not None else None
     text = (filters.text or "").strip()
     if len(text) > MAX_TEXT:
-        check.add(TOO_LONG, f"At most {MAX_TEXT} characters.", "text")
+        check.add(ErrorCode.TOO_LONG, f"At most {MAX_TEXT} characters.", "text")
     elif text:
         # FerretDB has no $text index; an escaped case-insensitive regex is the portable way.
         pattern = {"$regex": re.escape(text), "$options": "i"}
         clauses.append({"$or": [{key: pattern} for key in ("display_name", "headline", "bio")]})
     check.raise_if_any()
+    if prices is not None:
+        offering = await Service.get_pymongo_collection().distinct("specialist_id", prices)
+        clauses.append({"user_id": {"$in": offering}})
     return {"$and": clauses}
+
+
+def _price_query(check: Check, price: PriceRange) -> dict[str, Any]:
+    """The query for published services priced in the range's currency within its bounds.
+
+    Prices of different currencies are never compared: a specialist matches through a
+    service priced in the currency asked for, whatever else they sell.
+    """
+    currency = validation.currency(check, "price.currency", price.currency)
+    for name, value in (("price.min", price.min), ("price.max", price.max)):
+        if value is not None and not 0 <= value <= MAX_PRICE:
+            check.add(ErrorCode.INVALID, f"This must be between 0 and {MAX_PRICE}.", name)
+    if price.min is not None and price.max is not None and price.min > price.max:
+        check.add(ErrorCode.INVALID, "The lowest price must not exceed the highest.", "price.min")
+    query: dict[str, Any] = {"status": ServiceStatus.PUBLISHED.value, "currency": currency}
+    bounds = {op: v for op, v in (("$gte", price.min), ("$lte", price.max)) if v is not None}
+    if bounds:
+        query["price"] = bounds
+    return query
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +89,9 @@ class SpecialistPage:
 
 async def specialist_page(
     slug: str, viewer: User | None, *, now: datetime | None = None
-) -> SpecialistPage:
-    """A published specialist's profile, published services and next free slots.
+) -> SpecialistPage | None:
+    """A published specialist's profile, published services and next free slots; None if
+    there is no such published specialist.
 
     The specialist (and admins) may see their own page before publishing it.
     """
@@ -83,7 +102,7 @@ async def specialist_page(
         else None
     )
     if profile is None or not (profile.published or _is_owner(viewer, profile)):
-        raise SPECIALIST_NOT_FOUND
+        return None
     services = (
         await Service.find(
             Service.specialist_id == profile.user_id, Service.status == ServiceStatus.PUBLISHED

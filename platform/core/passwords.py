@@ -7,7 +7,7 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from specialistly.core.errors import Check
+from specialistly.core.errors import Check, ErrorCode
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
@@ -43,13 +43,15 @@ _DUMMY_HASH = _hasher.hash("not a real password, only used to spend time")
 
 def check_strength(check: Check, field: str, password: str, *, email: str = "") -> None:
     if len(password) < MIN_LENGTH:
-        check.add("WEAK_PASSWORD", f"Use at least {MIN_LENGTH} characters.", field)
+        check.add(ErrorCode.WEAK_PASSWORD, f"Use at least {MIN_LENGTH} characters.", field)
     elif len(password) > MAX_LENGTH:
-        check.add("TOO_LONG", f"At most {MAX_LENGTH} characters.", field)
+        check.add(ErrorCode.TOO_LONG, f"At most {MAX_LENGTH} characters.", field)
     elif password.lower() in COMMON or len(set(password)) < 4:
-        check.add("WEAK_PASSWORD", "This password is too easy to guess.", field)
+        check.add(ErrorCode.WEAK_PASSWORD, "This password is too easy to guess.", field)
     elif len(local := email.split("@")[0].lower()) >= 4 and local in password.lower():
-        check.add("WEAK_PASSWORD", "The password must not contain your email address.", field)
+        check.add(
+            ErrorCode.WEAK_PASSWORD, "The password must not contain your email address.", field
+        )
 
 
 async def hash_password(password: str) -> str:

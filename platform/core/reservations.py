@@ -15,10 +15,9 @@ from zoneinfo import ZoneInfo
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import claims, events, schedule, slots, validation
+from specialistly.core import catalog, claims, events, schedule, slots, validation
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import (
-    BOOKING_BUSY,
     Booking,
     BookingStatus,
     booking_collection,
@@ -28,16 +27,9 @@ from specialistly.core.bookings import (
     transition,
 )
 from specialistly.core.clock import utcnow
-from specialistly.core.errors import INVALID, Check, DomainError
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import User
-
-UNKNOWN_SERVICE = "UNKNOWN_SERVICE"
-NOT_BOOKABLE = "NOT_BOOKABLE"
-SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
-PAST_SLOT = "PAST_SLOT"
-SELF_BOOKING = "SELF_BOOKING"
-IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 MAX_NOTES = 2000
 IDEMPOTENCY_KEY_LENGTH = (8, 100)
@@ -83,11 +75,11 @@ async def check_slot(
     service: Service, start: datetime, duration: int, now: datetime, field: str
 ) -> Availability:
     if start < now:
-        raise DomainError.of(PAST_SLOT, "This time is in the past.", field)
+        raise DomainError.of(ErrorCode.PAST_SLOT, "This time is in the past.", field)
     availability = await Availability.find_one(Availability.specialist_id == service.specialist_id)
     if availability is None or not _is_open_slot(service, availability, start, duration, now):
         raise DomainError.of(
-            SLOT_UNAVAILABLE,
+            ErrorCode.SLOT_UNAVAILABLE,
             "This time is not a bookable slot of the service (outside the specialist's hours,"
             " too soon, too far ahead or off the slot grid).",
             field,
@@ -100,10 +92,9 @@ def quota_limits(service: Service, start: datetime, timezone: str) -> list[tuple
     local = start.astimezone(ZoneInfo(timezone)).date()
     limits = []
     if service.max_per_day is not None:
-        limits.append((f"{service.id}:day:{local.isoformat()}", service.max_per_day))
+        limits.append((claims.day_counter(service.id, local), service.max_per_day))
     if service.max_per_week is not None:
-        year, week, _ = local.isocalendar()
-        limits.append((f"{service.id}:week:{year}-W{week:02d}", service.max_per_week))
+        limits.append((claims.week_counter(service.id, local), service.max_per_week))
     return limits
 
 
@@ -138,7 +129,7 @@ async def create_booking(
     """Reserve a slot for the customer: PENDING_PAYMENT for a paid service, else CONFIRMED.
 
     The same idempotency key again returns the booking it made; a request arriving while
-    the first is still running waits for it. The caller publishes the booking's outbox.
+    the first is still running waits for it.
     """
     now = now or utcnow()
     key = _idempotency_key(request.idempotency_key)
@@ -159,42 +150,39 @@ async def create_booking(
             if resolved is not None:
                 return resolved
     raise DomainError.of(
-        BOOKING_BUSY, "Another request with this key is still running.", "input.idempotencyKey"
+        ErrorCode.BOOKING_BUSY, "Another request with this key is still running.", "idempotency_key"
     )
 
 
 def _idempotency_key(value: str) -> str:
     check = Check()
-    key = validation.text(check, "input.idempotencyKey", value, max_length=100)
+    key = validation.text(check, "idempotency_key", value, max_length=100)
     low, high = IDEMPOTENCY_KEY_LENGTH
     if not check.problems and len(key) < low:
-        check.add(INVALID, f"Use {low} to {high} characters.", "input.idempotencyKey")
+        check.add(ErrorCode.INVALID, f"Use {low} to {high} characters.", "idempotency_key")
     check.raise_if_any()
     return key
 
 
 async def _check_request(customer: User, request: BookingRequest, now: datetime) -> _Checked:
     check = Check()
-    validation.timezone(check, "input.customerTimezone", request.customer_timezone)
-    notes = validation.text(
-        check, "input.notes", request.notes, max_length=MAX_NOTES, required=False
-    )
-    start = validation.instant(check, "input.start", request.start)
-    service = None
-    if PydanticObjectId.is_valid(request.service_id):
-        service = await Service.get(PydanticObjectId(request.service_id))
-    if service is None:
-        check.add(UNKNOWN_SERVICE, "There is no such service.", "input.serviceId")
+    validation.timezone(check, "customer_timezone", request.customer_timezone)
+    notes = validation.text(check, "notes", request.notes, max_length=MAX_NOTES, required=False)
+    start = validation.instant(check, "start", request.start)
+    service = await catalog.find_service(request.service_id)
+    if service is None or not catalog.can_see(customer, service):
+        # Another specialist's draft answers like a missing service: ids are not probed.
+        check.add(ErrorCode.NOT_FOUND, "There is no such service.", "service_id")
     elif service.status != ServiceStatus.PUBLISHED:
-        check.add(NOT_BOOKABLE, "This service is not open for booking.", "input.serviceId")
+        check.add(ErrorCode.NOT_BOOKABLE, "This service is not open for booking.", "service_id")
     elif service.specialist_id == customer.id:
-        check.add(SELF_BOOKING, "You cannot book your own service.", "input.serviceId")
+        check.add(ErrorCode.SELF_BOOKING, "You cannot book your own service.", "service_id")
     elif request.duration_minutes not in service.durations:
         choices = ", ".join(str(d) for d in service.durations)
-        check.add(INVALID, f"Choose one of: {choices} minutes.", "input.durationMinutes")
+        check.add(ErrorCode.INVALID, f"Choose one of: {choices} minutes.", "duration_minutes")
     check.raise_if_any()
     assert service is not None
-    availability = await check_slot(service, start, request.duration_minutes, now, "input.start")
+    availability = await check_slot(service, start, request.duration_minutes, now, "start")
     return _Checked(service, start, notes, availability)
 
 
@@ -228,17 +216,11 @@ async def _reserve(
     )
     await booking.insert()  # DuplicateKeyError: this key is in use (the caller handles it)
     assert booking.id is not None
+    limits = quota_limits(service, start, checked.availability.timezone)
     try:
-        places = await claims.take_places(
-            quota_limits(service, start, checked.availability.timezone)
+        places = await claims.claim_with_places(
+            booking.id, booking.specialist_id, claims.cells(claim.start, claim.end), limits
         )
-        try:
-            await claims.claim(
-                booking.id, booking.specialist_id, claims.cells(claim.start, claim.end)
-            )
-        except DomainError:
-            await claims.release_places(places)
-            raise
     except DomainError:
         await booking_collection().delete_one({"_id": booking.id})
         raise
@@ -255,7 +237,9 @@ async def _settle(
         if booking is None or booking.status != BookingStatus.RESERVING:
             # The sweeper took it for abandoned (and freed its cells): far too slow a request.
             await claims.release_places(places)
-            raise DomainError.of(BOOKING_BUSY, "The booking could not be completed; try again.")
+            raise DomainError.of(
+                ErrorCode.BOOKING_BUSY, "The booking could not be completed; try again."
+            )
         outbox = [booking_event(events.BOOKING_CREATED, booking, **_summary(booking))]
         to = BookingStatus.PENDING_PAYMENT if hold else BookingStatus.CONFIRMED
         if to == BookingStatus.CONFIRMED:
@@ -288,18 +272,18 @@ async def _settled(existing: Booking, request: BookingRequest) -> Booking | None
     )
     if not same:
         raise DomainError.of(
-            IDEMPOTENCY_KEY_REUSED,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "This idempotency key was used for a different booking.",
-            "input.idempotencyKey",
+            "idempotency_key",
         )
     deadline = utcnow() + IDEMPOTENCY_WAIT
     booking: Booking | None = existing
     while booking is not None and booking.status == BookingStatus.RESERVING:
         if utcnow() > deadline:
             raise DomainError.of(
-                BOOKING_BUSY,
+                ErrorCode.BOOKING_BUSY,
                 "Another request with this key is still running.",
-                "input.idempotencyKey",
+                "idempotency_key",
             )
         await asyncio.sleep(0.05)
         booking = await Booking.get(existing.id)

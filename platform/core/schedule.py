@@ -7,6 +7,7 @@ claim_start), however many bookings there are.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from specialistly.core.availability import Availability
 from specialistly.core.bookings import HOLDING, Booking
 from specialistly.core.catalog import MAX_BUFFER, MAX_DURATION
 from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import INVALID, Check, DomainError
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.slots import (
     DateOverride,
@@ -55,17 +56,17 @@ class Held:
     service_id: PydanticObjectId
 
 
-def window(start: datetime, end: datetime, *, field_prefix: str = "") -> Interval:
+def window(start: datetime, end: datetime) -> Interval:
     """The asked-for window, checked: aware instants, start before end, at most 62 days."""
     check = Check()
-    start = validation.instant(check, f"{field_prefix}from", start)
-    end = validation.instant(check, f"{field_prefix}to", end)
+    start = validation.instant(check, "start", start)
+    end = validation.instant(check, "end", end)
     check.raise_if_any()
     if not start < end:
-        raise DomainError.of(INVALID, "The start must be before the end.", f"{field_prefix}to")
+        raise DomainError.of(ErrorCode.INVALID, "The start must be before the end.", "end")
     if end - start > MAX_WINDOW:
         raise DomainError.of(
-            INVALID, f"Ask for at most {MAX_WINDOW.days} days at once.", f"{field_prefix}to"
+            ErrorCode.INVALID, f"Ask for at most {MAX_WINDOW.days} days at once.", "end"
         )
     return Interval(start, end)
 
@@ -75,7 +76,9 @@ def choose_duration(service: Service, duration: int | None) -> int:
         return service.durations[0]
     if duration not in service.durations:
         choices = ", ".join(str(d) for d in service.durations)
-        raise DomainError.of(INVALID, f"This service lasts {choices} minutes.", "duration")
+        raise DomainError.of(
+            ErrorCode.INVALID, f"This service lasts {choices} minutes.", "duration_minutes"
+        )
     return duration
 
 
@@ -95,7 +98,10 @@ async def service_slots(
         return []
     tz = ZoneInfo(availability.timezone)
     held = await load_held(service.specialist_id, needed_range([service], wanted, tz))
-    return slots_for(service, availability, held, wanted, duration=minutes, now=now or utcnow())
+    # Thousands of candidate starts are CPU work: off the event loop, which keeps serving.
+    return await asyncio.to_thread(
+        slots_for, service, availability, held, wanted, duration=minutes, now=now or utcnow()
+    )
 
 
 async def next_slots(
@@ -103,10 +109,13 @@ async def next_slots(
     *,
     days: int = 14,
     limit: int = 5,
+    duration: int | None = None,
     now: datetime | None = None,
 ) -> dict[PydanticObjectId, list[Slot]]:
-    """The first `limit` slots (shortest duration) of each of one specialist's services."""
+    """The first `limit` slots of each of one specialist's services, for `duration` minutes
+    (which each service must offer) or else each one's shortest."""
     now = now or utcnow()
+    minutes = {s.id: choose_duration(s, duration) for s in services}
     found: dict[PydanticObjectId, list[Slot]] = {s.id: [] for s in services if s.id}
     bookable = [s for s in services if s.status != ServiceStatus.ARCHIVED]
     if not bookable:
@@ -120,12 +129,16 @@ async def next_slots(
     wanted = Interval(now, now + timedelta(days=days))
     tz = ZoneInfo(availability.timezone)
     held = await load_held(bookable[0].specialist_id, needed_range(bookable, wanted, tz))
-    for service in bookable:
-        assert service.id is not None
-        slots = slots_for(
-            service, availability, held, wanted, duration=service.durations[0], now=now
-        )
-        found[service.id] = slots[:limit]
+
+    def first_slots() -> None:
+        for service in bookable:
+            assert service.id is not None
+            slots = slots_for(
+                service, availability, held, wanted, duration=minutes[service.id], now=now
+            )
+            found[service.id] = slots[:limit]
+
+    await asyncio.to_thread(first_slots)  # off the event loop, as in service_slots
     return found
 
 

@@ -49,7 +49,11 @@ class Service(Document):
 
     class Settings:
         name = "services"
-        indexes = [IndexModel([("specialist_id", ASCENDING), ("status", ASCENDING)])]
+        indexes = [
+            IndexModel([("specialist_id", ASCENDING), ("status", ASCENDING)]),
+            # The marketplace's price filter: published services of one currency by price.
+            IndexModel([("status", ASCENDING), ("currency", ASCENDING), ("price", ASCENDING)]),
+        ]
 
     @property
     def requires_payment(self) -> bool:

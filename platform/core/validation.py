@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from specialistly.core.errors import INVALID, REQUIRED, TOO_LONG, Check
+from specialistly.core.errors import Check, ErrorCode
 
 EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
@@ -90,17 +90,17 @@ def text(
     value = (value or "").strip()
     if not value:
         if required:
-            check.add(REQUIRED, "This field is required.", field)
+            check.add(ErrorCode.REQUIRED, "This field is required.", field)
         return value
     allowed = "\n\t" if multiline else ""
     if len(value) > max_length:
-        check.add(TOO_LONG, f"At most {max_length} characters.", field)
+        check.add(ErrorCode.TOO_LONG, f"At most {max_length} characters.", field)
     elif any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
-        check.add(INVALID, "Control characters are not allowed.", field)
+        check.add(ErrorCode.INVALID, "Control characters are not allowed.", field)
     elif any(_hidden(c) for c in value):
-        check.add(INVALID, "Invisible formatting characters are not allowed.", field)
+        check.add(ErrorCode.INVALID, "Invisible formatting characters are not allowed.", field)
     elif not any(_visible(c) for c in value):
-        check.add(INVALID, "Write at least one visible character.", field)
+        check.add(ErrorCode.INVALID, "Write at least one visible character.", field)
     return value
 
 
@@ -120,42 +120,48 @@ def email(check: Check, field: str, value: str | None) -> str:
     before = len(check.problems)
     value = text(check, field, value, max_length=254, multiline=False)
     if value and len(check.problems) == before and not EMAIL.fullmatch(value):
-        check.add(INVALID, "This is not a valid email address.", field)
+        check.add(ErrorCode.INVALID, "This is not a valid email address.", field)
     return value
 
 
 def timezone(check: Check, field: str, value: str | None) -> str:
     value = (value or "").strip()
     if value not in _zones():
-        check.add(INVALID, f"{value[:64]!r} is not an IANA time zone name.", field)
+        check.add(ErrorCode.INVALID, f"{value[:64]!r} is not an IANA time zone name.", field)
     return value
 
 
 def instant(check: Check, field: str, value: datetime) -> datetime:
     """The instant in UTC; a problem if it has no offset or is before 1970 or after 2199."""
     if value.tzinfo is None or value.utcoffset() is None:
-        check.add(INVALID, "Give an instant with a UTC offset, like 2030-01-31T09:00:00Z.", field)
+        check.add(
+            ErrorCode.INVALID,
+            "Give an instant with a UTC offset, like 2030-01-31T09:00:00Z.",
+            field,
+        )
         return value
     # The local year first: converting year 1 or 9999 to UTC may overflow.
     if EARLIEST.year <= value.year < LATEST.year:
         utc = value.astimezone(UTC)
         if EARLIEST <= utc < LATEST:
             return utc
-    check.add(INVALID, "Give an instant between 1970 and 2199.", field)
+    check.add(ErrorCode.INVALID, "Give an instant between 1970 and 2199.", field)
     return value
 
 
 def currency(check: Check, field: str, value: str | None) -> str:
     value = (value or "").strip().lower()
     if value not in CURRENCIES:
-        check.add(INVALID, "This is not a supported ISO 4217 currency code.", field)
+        check.add(ErrorCode.INVALID, "This is not a supported ISO 4217 currency code.", field)
     return value
 
 
 def slug(check: Check, field: str, value: str | None) -> str:
     value = (value or "").strip()
     if not (3 <= len(value) <= 60 and SLUG.fullmatch(value)):
-        check.add(INVALID, "Use 3 to 60 lower-case letters, digits and single dashes.", field)
+        check.add(
+            ErrorCode.INVALID, "Use 3 to 60 lower-case letters, digits and single dashes.", field
+        )
     return value
 
 
@@ -164,14 +170,16 @@ def https_url(check: Check, field: str, value: str | None) -> str | None:
         return None
     value = value.strip()
     if len(value) > 2000 or not URL.fullmatch(value):
-        check.add(INVALID, "This must be an https:// URL of at most 2000 characters.", field)
+        check.add(
+            ErrorCode.INVALID, "This must be an https:// URL of at most 2000 characters.", field
+        )
     return value
 
 
 def tags(check: Check, field: str, values: list[str] | None, *, max_items: int = 20) -> list[str]:
     values = values or []
     if len(values) > max_items:
-        check.add(TOO_LONG, f"At most {max_items} items.", field)
+        check.add(ErrorCode.TOO_LONG, f"At most {max_items} items.", field)
         return []
     cleaned = [
         text(check, f"{field}.{i}", v, max_length=40, multiline=False) for i, v in enumerate(values)

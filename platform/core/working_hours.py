@@ -18,14 +18,13 @@ from specialistly.core import validation
 from specialistly.core.availability import Availability, DateHours, HoursRange, WeeklyHours
 from specialistly.core.catalog import DAY_MINUTES, STEP
 from specialistly.core.clock import utcnow
-from specialistly.core.errors import FORBIDDEN, INVALID, NOT_FOUND, Check, DomainError
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.slots import LocalRange, validate_ranges
 from specialistly.core.users import Role, SpecialistProfile, User
 
 MAX_RANGES_PER_DAY = 12
 MAX_OVERRIDES = 400
 OVERRIDE_DAYS_AHEAD = 730
-OVERLAPPING_RANGES = "OVERLAPPING_RANGES"
 
 # Applied with fullmatch; [0-9], not \d, which also matches other scripts' digits.
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
@@ -44,25 +43,27 @@ async def availability_of(specialist_id: PydanticObjectId) -> Availability | Non
     return await Availability.find_one(Availability.specialist_id == specialist_id)
 
 
-async def set_weekly_hours(
-    user: User, timezone: str, days: Sequence[DayHours], *, field_prefix: str = "input."
-) -> Availability:
+async def set_weekly_hours(user: User, timezone: str, days: Sequence[DayHours]) -> Availability:
     """Replace the specialist's weekly hours and time zone; date overrides are kept."""
     specialist_id = _specialist(user)
     check = Check()
-    zone = validation.timezone(check, f"{field_prefix}timezone", timezone)
+    zone = validation.timezone(check, "timezone", timezone)
     by_day: dict[int, list[HoursRange]] = {}
     if len(days) > 7 * 2:
-        check.add(INVALID, "At most 14 day entries.", f"{field_prefix}days")
+        check.add(ErrorCode.INVALID, "At most 14 day entries.", "days")
         days = ()
     for i, day in enumerate(days):
-        name = f"{field_prefix}days.{i}"
+        name = f"days.{i}"
         if not 0 <= day.weekday <= 6:
-            check.add(INVALID, "The weekday must be 0 (Monday) to 6 (Sunday).", f"{name}.weekday")
+            check.add(
+                ErrorCode.INVALID,
+                "The weekday must be 0 (Monday) to 6 (Sunday).",
+                f"{name}.weekday",
+            )
             continue
         by_day.setdefault(day.weekday, []).extend(_ranges(check, f"{name}.ranges", day.ranges))
     for weekday, ranges in by_day.items():
-        _no_overlaps(check, f"{field_prefix}days", ranges, what=f"weekday {weekday}")
+        _no_overlaps(check, "days", ranges, what=f"weekday {weekday}")
     check.raise_if_any()
     weekly = [
         WeeklyHours(weekday=d, ranges=sorted(r, key=lambda r: r.start))
@@ -87,28 +88,24 @@ async def set_weekly_hours(
 
 
 async def set_date_override(
-    user: User,
-    day: str,
-    ranges: Sequence[tuple[str, str]],
-    *,
-    field_prefix: str = "input.",
+    user: User, day: str, ranges: Sequence[tuple[str, str]]
 ) -> Availability:
     """Replace the hours of one date (no ranges: a day off)."""
     specialist_id = _specialist(user)
     check = Check()
-    parsed = _override_day(check, f"{field_prefix}date", day)
-    hours = _ranges(check, f"{field_prefix}ranges", ranges)
-    _no_overlaps(check, f"{field_prefix}ranges", hours, what=day)
+    parsed = _override_day(check, "date", day)
+    hours = _ranges(check, "ranges", ranges)
+    _no_overlaps(check, "ranges", hours, what=day)
     check.raise_if_any()
     assert parsed is not None
     override = DateHours(day=parsed.isoformat(), ranges=sorted(hours, key=lambda r: r.start))
     return await _edit_overrides(user, specialist_id, override.day, override)
 
 
-async def remove_date_override(user: User, day: str, *, field_name: str = "date") -> Availability:
+async def remove_date_override(user: User, day: str) -> Availability:
     specialist_id = _specialist(user)
     check = Check()
-    parsed = _parse_date(check, field_name, day)
+    parsed = _parse_date(check, "date", day)
     check.raise_if_any()
     assert parsed is not None
     return await _edit_overrides(user, specialist_id, parsed.isoformat(), None)
@@ -127,7 +124,9 @@ async def _edit_overrides(
         current = await availability_of(specialist_id)
         if current is None:
             if override is None:
-                raise DomainError.of(NOT_FOUND, "There is no override on this date.", "date")
+                raise DomainError.of(
+                    ErrorCode.NOT_FOUND, "There is no override on this date.", "date"
+                )
             profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
             fresh = Availability(
                 specialist_id=specialist_id,
@@ -139,13 +138,15 @@ async def _edit_overrides(
             except DuplicateKeyError:
                 continue
         if override is None and all(o.day != day for o in current.overrides):
-            raise DomainError.of(NOT_FOUND, "There is no override on this date.", "date")
+            raise DomainError.of(ErrorCode.NOT_FOUND, "There is no override on this date.", "date")
         # Past dates no longer matter; dropping them keeps the document small.
         oldest = (utcnow().date() - timedelta(days=2)).isoformat()
         kept = [o for o in current.overrides if o.day != day and o.day >= oldest]
         if override is not None:
             if len(kept) >= MAX_OVERRIDES:
-                raise DomainError.of(INVALID, f"At most {MAX_OVERRIDES} date overrides.", "date")
+                raise DomainError.of(
+                    ErrorCode.INVALID, f"At most {MAX_OVERRIDES} date overrides.", "date"
+                )
             kept.append(override)
         kept.sort(key=lambda o: o.day)
         result = await collection.update_one(
@@ -156,18 +157,18 @@ async def _edit_overrides(
             updated = await availability_of(specialist_id)
             assert updated is not None
             return updated
-    raise DomainError.of("CONFLICT", "The hours changed meanwhile; please try again.")
+    raise DomainError.of(ErrorCode.CONFLICT, "The hours changed meanwhile; please try again.")
 
 
 def _specialist(user: User) -> PydanticObjectId:
     if not user.has(Role.SPECIALIST) or user.id is None:
-        raise DomainError.of(FORBIDDEN, "Only a specialist has working hours.")
+        raise DomainError.of(ErrorCode.FORBIDDEN, "Only a specialist has working hours.")
     return user.id
 
 
 def _ranges(check: Check, name: str, ranges: Sequence[tuple[str, str]]) -> list[HoursRange]:
     if len(ranges) > MAX_RANGES_PER_DAY:
-        check.add(INVALID, f"At most {MAX_RANGES_PER_DAY} ranges a day.", name)
+        check.add(ErrorCode.INVALID, f"At most {MAX_RANGES_PER_DAY} ranges a day.", name)
         return []
     result = []
     for i, (start, end) in enumerate(ranges):
@@ -177,7 +178,7 @@ def _ranges(check: Check, name: str, ranges: Sequence[tuple[str, str]]) -> list[
             if first < last:
                 result.append(HoursRange(start=first, end=last))
             else:
-                check.add(INVALID, "The start must be before the end.", f"{name}.{i}")
+                check.add(ErrorCode.INVALID, "The start must be before the end.", f"{name}.{i}")
     return result
 
 
@@ -187,18 +188,18 @@ def _minutes(check: Check, name: str, value: str, *, end_of_day: bool) -> int | 
         return DAY_MINUTES
     match = _HHMM.fullmatch(value or "")
     if match is None:
-        check.add(INVALID, 'Use a time like "09:30" (24-hour clock).', name)
+        check.add(ErrorCode.INVALID, 'Use a time like "09:30" (24-hour clock).', name)
         return None
     minutes = int(match[1]) * 60 + int(match[2])
     if minutes % STEP:
-        check.add(INVALID, f"Times must fall on {STEP}-minute steps.", name)
+        check.add(ErrorCode.INVALID, f"Times must fall on {STEP}-minute steps.", name)
         return None
     return minutes
 
 
 def _no_overlaps(check: Check, name: str, ranges: Sequence[HoursRange], *, what: str) -> None:
     for problem in validate_ranges([local_range(r) for r in ranges]):
-        check.add(OVERLAPPING_RANGES, f"{what}: {problem}.", name)
+        check.add(ErrorCode.OVERLAPPING_RANGES, f"{what}: {problem}.", name)
 
 
 def local_range(r: HoursRange) -> LocalRange:
@@ -215,7 +216,7 @@ def _parse_date(check: Check, name: str, value: str) -> date | None:
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        check.add(INVALID, "Use a date like 2030-01-31.", name)
+        check.add(ErrorCode.INVALID, "Use a date like 2030-01-31.", name)
         return None
 
 
@@ -226,6 +227,8 @@ def _override_day(check: Check, name: str, value: str) -> date | None:
         today - timedelta(days=1) <= day <= today + timedelta(days=OVERRIDE_DAYS_AHEAD)
     ):
         check.add(
-            INVALID, f"The date must be from today to {OVERRIDE_DAYS_AHEAD} days ahead.", name
+            ErrorCode.INVALID,
+            f"The date must be from today to {OVERRIDE_DAYS_AHEAD} days ahead.",
+            name,
         )
     return day

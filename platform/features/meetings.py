@@ -15,7 +15,7 @@ from beanie import PydanticObjectId
 from specialistly.core import events
 from specialistly.core.bookings import Booking, BookingStatus, MeetingInfo, booking_lock
 from specialistly.core.clock import utcnow
-from specialistly.core.events import Event, new_event
+from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
 from specialistly.core.services import Service
 from specialistly.hookspecs import hookimpl
 from specialistly.providers import (
@@ -47,26 +47,23 @@ async def ensure_meeting(booking: Booking, runtime: Runtime) -> None:
         provider = runtime.providers.video[booking.video_provider]
         details = await provider.create_meeting(await _request(booking))
     except UnknownProviderError as exc:
-        await _record_failure(booking, str(exc), runtime)
+        await _record_failure(booking, str(exc))
         return
     except ProviderError as exc:
         if exc.transient:
             raise  # the dispatcher delivers the event again later
-        await _record_failure(booking, str(exc), runtime)
+        await _record_failure(booking, str(exc))
         return
     async with booking_lock(booking.id):  # type: ignore[arg-type]
-        stored = await Booking.get_pymongo_collection().update_one(
+        stored = await update_with_events(
+            Booking,
             {"_id": booking.id, "meeting": None, "status": BookingStatus.CONFIRMED.value},
-            {
-                "$set": {"meeting": _info(details).model_dump(), "meeting_error": None},
-                "$push": {"outbox": _event(events.MEETING_CREATED, booking, details)},
-            },
+            {"$set": {"meeting": _info(details).model_dump(), "meeting_error": None}},
+            [_event(events.MEETING_CREATED, booking, details)],
         )
-    if stored.modified_count == 0:
+    if not stored:
         # Another delivery stored its meeting first, or the booking was cancelled meanwhile.
         await provider.cancel_meeting(details)
-        return
-    await runtime.publish(Booking, booking.id)
 
 
 async def cancel_meeting(booking: Booking, runtime: Runtime) -> None:
@@ -112,21 +109,16 @@ async def _request(booking: Booking) -> MeetingRequest:
     )
 
 
-async def _record_failure(booking: Booking, reason: str, runtime: Runtime) -> None:
+async def _record_failure(booking: Booking, reason: str) -> None:
     log.warning("meeting for booking %s failed: %s", booking.id, reason)
+    failed = new_event(events.MEETING_FAILED, booking_id=str(booking.id), reason=reason[:500])
     async with booking_lock(booking.id):  # type: ignore[arg-type]
-        await Booking.get_pymongo_collection().update_one(
+        await update_with_events(
+            Booking,
             {"_id": booking.id, "meeting": None},
-            {
-                "$set": {"meeting_error": reason[:500], "updated_at": utcnow()},
-                "$push": {
-                    "outbox": new_event(
-                        events.MEETING_FAILED, booking_id=str(booking.id), reason=reason[:500]
-                    ).model_dump()
-                },
-            },
+            {"$set": {"meeting_error": reason[:500], "updated_at": utcnow()}},
+            [failed],
         )
-    await runtime.publish(Booking, booking.id)
 
 
 def _info(details: MeetingDetails) -> MeetingInfo:
@@ -138,7 +130,7 @@ def _info(details: MeetingDetails) -> MeetingInfo:
     )
 
 
-def _event(name: str, booking: Booking, details: MeetingDetails) -> dict[str, object]:
+def _event(name: str, booking: Booking, details: MeetingDetails) -> OutboxEvent:
     return new_event(
         name, booking_id=str(booking.id), provider=details.provider, join_url=details.join_url
-    ).model_dump()
+    )

@@ -1,17 +1,20 @@
 """Live notices of lifecycle events, fanned out through Redis pub/sub (a built-in plugin).
 
 Every API instance subscribes to the channels of its own WebSocket clients, so any
-instance can serve any subscriber whichever worker handled the event.
+instance can serve any subscriber whichever worker handled the event. The message is the
+event as stored, in JSON with ISO 8601 instants; the API turns it into a typed notice.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
 
 from specialistly.core.bookings import Booking
+from specialistly.core.clock import as_utc
 from specialistly.core.events import Event
 from specialistly.hookspecs import hookimpl
 from specialistly.runtime import Runtime
@@ -30,16 +33,24 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     booking = await Booking.get(PydanticObjectId(booking_id))
     if booking is None:
         return
-    notice = json.dumps(notice_of(event), default=str)
+    notice = message_of(event)
     for user_id in {booking.customer_id, booking.specialist_id}:
         await runtime.redis.publish(channel(runtime, user_id), notice)
 
 
-def notice_of(event: Event) -> dict[str, Any]:
-    return {
+def message_of(event: Event) -> str:
+    """The pub/sub message telling of `event`."""
+    raw = {
         "id": str(event.id),
         "name": event.name,
         "version": event.version,
-        "occurred_at": event.occurred_at.isoformat(),
+        "occurred_at": event.occurred_at,
         "data": event.data,
     }
+    return json.dumps(raw, default=_json_value)
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    return str(value)

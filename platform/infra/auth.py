@@ -30,17 +30,30 @@ from starlette.requests import HTTPConnection
 
 from specialistly.core.accounts import get_user
 from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.locks import LockTimeoutError, document_lock
 from specialistly.core.users import User
 from specialistly.settings import Settings
 
 ISSUER = "specialistly"
-TOKEN_EXPIRED = DomainError.of("TOKEN_EXPIRED", "The access token has expired; refresh it.")
-TOKEN_INVALID = DomainError.of("TOKEN_INVALID", "The access token is not valid.")
-REFRESH_INVALID = DomainError.of(
-    "REFRESH_TOKEN_INVALID", "The refresh token is not valid; log in again.", "refreshToken"
-)
+
+
+def token_expired() -> DomainError:
+    return DomainError.of(ErrorCode.TOKEN_EXPIRED, "The access token has expired; refresh it.")
+
+
+def token_invalid() -> DomainError:
+    return DomainError.of(ErrorCode.TOKEN_INVALID, "The access token is not valid.")
+
+
+def refresh_invalid() -> DomainError:
+    return DomainError.of(
+        ErrorCode.REFRESH_TOKEN_INVALID,
+        "The refresh token is not valid; log in again.",
+        "refresh_token",
+    )
+
+
 _SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 log = logging.getLogger("specialistly.auth")
@@ -113,7 +126,7 @@ class TokenService:
         """
         session_id, _, secret = (refresh_token or "").partition(".")
         if not (_SESSION_ID.fullmatch(session_id) and secret):
-            raise REFRESH_INVALID
+            raise refresh_invalid()
         new_token = _refresh_token(session_id)
         now = utcnow()
         try:
@@ -122,21 +135,21 @@ class TokenService:
             async with document_lock(AuthSession, session_id, wait=timedelta(seconds=2)):
                 session = await AuthSession.get(session_id)
                 if session is None or session.revoked_at is not None:
-                    raise REFRESH_INVALID
+                    raise refresh_invalid()
                 if not hmac.compare_digest(session.refresh_hash, _digest(refresh_token)):
                     await self._revoke(session_id, now)
                     log.warning(
                         "refresh token used again: session revoked",
                         extra={"session_id": session_id, "user_id": str(session.user_id)},
                     )
-                    raise REFRESH_INVALID
+                    raise refresh_invalid()
                 if as_utc(session.expires_at) <= now:
-                    raise REFRESH_INVALID
+                    raise refresh_invalid()
                 await AuthSession.get_pymongo_collection().update_one(
                     {"_id": session_id}, {"$set": {"refresh_hash": _digest(new_token)}}
                 )
         except LockTimeoutError:
-            raise REFRESH_INVALID from None
+            raise refresh_invalid() from None
         user = await get_user(session.user_id)
         return user, self._tokens(session.user_id, session, new_token)
 
@@ -163,12 +176,12 @@ class TokenService:
                 exp={"essential": True},
             ).validate(claims)
         except JoseError as exc:
-            raise (TOKEN_EXPIRED if exc.error == "expired_token" else TOKEN_INVALID) from None
+            raise (token_expired() if exc.error == "expired_token" else token_invalid()) from None
         except ValueError:
-            raise TOKEN_INVALID from None
+            raise token_invalid() from None
         sub, sid = str(claims["sub"]), str(claims["sid"])
         if not (_SESSION_ID.fullmatch(sid) and PydanticObjectId.is_valid(sub)):
-            raise TOKEN_INVALID
+            raise token_invalid()
         return sub, sid
 
     async def identify(self, access_token: str) -> Identity:
@@ -176,10 +189,10 @@ class TokenService:
         sub, sid = self.verified_claims(access_token)
         session = await AuthSession.get(sid)
         if session is None or session.revoked_at is not None or str(session.user_id) != sub:
-            raise TOKEN_INVALID
+            raise token_invalid()
         user = await User.get(sub)
         if user is None:
-            raise TOKEN_INVALID
+            raise token_invalid()
         assert session.id is not None
         return Identity(user, session.id)
 

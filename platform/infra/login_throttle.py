@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
-from specialistly.core.errors import DomainError
+from specialistly.infra.ratelimit import RateLimitedError
 
 # How long a count of attempts is remembered after the last one.
 MEMORY = timedelta(days=1)
@@ -66,10 +66,9 @@ class LoginThrottle:
             _ATTEMPT, 2, *self._keys(account, address), *self._args
         )
         if int(waiting_ms) > 0:
-            raise DomainError.of(
-                "RATE_LIMITED",
-                "Too many login attempts for this account from this address; try again in"
-                f" {math.ceil(int(wait_ms) / 1000)} s.",
+            raise RateLimitedError(
+                "login attempts for this account from this address",
+                math.ceil(int(wait_ms) / 1000),
             )
 
     async def succeeded(self, account: str, address: str) -> None:

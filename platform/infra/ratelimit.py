@@ -1,25 +1,58 @@
-"""Fixed-window rate limits counted in Redis, so every API instance shares them."""
+"""Fixed-window rate limits counted in Redis, so every API instance shares them.
+
+Every refusal has one shape: the code RATE_LIMITED, the seconds to wait in the message,
+and over HTTP a `Retry-After` header. A request refused as a whole (too many requests)
+answers HTTP 429 with the seconds also in `extensions.retryAfter`; a mutation refused by
+its own limit (login, register) answers its payload error on HTTP 200, because the rest
+of the request ran, and the response still carries `Retry-After`. An operation refused on
+a WebSocket gets an `error` message shaped like the 429's errors.
+"""
 
 from __future__ import annotations
 
 import logging
-import math
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from specialistly.core.errors import DomainError
+from specialistly.core.errors import DomainError, ErrorCode, Problem
 from specialistly.infra.auth import bearer_token
 
 if TYPE_CHECKING:
     from specialistly.runtime import Runtime
 
 log = logging.getLogger("specialistly.infra.ratelimit")
+
+
+class RateLimitedError(DomainError):
+    """A refusal by a limit; the HTTP response being answered carries its Retry-After."""
+
+    def __init__(self, what: str, retry_after: int) -> None:
+        super().__init__(
+            Problem(ErrorCode.RATE_LIMITED, f"Too many {what}; try again in {retry_after} s.")
+        )
+        self.retry_after = retry_after
+        refusals = _refusals.get()
+        if refusals is not None:
+            refusals.retry_after = max(refusals.retry_after, retry_after)
+
+
+@dataclass
+class _Refusals:
+    """The longest wait a limit asked for while one HTTP request was being answered."""
+
+    retry_after: int = 0
+
+
+_refusals: ContextVar[_Refusals | None] = ContextVar("rate_limit_refusals", default=None)
 
 
 class RateLimiter:
@@ -42,59 +75,72 @@ class RateLimiter:
         await self._redis.delete(f"{self._prefix}:{key}")
 
     async def enforce(self, key: str, *, limit: int, window: timedelta, what: str) -> None:
+        """Count one hit; over the limit raise RateLimitedError, and let the HTTP response that
+        is being answered carry Retry-After."""
         wait = await self.hit(key, limit=limit, window=window)
         if wait:
-            minutes = math.ceil(wait / 60)
-            raise DomainError.of(
-                "RATE_LIMITED", f"Too many {what}; try again in {minutes} minute(s)."
-            )
+            raise RateLimitedError(what, wait)
+
+
+async def request_wait(runtime: Runtime, token: str | None, address: str) -> int:
+    """Count one request (or WebSocket operation) against the per-minute limits: per user
+    for a valid bearer token, per client address otherwise. Returns the seconds to wait if
+    over the limit, else 0; fails open while Redis is unreachable (readiness reports it)."""
+    settings = runtime.settings
+    key, limit = f"requests:ip:{address}", settings.requests_per_minute_anonymous
+    if token:
+        try:
+            user_id, _ = runtime.tokens.verified_claims(token)
+            key, limit = f"requests:user:{user_id}", settings.requests_per_minute_user
+        except DomainError:
+            pass  # counted by address, like any anonymous request
+    try:
+        return await runtime.limiter.hit(key, limit=limit, window=timedelta(minutes=1))
+    except RedisError:
+        log.warning("rate limit not checked: Redis is unreachable")
+        return 0
+
+
+def too_many_requests(wait: int) -> dict[str, Any]:
+    """The GraphQL error of a request or operation refused by `request_wait`."""
+    return {
+        "message": f"Too many requests; try again in {wait} s.",
+        "extensions": {"code": ErrorCode.RATE_LIMITED.value, "retryAfter": wait},
+    }
 
 
 class RequestRateLimit:
-    """Limits requests to the given paths per minute: per user for a valid bearer token,
-    per client address otherwise. Over the limit: 429 with Retry-After.
-
-    It fails open: while Redis is unreachable requests pass (readiness reports the outage).
-    """
+    """Limits HTTP requests to the given paths (see `request_wait`); over the limit: 429
+    with Retry-After. On every HTTP response, sets Retry-After when a limit inside the
+    request refused something (see `RateLimiter.enforce`)."""
 
     def __init__(self, app: ASGIApp, paths: tuple[str, ...] = ("/graphql",)) -> None:
         self.app = app
         self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        runtime = scope["app"].state.runtime
-        key, limit = _bucket(HTTPConnection(scope), runtime)
-        try:
-            wait = await runtime.limiter.hit(key, limit=limit, window=timedelta(minutes=1))
-        except RedisError:
-            log.warning("rate limit not checked: Redis is unreachable")
-            wait = 0
-        if wait:
-            body = {
-                "errors": [
-                    {
-                        "message": f"Too many requests; try again in {wait} s.",
-                        "extensions": {"code": "RATE_LIMITED"},
-                    }
-                ]
-            }
-            headers = {"Retry-After": str(wait)}
-            await JSONResponse(body, status_code=429, headers=headers)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        if scope["path"] in self.paths:
+            connection = HTTPConnection(scope)
+            address = connection.client.host if connection.client else "unknown"
+            runtime = scope["app"].state.runtime
+            wait = await request_wait(runtime, bearer_token(connection), address)
+            if wait:
+                body = {"errors": [too_many_requests(wait)]}
+                headers = {"Retry-After": str(wait)}
+                await JSONResponse(body, status_code=429, headers=headers)(scope, receive, send)
+                return
+        refusals = _Refusals()
+        token = _refusals.set(refusals)
 
+        async def send_with_retry_after(message: Message) -> None:
+            if message["type"] == "http.response.start" and refusals.retry_after:
+                MutableHeaders(scope=message).append("retry-after", str(refusals.retry_after))
+            await send(message)
 
-def _bucket(connection: HTTPConnection, runtime: Runtime) -> tuple[str, int]:
-    settings = runtime.settings
-    token = bearer_token(connection)
-    if token:
         try:
-            user_id, _ = runtime.tokens.verified_claims(token)
-            return f"requests:user:{user_id}", settings.requests_per_minute_user
-        except DomainError:
-            pass  # counted by address, like any anonymous request
-    address = connection.client.host if connection.client else "unknown"
-    return f"requests:ip:{address}", settings.requests_per_minute_anonymous
+            await self.app(scope, receive, send_with_retry_after)
+        finally:
+            _refusals.reset(token)

@@ -17,7 +17,8 @@ MAX_BACKOFF_SECONDS = 3600
 
 
 async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
-    """Run the plugins that have not handled the event yet; True when all now have.
+    """Run the plugins that have not handled the event yet, in pluggy's order (``tryfirst``
+    first, then last registered first, ``trylast`` last); True when all now have.
 
     A plugin's success is recorded as soon as it returns, so a crash or a failing plugin
     makes the next delivery run only the plugins still missing.
@@ -27,14 +28,15 @@ async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
     event = await Event.get(event_id)
     if event is None or event.dispatched_at is not None:
         return True
-    arguments = {"event": event, "runtime": runtime}
     failures: list[str] = []
-    for impl in runtime.plugins.hook.on_event.get_hookimpls():
-        name = impl.plugin_name
+    for name in runtime.plugins.call_order("on_event"):
         if name in event.handled_by:
             continue
         try:
-            await await_me_maybe(impl.function(*(arguments[a] for a in impl.argnames)))
+            for result in runtime.plugins.call_plugin(
+                "on_event", name, event=event, runtime=runtime
+            ):
+                await await_me_maybe(result)
         except Exception as exc:
             log.exception("plugin %r failed on %s %s", name, event.name, event.id)
             failures.append(f"{name}: {type(exc).__name__}: {exc}"[:500])

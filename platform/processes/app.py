@@ -9,41 +9,20 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UnsetType
 
-from specialistly.api.context import Context
 from specialistly.api.schema import build_schema
-from specialistly.infra.auth import bearer_token
+from specialistly.api.transport import GraphQLApp, runtime_of
+from specialistly.api.unit_of_work import UnitOfWorkMiddleware
+from specialistly.infra.hardening import BodySizeLimit, SecurityHeaders
 from specialistly.infra.logs import RequestIdMiddleware
 from specialistly.infra.ratelimit import RequestRateLimit
 from specialistly.plugin_system.manager import PluginManager, create_plugin_manager
-from specialistly.runtime import Runtime, start_runtime
+from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
-
-
-class GraphQLApp(GraphQL[Context, None]):
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> Context:
-        return Context(runtime=_runtime(request), connection=request, bearer=bearer_token(request))
-
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        # graphql-transport-ws sends credentials in connection_init, not in headers.
-        context.bearer = bearer_token(context.connection, context.connection_params) or (
-            context.bearer
-        )
-        return await super().on_ws_connect(context)
-
-
-def _runtime(connection: HTTPConnection) -> Runtime:
-    runtime: Runtime = connection.app.state.runtime
-    return runtime
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -51,7 +30,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     checks: dict[str, Any] = {
         "database": runtime.mongo.admin.command("ping"),
         "broker": runtime.redis.ping(),
@@ -96,6 +75,12 @@ def create_app(settings: Settings | None = None, plugins: PluginManager | None =
         routes.extend(contributed or ())
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware), Middleware(RequestRateLimit)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(SecurityHeaders),
+            Middleware(BodySizeLimit, max_bytes=settings.request_body_max_bytes),
+            Middleware(RequestRateLimit),
+            Middleware(UnitOfWorkMiddleware),
+        ],
         lifespan=lifespan,
     )

@@ -36,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("path", nargs="?", type=Path, default=DEFAULT_SCHEMA_PATH)
 
-    commands.add_parser("plugins", help="list loaded plugins and the providers they offer")
+    commands.add_parser(
+        "plugins", help="list loaded plugins: versions, hooks, providers and routes"
+    )
 
     admin = commands.add_parser("admin", help="grant or revoke the admin role of an account")
     admin.add_argument("action", choices=("grant", "revoke"))
@@ -128,6 +130,8 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
     from specialistly.infra.logs import configure_logging
 
     configure_logging()
+    settings = Settings()
+    trusted = settings.forwarded_allow_ips
     uvicorn.run(
         "specialistly.processes.app:create_app",
         factory=True,
@@ -136,7 +140,12 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
         workers=workers,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # Without proxies of our own, X-Forwarded-For is whatever the client wants it to be:
+        # believed only from the configured ones (uvicorn would trust loopback by default).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        server_header=False,
+        ws_max_size=settings.request_body_max_bytes,
     )
     return 0
 
@@ -156,6 +165,7 @@ def _export_schema(settings: Settings, path: Path) -> int:
 
 
 def _plugins(settings: Settings) -> int:
+    """Each plugin: name, version, where it came from, its hooks, providers and routes."""
     from specialistly.plugin_system.manager import create_plugin_manager
 
     pm = create_plugin_manager(settings)
@@ -163,11 +173,19 @@ def _plugins(settings: Settings) -> int:
     offered: dict[str, list[str]] = {}
     for kind in ("video", "payment", "email"):
         for plugin_name, items in pm.collect(f"{kind}_providers"):
-            for provider in items or ():
-                offered.setdefault(plugin_name, []).append(f"{kind}:{provider.name}")
+            offered.setdefault(plugin_name, []).extend(f"{kind}:{p.name}" for p in items)
+    # Full addresses, as a provider's dashboard wants them for webhooks and OAuth callbacks.
+    base = settings.public_url.rstrip("/")
+    served: dict[str, list[str]] = {}
+    for plugin_name, routes in pm.collect("http_routes"):
+        paths = [getattr(route, "path", "") for route in routes]
+        served.setdefault(plugin_name, []).extend(base + path for path in paths if path)
     for info in pm.infos.values():
-        extra = ", ".join(offered.get(info.name, [])) or "-"
-        print(f"{info.name:<28} {info.source:<12} {info.module:<36} {extra}")
+        print(f"{info.name:<28} {info.version or '-':<10} {info.source:<12} {info.module}")
+        print(f"    hooks: {', '.join(pm.hooks_of(info.name))}")
+        for label, listed in (("providers", offered), ("routes", served)):
+            if info.name in listed:
+                print(f"    {label}: {', '.join(listed[info.name])}")
     print(
         f"providers: video={providers.video.names()} payment={providers.payment.names()}"
         f" email={providers.email.names()}"

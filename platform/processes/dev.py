@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 
 from pydantic import SecretStr
 
@@ -17,11 +19,14 @@ from specialistly.processes.cli import run_api
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 
+WORKER_STOP_TIMEOUT = 15  # seconds a stopping worker gets before it is killed
+
 
 async def _seed(settings: Settings) -> list[str]:
     runtime = await start_runtime(settings)
     try:
-        return await demo.seed(runtime)
+        async with runtime.unit_of_work():
+            return await demo.seed(runtime)
     finally:
         await runtime.close()
 
@@ -51,16 +56,41 @@ def run_dir() -> Path:
     return Path(given) if given else Path.home() / ".cache" / "specialistly" / "run"
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run_dev(settings: Settings, host: str, port: int) -> int:
+    """Run until SIGINT or SIGTERM, then stop the worker too.
+
+    uvicorn shuts down gracefully on either signal, then raises it again; SIGTERM's
+    default action would end this process at once and leave the worker orphaned, so
+    SIGTERM is turned into the KeyboardInterrupt that SIGINT already is.
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
     configure_logging()
     if settings.jwt_secret is None:
         secret = development_secret(run_dir())
         # The API (built by uvicorn's factory) and the worker read it from the environment.
         os.environ["SPECIALISTLY_JWT_SECRET"] = secret
         settings = settings.model_copy(update={"jwt_secret": SecretStr(secret)})
-    logins = asyncio.run(_seed(settings))
+    try:
+        logins = asyncio.run(_seed(settings))
+    except KeyboardInterrupt:
+        return 0
     # The worker runs in its own process: Beanie binds its models to one event loop.
     worker = subprocess.Popen([sys.executable, "-m", "specialistly.processes.cli", "worker"])
+    try:
+        _print_banner(host, port, logins)
+        run_api(host, port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(worker)
+    return 0
+
+
+def _print_banner(host: str, port: int, logins: list[str]) -> None:
     banner = [
         "",
         f"  Specialistly is running: GraphiQL at http://{host}:{port}/graphql",
@@ -70,9 +100,14 @@ def run_dev(settings: Settings, host: str, port: int) -> int:
         "",
     ]
     print("\n".join(banner), file=sys.stderr, flush=True)
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut this short
+        signal.signal(signum, signal.SIG_IGN)
+    worker.terminate()
     try:
-        run_api(host, port)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=15)
-    return 0
+        worker.wait(timeout=WORKER_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()

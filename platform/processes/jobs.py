@@ -1,50 +1,49 @@
-"""The worker's actors: event delivery and the periodic sweeps that keep promises kept."""
+"""The worker's jobs: event delivery and the periodic sweeps that keep promises kept.
+
+Each job is a plain coroutine taking the worker's Runtime first; `worker.bootstrap`
+declares them as actors and runs each in a unit of work, which publishes the events the
+job wrote when it ends.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from specialistly.core import sweeps
-from specialistly.core.bookings import Booking
 from specialistly.core.clock import utcnow
-from specialistly.core.events import Event, documents_with_outbox, due_events
+from specialistly.core.events import Event, documents_with_outbox, due_events, with_outbox
+from specialistly.infra import db
 from specialistly.plugin_system import dispatch
-from specialistly.processes.worker import actor, runtime
+from specialistly.runtime import Runtime
 
-# An outbox older than this was left behind by a request that stopped half-way.
+# An outbox older than this was left behind by a change that stopped half-way.
 OUTBOX_GRACE = timedelta(seconds=5)
 
 
-@actor()
-async def dispatch_event(event_id: str) -> None:
-    await dispatch.dispatch_event(event_id, runtime())
+async def dispatch_event(runtime: Runtime, event_id: str) -> None:
+    await dispatch.dispatch_event(event_id, runtime)
 
 
-@actor(periodic=True)
-async def sweep_events() -> None:
-    """Publish forgotten outboxes; deliver again the events whose delivery is overdue."""
-    rt = runtime()
+async def sweep_events(runtime: Runtime) -> None:
+    """Publish forgotten outboxes, of every document type that has one (plugins' too);
+    deliver again the events whose delivery is overdue."""
     now = utcnow()
-    for doc_id in await documents_with_outbox(Booking, now - OUTBOX_GRACE):
-        await rt.publish(Booking, doc_id)
+    for model in with_outbox(db.document_models(runtime.plugins)):
+        for doc_id in await documents_with_outbox(model, now - OUTBOX_GRACE):
+            await runtime.publish(model, doc_id)
     for event in await due_events(now):
         # Take a lease first so that the next sweep does not send it again meanwhile.
         leased = await Event.get_pymongo_collection().update_one(
             {"_id": event.id, "next_attempt_at": event.next_attempt_at},
-            {"$set": {"next_attempt_at": now + rt.settings.event_retry_delay}},
+            {"$set": {"next_attempt_at": now + runtime.settings.event_retry_delay}},
         )
         if leased.modified_count:
-            await rt.jobs.send("dispatch_event", str(event.id))
+            await runtime.jobs.send("dispatch_event", str(event.id))
 
 
-@actor(periodic=True)
-async def sweep_bookings() -> None:
+async def sweep_bookings(runtime: Runtime) -> None:
     """Release expired payment holds, finish past bookings, drop abandoned reservations."""
-    rt = runtime()
     now = utcnow()
-    for booking_id in [
-        *await sweeps.expire_holds(now),
-        *await sweeps.complete_past(now),
-        *await sweeps.release_abandoned(now),
-    ]:
-        await rt.publish(Booking, booking_id)
+    await sweeps.expire_holds(now)
+    await sweeps.complete_past(now)
+    await sweeps.release_abandoned(now)

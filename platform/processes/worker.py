@@ -1,12 +1,20 @@
-"""The worker process: actors run as coroutines on Dramatiq's event loop thread, with the
-worker's own Runtime, and a scheduler enqueues the periodic ones."""
+"""The worker process, built by `bootstrap` in one place as `create_app` builds the API.
+
+Actors run as coroutines on Dramatiq's event-loop thread. Each is a job of `jobs.py`,
+declared explicitly on the worker's broker; it gets the worker's Runtime (started at
+boot, on that loop) as its first argument and runs in a unit of work, so the events it
+writes are published when it ends. A scheduler thread enqueues the periodic actors.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
@@ -15,80 +23,96 @@ from dramatiq.middleware import Middleware
 from redis import Redis
 
 from specialistly.infra.broker import QUEUE, create_broker, message
+from specialistly.infra.logs import configure_logging
+from specialistly.processes import jobs
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 
 log = logging.getLogger("specialistly.processes.worker")
 
-_runtime: Runtime | None = None
+Job = Callable[..., Awaitable[None]]  # its first argument is the worker's Runtime
 
 
-def runtime() -> Runtime:
-    """The worker's runtime, available to actors once the worker has booted."""
-    if _runtime is None:
-        raise RuntimeError("the worker has not booted")
-    return _runtime
+@dataclass(frozen=True)
+class WorkerParts:
+    """What `bootstrap` builds: the broker with every actor declared on it, and the names
+    of the actors to enqueue every sweep interval."""
+
+    broker: RedisBroker
+    periodic: tuple[str, ...]
+
+    def actor_names(self) -> list[str]:
+        return sorted(self.broker.get_declared_actors())
 
 
-Actor = Callable[..., Awaitable[None]]
-ACTORS: dict[str, Actor] = {}
-# Actors the scheduler enqueues every sweep interval.
-PERIODIC: list[str] = []
+def bootstrap(settings: Settings) -> WorkerParts:
+    """The worker's broker, its runtime (started when the worker boots) and its actors."""
+    broker = create_broker(settings)
+    booted = _BootedRuntime(settings)
+    broker.add_middleware(booted)
+
+    def declare(job: Job) -> str:
+        @functools.wraps(job)
+        async def run(*args: Any) -> None:
+            runtime = booted.runtime()
+            async with runtime.unit_of_work():
+                await job(runtime, *args)
+
+        name = job.__name__
+        declared = dramatiq.actor(broker=broker, actor_name=name, queue_name=QUEUE, max_retries=0)
+        declared(run)
+        return name
+
+    declare(jobs.dispatch_event)
+    periodic = (declare(jobs.sweep_events), declare(jobs.sweep_bookings))
+    return WorkerParts(broker=broker, periodic=periodic)
 
 
-def actor(*, periodic: bool = False) -> Callable[[Actor], Actor]:
-    """Register a coroutine as an actor of the worker (declared on the broker at boot)."""
-
-    def register(fn: Actor) -> Actor:
-        ACTORS[fn.__name__] = fn
-        if periodic:
-            PERIODIC.append(fn.__name__)
-        return fn
-
-    return register
-
-
-class _RuntimeMiddleware(Middleware):
-    """Starts the Runtime on the worker's event loop, and the scheduler beside it."""
+class _BootedRuntime(Middleware):
+    """Starts the worker's Runtime on Dramatiq's event loop at boot (Beanie binds its
+    models to one loop), and closes it once the worker threads have stopped (the AsyncIO
+    middleware, declared before, stops the loop after this: `after_` hooks run in reverse)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.scheduler = _Scheduler(settings)
+        self._runtime: Runtime | None = None
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("the worker has not booted")
+        return self._runtime
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        global _runtime
         loop = get_event_loop_thread()
         assert loop is not None
-        _runtime = loop.run_coroutine(start_runtime(self.settings))
-        self.scheduler.start()
+        self._runtime = loop.run_coroutine(start_runtime(self.settings))
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        global _runtime
-        self.scheduler.stop()
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         loop = get_event_loop_thread()
-        if _runtime is not None and loop is not None:
-            loop.run_coroutine(_runtime.close())
-        _runtime = None
+        if self._runtime is not None and loop is not None:
+            loop.run_coroutine(self._runtime.close())
+        self._runtime = None
 
 
 class _Scheduler(threading.Thread):
     """Enqueues the periodic actors; a Redis lock lets one worker of many do it per tick."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, broker: RedisBroker, actors: Sequence[str]) -> None:
         super().__init__(name="specialistly-scheduler", daemon=True)
         self.settings = settings
+        self.broker = broker
+        self.actors = actors
         self.interval = settings.sweep_interval.total_seconds()
         self._stop = threading.Event()
 
     def run(self) -> None:
         redis = Redis.from_url(self.settings.redis_url)
-        broker = dramatiq.get_broker()
         key = f"{self.settings.broker_namespace}:scheduler"
         while not self._stop.wait(self.interval):
             try:
                 if redis.set(key, "1", nx=True, px=int(self.interval * 900)):
-                    for name in PERIODIC:
-                        broker.enqueue(message(name))
+                    for name in self.actors:
+                        self.broker.enqueue(message(name))
             except Exception:
                 log.exception("scheduler tick failed")
         redis.close()
@@ -97,32 +121,20 @@ class _Scheduler(threading.Thread):
         self._stop.set()
 
 
-def create_worker_broker(settings: Settings) -> RedisBroker:
-    """The broker of a worker process, with every actor declared on it."""
-    import specialistly.processes.jobs  # noqa: F401  (registers the actors)
-
-    broker = create_broker(settings)
-    broker.add_middleware(_RuntimeMiddleware(settings))
-    dramatiq.set_broker(broker)
-    for name, fn in ACTORS.items():
-        declare = dramatiq.actor(broker=broker, actor_name=name, queue_name=QUEUE, max_retries=0)
-        declare(fn)
-    return broker
-
-
 def run_worker(settings: Settings, threads: int = 4) -> int:
     """Run one worker process until SIGINT or SIGTERM."""
-    from specialistly.infra.logs import configure_logging
-
     configure_logging()
-    broker = create_worker_broker(settings)
-    worker = dramatiq.Worker(broker, worker_threads=threads)
+    parts = bootstrap(settings)
+    worker = dramatiq.Worker(parts.broker, worker_threads=threads)
+    scheduler = _Scheduler(settings, parts.broker, parts.periodic)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    worker.start()
-    log.info("worker started", extra={"threads": threads, "actors": sorted(ACTORS)})
+    worker.start()  # boots the runtime before it returns
+    scheduler.start()
+    log.info("worker started", extra={"threads": threads, "actors": parts.actor_names()})
     stop.wait()
+    scheduler.stop()
     worker.stop()
-    broker.close()
+    parts.broker.close()
     return 0

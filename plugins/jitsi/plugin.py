@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from functools import cache
 
 from pydantic import HttpUrl
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from specialistly.hookspecs import hookimpl
+from specialistly.hookspecs import PluginSettings, hookimpl
 from specialistly.providers import MeetingDetails, MeetingRequest, VideoProvider
 
 
@@ -44,16 +43,11 @@ class JitsiProvider:
         """Jitsi rooms exist only while someone is in them: there is nothing to delete."""
 
 
-@cache
-def _provider() -> JitsiProvider:
-    return JitsiProvider(JitsiSettings())
-
-
 @hookimpl
 def settings_class() -> type[BaseSettings]:
     return JitsiSettings
 
 
 @hookimpl
-def video_providers() -> Sequence[VideoProvider]:
-    return [_provider()]
+def video_providers(plugin_settings: PluginSettings) -> Sequence[VideoProvider]:
+    return [JitsiProvider(plugin_settings.of(JitsiSettings))]

@@ -1,4 +1,4 @@
-// Command ferretdb runs FerretDB v1 with its SQLite backend on one TCP address.
+// Command ferretdb runs FerretDB v1 with its PostgreSQL backend on one TCP address.
 //
 // It wraps FerretDB's embeddable package because `go install` of FerretDB's own command
 // refuses to start without the version files its release build generates.
@@ -17,7 +17,7 @@ import (
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27018", "TCP address to listen on")
-	dir := flag.String("sqlite-dir", "data", "directory holding the SQLite databases")
+	pgURL := flag.String("postgresql-url", "postgres://127.0.0.1:5432/ferretdb", "PostgreSQL connection URL")
 	level := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
 
@@ -28,15 +28,10 @@ func main() {
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
 
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
-		slog.Error("cannot create the data directory", "error", err)
-		os.Exit(1)
-	}
-
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir + "/",
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Handler:       "postgresql",
+		PostgreSQLURL: *pgURL,
 	})
 	if err != nil {
 		slog.Error("cannot start FerretDB", "error", err)
@@ -45,6 +40,6 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	slog.Info("FerretDB listening", "addr", *listen, "sqlite", *dir)
+	slog.Info("FerretDB listening", "addr", *listen)
 	f.Run(ctx)
 }

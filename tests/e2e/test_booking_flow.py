@@ -15,7 +15,7 @@ from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.events import Event
 from specialistly.runtime import Runtime
 from tests.client import Account, GraphQLClient, register
-from tests.conftest import Process
+from tests.processes import Process
 from tests.waiting import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -28,10 +28,11 @@ CREATE_SERVICE = """mutation S($input: CreateServiceInput!) {
   createService(input: $input) { service { id } errors { field code message } } }"""
 PUBLISH = """mutation P($id: ID!) { publishService(id: $id) { errors { code } } }"""
 SLOTS = """query Q($id: ID!, $from: DateTime!, $to: DateTime!, $tz: String) {
-  slots(serviceId: $id, from: $from, to: $to, timezone: $tz) { start localStart } }"""
+  slots(serviceId: $id, from: $from, to: $to, timezone: $tz) {
+    start startLocal { dateTime timezone } } }"""
 BOOK = """mutation B($input: CreateBookingInput!) {
   createBooking(input: $input) {
-    booking { id status start startLocal meeting { provider joinUrl } }
+    booking { id status start startLocal { dateTime timezone } meeting { provider joinUrl } }
     errors { field code message } } }"""
 BOOKING = """query G($id: ID!) { booking(id: $id) { status meeting { provider joinUrl } } }"""
 
@@ -52,11 +53,11 @@ async def specialist_with_service(
             {
                 "input": {
                     "title": "Strategy session",
-                    "durations": [60],
+                    "durationMinutesOptions": [60],
                     "price": 0,
                     "currency": "EUR",
                     "videoProvider": provider,
-                    "minimumNotice": 60,
+                    "minimumNoticeMinutes": 60,
                 }
             },
         )
@@ -105,8 +106,10 @@ async def test_a_customer_books_a_slot_and_gets_a_meeting_link(
         assert berlin.hour >= 9
         assert (end.hour, end.minute) <= (17, 0)
         assert end.date() == berlin.date()
-        assert datetime.fromisoformat(slot["localStart"]) == start.astimezone(NEW_YORK)
-        assert datetime.fromisoformat(slot["localStart"]).utcoffset() == (
+        local = slot["startLocal"]
+        assert local["timezone"] == "America/New_York"
+        assert datetime.fromisoformat(local["dateTime"]) == start.astimezone(NEW_YORK)
+        assert datetime.fromisoformat(local["dateTime"]).utcoffset() == (
             start.astimezone(NEW_YORK).utcoffset()
         )
 
@@ -116,7 +119,9 @@ async def test_a_customer_books_a_slot_and_gets_a_meeting_link(
     assert payload["errors"] == []
     booking = payload["booking"]
     assert booking["status"] == "CONFIRMED"
-    assert datetime.fromisoformat(booking["startLocal"]).utcoffset() == timedelta(hours=-5)
+    assert datetime.fromisoformat(booking["startLocal"]["dateTime"]).utcoffset() == timedelta(
+        hours=-5
+    )
 
     async def meeting() -> dict[str, Any] | None:
         found: dict[str, Any] | None = (await customer.client.data(BOOKING, {"id": booking["id"]}))[

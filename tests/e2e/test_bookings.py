@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 import pytest
 from strawberry import relay
 
 from specialistly.core.bookings import Booking, MeetingInfo, SlotClaim
-from specialistly.core.services import Service
+from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import day_at, make_availability, make_service, make_user
-from tests.client import Account, GraphQLClient, register
-from tests.e2e.test_booking_race import service_gid, user_id
+from tests.client import Account, GraphQLClient, register, service_gid, user_id
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
 BOOKING_FIELDS = """
-  id status start end durationMinutes price currency customerTimezone startLocal notes
+  id status start end durationMinutes price currency customerTimezone notes
+  startLocal { dateTime date time timezone } endLocal { dateTime date time timezone }
   holdExpiresAt serviceId service { title } customer { id } specialist { id }
   meeting { provider joinUrl }
 """
@@ -35,7 +36,7 @@ mutation Cancel($id: ID!, $reason: String) {
 """
 RESCHEDULE = """
 mutation Move($id: ID!, $start: DateTime!) {
-  rescheduleBooking(id: $id, newStart: $start) { booking { start end } errors { field code } }
+  rescheduleBooking(id: $id, start: $start) { booking { start end } errors { field code } }
 }
 """
 ONE = f"query One($id: ID!) {{ booking(id: $id) {{ {BOOKING_FIELDS} }} }}"
@@ -87,7 +88,13 @@ async def test_book_and_read_it_back(api_url: str, specialist: Account) -> None:
     assert booking["status"] == "PENDING_PAYMENT"
     assert booking["holdExpiresAt"]
     assert (booking["price"], booking["currency"], booking["durationMinutes"]) == (4500, "eur", 30)
-    assert booking["startLocal"].startswith(day_at(13).date().isoformat() + "T1")  # 14:00 or 15:00
+    start_local, end_local = booking["startLocal"], booking["endLocal"]
+    assert start_local["dateTime"].startswith(day_at(13).date().isoformat() + "T1")
+    assert start_local["date"] == day_at(13).date().isoformat()
+    assert start_local["time"] in ("14:00", "15:00")  # winter or summer time in Berlin
+    assert start_local["timezone"] == end_local["timezone"] == "Europe/Berlin"
+    assert datetime.fromisoformat(end_local["dateTime"]) == datetime.fromisoformat(booking["end"])
+    assert end_local["time"] == start_local["time"][:3] + "30"
     assert booking["service"]["title"] == "Tax advice"
     assert booking["customer"]["id"] == customer.id
     assert booking["specialist"]["id"] == specialist.id
@@ -97,15 +104,33 @@ async def test_book_and_read_it_back(api_url: str, specialist: Account) -> None:
 
     seen = await specialist.client.data(ONE, {"id": booking["id"]})
     assert seen["booking"]["notes"] == "Bring receipts"
+
+
+async def test_a_booking_not_ones_own_is_null_as_node_answers(
+    api_url: str, specialist: Account
+) -> None:
+    service = await make_service(user_id(specialist))
+    customer = await register(GraphQLClient(api_url))
+    made = await create(customer, create_input(service_gid(service.id), day_at(10).isoformat()))
+    booking_id = made["booking"]["id"]
+    both = "query Both($id: ID!) { booking(id: $id) { id } node(id: $id) { id } }"
+    assert await customer.client.data(both, {"id": booking_id}) == {
+        "booking": {"id": booking_id},
+        "node": {"id": booking_id},
+    }
     stranger = await register(GraphQLClient(api_url))
-    body = await stranger.client.execute(ONE, {"id": booking["id"]})
-    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    node = await stranger.client.data(
-        "query N($id: ID!) { node(id: $id) { id } }", {"id": booking["id"]}
-    )
-    assert node["node"] is None
-    anonymous = await GraphQLClient(api_url).execute(ONE, {"id": booking["id"]})
-    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    missing = relay.to_base64("Booking", "000000000000000000000000")
+    for client, asked in (
+        (stranger.client, booking_id),  # someone else's
+        (GraphQLClient(api_url), booking_id),  # not logged in
+        (customer.client, missing),
+        (customer.client, relay.to_base64("Booking", '{"$ne": null}')),
+    ):
+        body = await client.execute(both, {"id": asked})
+        assert "errors" not in body and body["data"] == {"booking": None, "node": None}, asked
+    # The global id of another type names no booking.
+    body = await customer.client.execute(ONE, {"id": service_gid(service.id)})
+    assert "errors" not in body and body["data"] == {"booking": None}
 
 
 async def test_join_url_only_for_the_two_parties(
@@ -139,11 +164,11 @@ async def test_join_url_only_for_the_two_parties(
 BAD = [
     ({"start": "past"}, "PAST_SLOT", "input.start"),
     ({"start": "closed"}, "SLOT_UNAVAILABLE", "input.start"),
-    ({"serviceId": service_gid("000000000000000000000000")}, "UNKNOWN_SERVICE", "input.serviceId"),
-    ({"serviceId": service_gid('{"$ne": null}')}, "UNKNOWN_SERVICE", "input.serviceId"),
+    ({"serviceId": service_gid("000000000000000000000000")}, "NOT_FOUND", "input.serviceId"),
+    ({"serviceId": service_gid('{"$ne": null}')}, "NOT_FOUND", "input.serviceId"),
     (
         {"serviceId": relay.to_base64("User", "000000000000000000000000")},
-        "UNKNOWN_SERVICE",
+        "NOT_FOUND",
         "input.serviceId",
     ),
     ({"notes": "x'); db.bookings.drop(); //\x00"}, "INVALID", "input.notes"),
@@ -178,6 +203,38 @@ async def test_bad_input_is_refused_and_writes_nothing(
     assert await SlotClaim.find(SlotClaim.specialist_id == specialist_id).count() == 0
 
 
+async def test_another_specialists_draft_answers_like_a_missing_service(
+    api_url: str, specialist: Account
+) -> None:
+    draft = await make_service(user_id(specialist), status=ServiceStatus.DRAFT)
+    customer = await register(GraphQLClient(api_url))
+    start = day_at(10).isoformat()
+    for service_id in (service_gid(draft.id), service_gid("000000000000000000000000")):
+        made = await create(customer, create_input(service_id, start))
+        assert made["booking"] is None
+        assert made["errors"] == [
+            {
+                "field": "input.serviceId",
+                "code": "NOT_FOUND",
+                "message": "There is no such service.",
+            }
+        ]
+
+
+async def test_error_codes_are_a_typed_enum(api_url: str) -> None:
+    client = GraphQLClient(api_url)
+    found = await client.data(
+        """{ userError: __type(name: "UserError") {
+               fields { name type { kind ofType { name kind } } } }
+             codes: __type(name: "ErrorCode") { enumValues { name } } }"""
+    )
+    code = next(f for f in found["userError"]["fields"] if f["name"] == "code")
+    assert code["type"] == {"kind": "NON_NULL", "ofType": {"name": "ErrorCode", "kind": "ENUM"}}
+    names = {v["name"] for v in found["codes"]["enumValues"]}
+    assert {"NOT_FOUND", "SLOT_TAKEN", "DAILY_LIMIT_REACHED", "WEEKLY_LIMIT_REACHED"} <= names
+    assert "UNKNOWN_SERVICE" not in names and "LIMIT_REACHED" not in names
+
+
 async def test_lists_cancel_and_reschedule(api_url: str, specialist: Account) -> None:
     service = await make_service(user_id(specialist))
     customer = await register(GraphQLClient(api_url))
@@ -208,7 +265,7 @@ async def test_lists_cancel_and_reschedule(api_url: str, specialist: Account) ->
     assert moved["rescheduleBooking"]["errors"] == []
     assert moved["rescheduleBooking"]["booking"]["start"].startswith(day_at(9).isoformat()[:16])
     clash = await customer.client.data(RESCHEDULE, {"id": ids[0], "start": day_at(12).isoformat()})
-    assert clash["rescheduleBooking"]["errors"] == [{"field": "newStart", "code": "SLOT_TAKEN"}]
+    assert clash["rescheduleBooking"]["errors"] == [{"field": "start", "code": "SLOT_TAKEN"}]
 
     theirs = (await specialist.client.data(THEIRS))["specialistBookings"]
     assert theirs["totalCount"] == 3

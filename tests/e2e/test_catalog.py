@@ -12,8 +12,9 @@ import pytest
 from tests.client import Account, GraphQLClient, register
 
 SERVICE_FIELDS = """
-  id title description durations price currency bufferBefore bufferAfter minimumNotice
-  horizonDays slotInterval videoProvider maxPerDay maxPerWeek status
+  id title description durationMinutesOptions price currency bufferBeforeMinutes
+  bufferAfterMinutes minimumNoticeMinutes horizonDays slotIntervalMinutes videoProvider
+  maxPerDay maxPerWeek status
   policy { cancelMinutesBefore refundPercent lateRefundPercent }
   specialist { id displayName }
 """
@@ -38,7 +39,7 @@ mutation Archive($id: ID!) {
 }
 """
 MY_SERVICES = """
-query Mine($status: ServiceStatus) {
+query Mine($status: [ServiceStatus!]) {
   myServices(status: $status) { totalCount nodes { id title price status } }
 }
 """
@@ -68,9 +69,11 @@ MY_HOURS = (
     "{ myAvailability { timezone weekly { weekday ranges { start end } } overrides { date } } }"
 )
 SLOTS = """
-query Slots($id: ID!, $from: DateTime!, $to: DateTime!, $tz: String, $duration: Int) {
-  slots(serviceId: $id, from: $from, to: $to, timezone: $tz, duration: $duration) {
-    start end localStart localEnd
+query Slots($id: ID!, $from: DateTime!, $to: DateTime!, $tz: String, $minutes: Int) {
+  slots(serviceId: $id, from: $from, to: $to, timezone: $tz, durationMinutes: $minutes) {
+    start end
+    startLocal { dateTime date time timezone }
+    endLocal { dateTime date time timezone }
   }
 }
 """
@@ -80,23 +83,32 @@ mutation Profile($input: UpdateProfileInput!) {
 }
 """
 SEARCH = """
-query Search($first: Int!, $after: String, $tag: String, $min: Int, $max: Int, $text: String) {
-  specialists(first: $first, after: $after, expertise: $tag, priceMin: $min, priceMax: $max,
-              text: $text) {
+query Search($first: Int!, $after: String, $tag: String, $price: PriceRangeInput,
+             $text: String) {
+  specialists(first: $first, after: $after, expertise: $tag, price: $price, text: $text) {
     totalCount pageInfo { hasNextPage endCursor } nodes { slug displayName priceMin priceMax }
   }
 }
 """
 PAGE = """
-query Page($slug: String!, $tz: String) {
+query Page($slug: String!, $tz: String, $minutes: Int) {
   specialist(slug: $slug, timezone: $tz) {
     specialist { displayName priceMin priceMax }
-    offers { service { title status } nextSlots { start localStart } }
+    offers {
+      service { title status }
+      nextSlots { start end startLocal { dateTime } }
+      longest: nextSlots(durationMinutes: $minutes) { start end }
+    }
   }
 }
 """
 
-BASIC = {"title": "Career chat", "durations": [60], "price": 5000, "minimumNotice": 0}
+BASIC = {
+    "title": "Career chat",
+    "durationMinutesOptions": [60],
+    "price": 5000,
+    "minimumNoticeMinutes": 0,
+}
 WORKDAY = [{"start": "09:00", "end": "17:00"}]
 
 
@@ -141,15 +153,15 @@ async def test_service_lifecycle(client: GraphQLClient) -> None:
     created = await create(
         ann,
         description="Talk about your next step.",
-        durations=[60, 30],
+        durationMinutesOptions=[60, 30],
         currency="EUR",
-        bufferAfter=10,
+        bufferAfterMinutes=10,
         maxPerDay=4,
         policy={"refundPercent": 50},
     )
     assert created["errors"] == []
     service = created["service"]
-    assert service["durations"] == [30, 60]
+    assert service["durationMinutesOptions"] == [30, 60]
     assert (service["currency"], service["videoProvider"], service["status"]) == (
         "eur",
         "jitsi",
@@ -181,8 +193,12 @@ async def test_service_lifecycle(client: GraphQLClient) -> None:
     assert mine["totalCount"] == 1 and mine["nodes"][0]["price"] == 6000
     archived = await ann.client.data(ARCHIVE, {"id": service["id"]})
     assert archived["archiveService"]["service"]["status"] == "ARCHIVED"
-    drafts = await ann.client.data(MY_SERVICES, {"status": "DRAFT"})
+    drafts = await ann.client.data(MY_SERVICES, {"status": ["DRAFT"]})
     assert drafts["myServices"]["totalCount"] == 0
+    either = await ann.client.data(MY_SERVICES, {"status": ["DRAFT", "ARCHIVED"]})
+    assert either["myServices"]["totalCount"] == 1
+    one = await ann.client.data("{ myServices(status: ARCHIVED) { totalCount } }")
+    assert one["myServices"]["totalCount"] == 1  # a single status is a list of one
 
 
 @pytest.mark.parametrize(
@@ -194,18 +210,21 @@ async def test_service_lifecycle(client: GraphQLClient) -> None:
         ({"price": -100}, [("input.price", "INVALID")]),
         ({"price": 10_000_001}, [("input.price", "INVALID")]),
         (
-            {"durations": [7, 500]},
-            [("input.durations.0", "INVALID"), ("input.durations.1", "INVALID")],
+            {"durationMinutesOptions": [7, 500]},
+            [
+                ("input.durationMinutesOptions.0", "INVALID"),
+                ("input.durationMinutesOptions.1", "INVALID"),
+            ],
         ),
-        ({"durations": []}, [("input.durations", "REQUIRED")]),
+        ({"durationMinutesOptions": []}, [("input.durationMinutesOptions", "REQUIRED")]),
         ({"currency": "doubloons"}, [("input.currency", "INVALID")]),
         ({"videoProvider": "skype"}, [("input.videoProvider", "INVALID")]),
         (
-            {"bufferBefore": -5, "slotInterval": 3},
-            [("input.bufferBefore", "INVALID"), ("input.slotInterval", "INVALID")],
+            {"bufferBeforeMinutes": -5, "slotIntervalMinutes": 3},
+            [("input.bufferBeforeMinutes", "INVALID"), ("input.slotIntervalMinutes", "INVALID")],
         ),
         ({"horizonDays": 400}, [("input.horizonDays", "INVALID")]),
-        ({"bufferAfter": None}, [("input.bufferAfter", "INVALID")]),
+        ({"bufferAfterMinutes": None}, [("input.bufferAfterMinutes", "INVALID")]),
     ],
 )
 async def test_bad_service_input_is_reported_and_nothing_written(
@@ -221,11 +240,11 @@ async def test_bad_service_input_is_reported_and_nothing_written(
 @pytest.mark.parametrize(
     "input_",
     [
-        {"durations": [60], "price": 100},  # no title
+        {"durationMinutesOptions": [60], "price": 100},  # no title
         {**BASIC, "price": "100"},  # a string for an Int
         {**BASIC, "price": 1.5},
         {**BASIC, "title": {"$gt": ""}},  # an operator object for a String
-        {**BASIC, "durations": {"$ne": None}},
+        {**BASIC, "durationMinutesOptions": {"$ne": None}},
         {**BASIC, "unknownField": 1},
         {**BASIC, "price": 2**40},  # beyond GraphQL's 32-bit Int
     ],
@@ -256,13 +275,13 @@ async def test_only_specialists_and_owners_edit(client: GraphQLClient) -> None:
     anonymous = await client.data(CREATE, {"input": BASIC})
     assert codes(anonymous["createService"]) == [(None, "UNAUTHENTICATED")]
 
-    for query, variables, name in (
-        (UPDATE, {"input": {"id": service_id, "price": 1}}, "updateService"),
-        (PUBLISH, {"id": service_id}, "publishService"),
-        (ARCHIVE, {"id": service_id}, "archiveService"),
+    for query, variables, name, field in (
+        (UPDATE, {"input": {"id": service_id, "price": 1}}, "updateService", "input.id"),
+        (PUBLISH, {"id": service_id}, "publishService", "id"),
+        (ARCHIVE, {"id": service_id}, "archiveService", "id"),
     ):
         result = await bob.client.data(query, variables)
-        assert codes(result[name]) == [("id", "NOT_FOUND")]
+        assert codes(result[name]) == [(field, "NOT_FOUND")]
     assert (await my_services(ann))["nodes"][0]["price"] == 5000
     assert (await my_services(ann))["nodes"][0]["status"] == "DRAFT"
 
@@ -419,7 +438,7 @@ async def berlin_slots(
 async def test_berlin_hours_seen_from_new_york(client: GraphQLClient) -> None:
     ann = await register(client, "SPECIALIST")
     await set_hours(ann, "Europe/Berlin", [{"weekday": "MONDAY", "ranges": WORKDAY}])
-    service_id = await published_service(ann, slotInterval=60, horizonDays=365)
+    service_id = await published_service(ann, slotIntervalMinutes=60, horizonDays=365)
 
     mondays = mondays_ahead()
     usual = next(d for d in mondays if hours_apart(d) == 6)
@@ -430,17 +449,22 @@ async def test_berlin_hours_seen_from_new_york(client: GraphQLClient) -> None:
         assert len(slots) == 8  # 09:00 to 16:00 in Berlin
         expected_utc = datetime.combine(day, time(9), tzinfo=BERLIN).astimezone(UTC)
         assert datetime.fromisoformat(slots[0]["start"]) == expected_utc
-        assert slots[0]["localStart"].startswith(f"{day.isoformat()}T{first_local}:00")
-        local = datetime.fromisoformat(slots[0]["localStart"])
+        first = slots[0]["startLocal"]
+        assert first["dateTime"].startswith(f"{day.isoformat()}T{first_local}:00")
+        assert (first["date"], first["time"]) == (day.isoformat(), first_local)
+        assert first["timezone"] == "America/New_York"
+        local = datetime.fromisoformat(first["dateTime"])
         assert (
             local == expected_utc
             and local.utcoffset() == expected_utc.astimezone(NEW_YORK).utcoffset()
         )
-        last = datetime.fromisoformat(slots[-1]["localEnd"])
-        assert last.astimezone(BERLIN).time() == time(17)
+        last = slots[-1]["endLocal"]
+        assert datetime.fromisoformat(last["dateTime"]).astimezone(BERLIN).time() == time(17)
+        assert last["time"] == f"{17 - hours_apart(day):02d}:00"
     # No viewer zone: UTC instants only.
     plain = await berlin_slots(client, service_id, usual, None)
-    assert plain[0]["localStart"] is None and plain[0]["start"].endswith("+00:00")
+    assert plain[0]["startLocal"] is None and plain[0]["endLocal"] is None
+    assert plain[0]["start"].endswith("+00:00")
     # Tuesday has no hours.
     assert (
         await berlin_slots(client, service_id, usual + timedelta(days=1), "America/New_York") == []
@@ -451,7 +475,7 @@ async def test_slot_query_errors(client: GraphQLClient) -> None:
     ann = await register(client, "SPECIALIST")
     await set_hours(ann, "UTC", [{"weekday": "MONDAY", "ranges": WORKDAY}])
     draft = (await create(ann))["service"]["id"]
-    published = await published_service(ann, durations=[30, 60])
+    published = await published_service(ann, durationMinutesOptions=[30, 60])
     start = datetime.now(UTC) + timedelta(days=1)
 
     async def ask(service_id: str, **changes: Any) -> dict[str, Any]:
@@ -474,13 +498,13 @@ async def test_slot_query_errors(client: GraphQLClient) -> None:
     )
     assert error_code(await ask(ann.id)) == "NOT_FOUND"
     assert error_code(await ask(published, tz="Moon/Base")) == "INVALID"
-    assert error_code(await ask(published, duration=45)) == "INVALID"
+    assert error_code(await ask(published, minutes=45)) == "INVALID"
     too_long = (start + timedelta(days=63)).isoformat()
     assert error_code(await ask(published, to=too_long)) == "INVALID"
     backwards = (start - timedelta(days=1)).isoformat()
     assert error_code(await ask(published, to=backwards)) == "INVALID"
     assert (await ask(published, **{"from": "yesterday"}))["errors"]
-    assert "errors" not in await ask(published, duration=60)
+    assert "errors" not in await ask(published, minutes=60)
 
 
 # --------------------------------------------------------------------------- marketplace
@@ -501,7 +525,7 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     tag = f"t{secrets.token_hex(5)}"
     ann, ann_slug = await published_specialist(client, "Ann Search", tag, headline="Data (science)")
     bob, _ = await published_specialist(client, "Bob Search", tag, bio="Negotiation")
-    await published_specialist(client, "Cid Search", tag)
+    cid, _ = await published_specialist(client, "Cid Search", tag)
     await set_hours(
         ann,
         "UTC",
@@ -511,8 +535,9 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
         ],
     )
     await published_service(ann, price=2000)
-    await published_service(ann, title="Long session", price=9000, durations=[120])
+    await published_service(ann, title="Long session", price=9000, durationMinutesOptions=[120])
     await published_service(bob, price=15000)
+    await published_service(cid, price=20000, currency="EUR")
 
     async def search(**variables: Any) -> dict[str, Any]:
         data = await client.data(SEARCH, {"first": 10, "tag": tag, **variables})
@@ -522,8 +547,11 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     every = await search()
     assert [n["displayName"] for n in every["nodes"]] == ["Ann Search", "Bob Search", "Cid Search"]
     assert every["nodes"][0]["priceMin"] == 2000 and every["nodes"][0]["priceMax"] == 9000
-    assert [n["displayName"] for n in (await search(min=10000))["nodes"]] == ["Bob Search"]
-    assert [n["displayName"] for n in (await search(max=1000))["nodes"]] == []
+    in_usd = await search(price={"currency": "usd", "min": 10000})
+    assert [n["displayName"] for n in in_usd["nodes"]] == ["Bob Search"]
+    in_eur = await search(price={"currency": "eur"})
+    assert [n["displayName"] for n in in_eur["nodes"]] == ["Cid Search"]
+    assert (await search(price={"currency": "usd", "max": 1000}))["nodes"] == []
     assert [n["displayName"] for n in (await search(text="(SCIENCE)"))["nodes"]] == ["Ann Search"]
     assert (await search(text="^.*$"))["totalCount"] == 0
     assert (await search(text='{"$gt": ""}'))["totalCount"] == 0
@@ -533,7 +561,12 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     rest = await search(first=2, after=first_page["pageInfo"]["endCursor"])
     assert [n["displayName"] for n in rest["nodes"]] == ["Cid Search"]
     assert error_code(await client.execute(SEARCH, {"first": 101, "tag": tag})) == "INVALID"
-    assert error_code(await client.execute(SEARCH, {"first": 5, "min": -1})) == "INVALID"
+    negative = {"currency": "usd", "min": -1}
+    assert error_code(await client.execute(SEARCH, {"first": 5, "price": negative})) == "INVALID"
+    unknown = {"currency": "xyz", "max": 100}
+    assert error_code(await client.execute(SEARCH, {"first": 5, "price": unknown})) == "INVALID"
+    no_currency = await client.execute(SEARCH, {"first": 5, "price": {"min": 100}})
+    assert "currency" in no_currency["errors"][0]["message"], no_currency
     assert error_code(await client.execute(SEARCH, {"first": 5, "after": "garbage"})) == "INVALID"
 
     page = (await client.data(PAGE, {"slug": ann_slug, "tz": "Asia/Kolkata"}))["specialist"]
@@ -541,6 +574,30 @@ async def test_marketplace_search_and_public_page(client: GraphQLClient) -> None
     assert [o["service"]["title"] for o in page["offers"]] == ["Career chat", "Long session"]
     for offer in page["offers"]:
         assert len(offer["nextSlots"]) == 5
-        assert all(s["localStart"].endswith("+05:30") for s in offer["nextSlots"])
+        assert all(s["startLocal"]["dateTime"].endswith("+05:30") for s in offer["nextSlots"])
     assert (await client.data(PAGE, {"slug": "no-such-specialist"}))["specialist"] is None
     assert (await client.data(PAGE, {"slug": '{"$gt": ""}'}))["specialist"] is None
+
+
+def lengths(slots: list[dict[str, Any]]) -> set[timedelta]:
+    return {datetime.fromisoformat(s["end"]) - datetime.fromisoformat(s["start"]) for s in slots}
+
+
+async def test_next_slots_for_a_chosen_duration(client: GraphQLClient) -> None:
+    ann, slug = await published_specialist(client, "Ann Lengths", f"t{secrets.token_hex(5)}")
+    weekdays = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY")
+    await set_hours(ann, "UTC", [{"weekday": d, "ranges": WORKDAY} for d in weekdays])
+    await published_service(ann, durationMinutesOptions=[60, 30])
+
+    async def offer(minutes: int | None) -> dict[str, Any]:
+        page = (await client.data(PAGE, {"slug": slug, "minutes": minutes}))["specialist"]
+        found: dict[str, Any] = page["offers"][0]
+        return found
+
+    shortest = await offer(None)
+    assert lengths(shortest["nextSlots"]) == lengths(shortest["longest"]) == {timedelta(minutes=30)}
+    chosen = await offer(60)
+    assert len(chosen["longest"]) == 5
+    assert lengths(chosen["longest"]) == {timedelta(minutes=60)}
+    assert lengths(chosen["nextSlots"]) == {timedelta(minutes=30)}
+    assert error_code(await client.execute(PAGE, {"slug": slug, "minutes": 45})) == "INVALID"

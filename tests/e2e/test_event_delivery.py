@@ -7,17 +7,15 @@ from datetime import timedelta
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
 from specialistly.runtime import Runtime
-from tests.conftest import Process
-from tests.e2e.test_hooks import dispatched, stored_event
+from tests.factories import stored_event
 from tests.plugins.example import HandledEvent
-from tests.waiting import eventually
+from tests.processes import Process
+from tests.waiting import dispatched, eventually
 
 
-async def test_a_worker_killed_mid_handler_loses_nothing_and_repeats_nothing(
-    runtime: Runtime, worker: Process
-) -> None:
-    # The plugin sleeps on the first delivery only, long enough for us to kill the worker.
-    event = stored_event("test.slow", "test:2", data={"sleep": 60})
+async def slow_delivery_started(runtime: Runtime, subject: str, seconds: int) -> Event:
+    """An event the example plugin sleeps on (the first delivery only), once it is asleep."""
+    event = stored_event("test.slow", subject, data={"sleep": seconds})
     await event.insert()
     await runtime.jobs.send("dispatch_event", str(event.id))
 
@@ -25,6 +23,14 @@ async def test_a_worker_killed_mid_handler_loses_nothing_and_repeats_nothing(
         return await HandledEvent.get(event.id)
 
     await eventually(started)
+    return event
+
+
+async def test_a_worker_killed_mid_handler_loses_nothing_and_repeats_nothing(
+    runtime: Runtime, worker: Process
+) -> None:
+    # Long enough for us to kill the worker in the middle of the handler.
+    event = await slow_delivery_started(runtime, "test:2", seconds=60)
     worker.stop(kill=True)  # SIGKILL in the middle of the handler
 
     killed = await Event.get(event.id)
@@ -54,8 +60,8 @@ async def test_a_failing_plugin_is_retried_without_running_the_others_again(
     assert stored.dispatched_at is None
     # The other plugins went through; only the failing one is left to run again.
     assert sorted(stored.handled_by) == [
-        "specialistly.features.meetings",
-        "specialistly.features.notifications",
+        "meetings",
+        "notifications",
     ]
     assert "asked to fail" in (stored.last_error or "")
     assert stored.next_attempt_at > utcnow() - timedelta(seconds=1)
@@ -65,3 +71,15 @@ async def test_a_failing_plugin_is_retried_without_running_the_others_again(
     await dispatched(event.id)
     handled = await HandledEvent.get(event.id)
     assert handled is not None and handled.effects == 1
+
+
+async def test_a_stopping_worker_finishes_the_delivery_in_hand(
+    runtime: Runtime, worker: Process
+) -> None:
+    event = await slow_delivery_started(runtime, "test:4", seconds=2)
+    worker.stop()  # SIGTERM: the worker stops gracefully, its runtime last
+
+    stored = await Event.get(event.id)
+    assert stored is not None and stored.dispatched_at is not None
+    handled = await HandledEvent.get(event.id)
+    assert handled is not None and (handled.started, handled.effects) == (1, 1)

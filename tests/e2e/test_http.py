@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.client import GraphQLClient, register
-from tests.conftest import Process, _free_port
+from tests.processes import Process, free_port
 
 
 async def test_health_and_readiness(api_url: str) -> None:
@@ -20,8 +22,8 @@ async def test_health_and_readiness(api_url: str) -> None:
 def test_readiness_fails_while_the_broker_is_unreachable(
     test_env: dict[str, str], tmp_path: Path
 ) -> None:
-    port = _free_port()
-    dead_redis = f"redis://127.0.0.1:{_free_port()}/0"
+    port = free_port()
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     server = Process(
         "api-no-broker",
         ["serve", "--port", str(port)],
@@ -73,13 +75,16 @@ def test_graphiql_only_in_development(
 ) -> None:
     html = {"accept": "text/html"}
     assert "graphiql" not in httpx.get(f"{api_url}/graphql", headers=html).text.lower()
-    port = _free_port()
+    port = free_port()
     env = {**test_env, "SPECIALISTLY_ENVIRONMENT": "development"}
     server = Process("api-dev", ["serve", "--port", str(port)], env, tmp_path)
     server.start()
     try:
         page = _wait_for_any_response(f"http://127.0.0.1:{port}/graphql", server, headers=html)
         assert "graphiql" in page.text.lower()
+        # No other site may frame it (clickjacking with the viewer's token in it).
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
     finally:
         server.stop()
 
@@ -99,7 +104,68 @@ async def test_requests_are_limited_per_address_and_per_user(api_url: str) -> No
         assert statuses == [200] * 100
         refused = await ask(anonymous)
         assert refused.status_code == 429
-        assert 0 < int(refused.headers["retry-after"]) <= 60
-        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        wait = int(refused.headers["retry-after"])
+        assert 0 < wait <= 60
+        assert refused.json()["errors"][0]["extensions"] == {
+            "code": "RATE_LIMITED",
+            "retryAfter": wait,
+        }
         # A logged-in user is counted on their own, wherever they come from.
         assert (await ask(same_address_user)).status_code == 200
+
+
+@pytest.mark.parametrize("body", ['"x"', "5", "null", "true", "[" * 100_000 + "]" * 100_000])
+async def test_a_body_that_is_not_a_json_object_is_a_bad_request(api_url: str, body: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        response = await http.post(
+            "/graphql", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert "JSON" in response.text
+        # The connection is still good for the next request.
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_request_bodies_are_limited(api_url: str) -> None:
+    """413 as soon as the body is known to be too large, before the rest is read."""
+    host, port = api_url.removeprefix("http://").split(":")
+    head = f"POST /graphql HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+
+    async def answer(request: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=30)
+        writer.close()
+        await writer.wait_closed()
+        return status_line
+
+    declared = f"{head}content-length: {2 * 1024 * 1024}\r\n\r\n".encode()  # and no body
+    chunk = 64 * 1024  # just over the limit in all: the server reads every byte sent
+    chunked = f"{head}transfer-encoding: chunked\r\n\r\n".encode() + (
+        f"{chunk:x}\r\n".encode() + b"[" * chunk + b"\r\n"
+    ) * (1024 * 1024 // chunk + 1)
+    assert await answer(declared) == b"HTTP/1.1 413 Request Entity Too Large\r\n"
+    assert await answer(chunked) == b"HTTP/1.1 413 Request Entity Too Large\r\n"
+
+
+async def test_responses_are_hardened(client: GraphQLClient, api_url: str) -> None:
+    account = await register(client)
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        answers = [
+            await http.post(
+                "/graphql", json={"query": "{ me { id } }"}, headers=account.client.headers()
+            ),
+            await http.get("/healthz"),
+        ]
+    for answer in answers:
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"  # it may carry tokens
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert "server" not in answer.headers
+
+
+async def test_a_subscription_over_http_is_refused_plainly(client: GraphQLClient) -> None:
+    body = await client.execute("subscription { lifecycleEvents { name } }")
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {"code": "WEBSOCKET_REQUIRED"}

@@ -23,7 +23,7 @@ mutation C($input: CreateBookingInput!) { createBooking(input: $input) { errors 
 """
 RESCHEDULE = """
 mutation M($id: ID!, $start: DateTime!) {
-  rescheduleBooking(id: $id, newStart: $start) { booking { start } errors { field code } }
+  rescheduleBooking(id: $id, start: $start) { booking { start } errors { field code } }
 }
 """
 SLOTS = """
@@ -106,7 +106,7 @@ async def test_bookings_at_extreme_instants_are_field_errors(
     moved = await customer.client.data(
         RESCHEDULE, {"id": relay.to_base64("Booking", str(booking.id)), "start": start}
     )
-    assert problems(moved["rescheduleBooking"]) == [("newStart", "INVALID")]
+    assert problems(moved["rescheduleBooking"]) == [("start", "INVALID")]
 
     for window in ({"from": start, "to": "2030-01-01T00:00:00Z"}, {"from": start, "to": start}):
         body = await customer.client.execute(SLOTS, {"id": service_id, **window})
@@ -171,7 +171,7 @@ async def test_names_must_be_visible_plain_text(
         *([] if "\n" in name else [("input.bio", "INVALID")]),
     ]
     service = await specialist.client.data(
-        CREATE_SERVICE, {"input": {"title": name, "durations": [30], "price": 0}}
+        CREATE_SERVICE, {"input": {"title": name, "durationMinutesOptions": [30], "price": 0}}
     )
     assert problems(service["createService"]) == [("input.title", "INVALID")]
     registered = await client.data(
@@ -202,7 +202,7 @@ async def test_joiners_and_emoji_sequences_stay_allowed(specialist: Account, nam
 
 async def test_an_archived_service_stays_off_sale(specialist: Account) -> None:
     created = await specialist.client.data(
-        CREATE_SERVICE, {"input": {"title": "Once", "durations": [30], "price": 0}}
+        CREATE_SERVICE, {"input": {"title": "Once", "durationMinutesOptions": [30], "price": 0}}
     )
     service_id = created["createService"]["service"]["id"]
     published = await specialist.client.data(SET_STATUS, {"id": service_id})

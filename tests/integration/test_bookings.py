@@ -95,7 +95,7 @@ async def test_same_idempotency_key_returns_the_same_booking() -> None:
 
     with pytest.raises(DomainError) as caught:
         await book(customer, service, day_at(9, 30), key="retry-key-0001")
-    assert codes(caught) == [("IDEMPOTENCY_KEY_REUSED", "input.idempotencyKey")]
+    assert codes(caught) == [("IDEMPOTENCY_KEY_REUSED", "idempotency_key")]
 
     other_customer = await book(await make_user(), service, day_at(12), key="retry-key-0001")
     assert other_customer.id != first.id
@@ -117,7 +117,7 @@ async def test_taken_slot_is_refused_and_nothing_is_left_behind() -> None:
     await book(await make_user(), service, day_at(10))
     with pytest.raises(DomainError) as caught:
         await book(await make_user(), service, day_at(10))
-    assert codes(caught) == [("SLOT_TAKEN", "input.start")]
+    assert codes(caught) == [("SLOT_TAKEN", "start")]
     assert await written_for(service.specialist_id) == (1, 6)
 
 
@@ -126,7 +126,7 @@ async def test_overlapping_slots_of_different_lengths_conflict() -> None:
     await book(await make_user(), service, day_at(10), 60)
     with pytest.raises(DomainError) as caught:
         await book(await make_user(), service, day_at(10, 30), 30)
-    assert codes(caught) == [("SLOT_TAKEN", "input.start")]
+    assert codes(caught) == [("SLOT_TAKEN", "start")]
     # Back to back is fine.
     await book(await make_user(), service, day_at(11), 60)
     await book(await make_user(), service, day_at(9, 30), 30)
@@ -164,18 +164,19 @@ async def test_racing_customers_get_one_booking() -> None:
 @pytest.mark.parametrize(
     ("change", "code", "field"),
     [
-        ({"start": "past"}, "PAST_SLOT", "input.start"),
-        ({"start": "off-grid"}, "SLOT_UNAVAILABLE", "input.start"),
-        ({"start": "too-soon"}, "SLOT_UNAVAILABLE", "input.start"),
-        ({"start": "too-far"}, "SLOT_UNAVAILABLE", "input.start"),
-        ({"start": "closed"}, "SLOT_UNAVAILABLE", "input.start"),
-        ({"duration": 45}, "INVALID", "input.durationMinutes"),
-        ({"timezone": "Mars/Olympus"}, "INVALID", "input.customerTimezone"),
-        ({"notes": "x" * 2001}, "TOO_LONG", "input.notes"),
-        ({"key": "short"}, "INVALID", "input.idempotencyKey"),
-        ({"service": "unknown"}, "UNKNOWN_SERVICE", "input.serviceId"),
-        ({"service": "draft"}, "NOT_BOOKABLE", "input.serviceId"),
-        ({"customer": "self"}, "SELF_BOOKING", "input.serviceId"),
+        ({"start": "past"}, "PAST_SLOT", "start"),
+        ({"start": "off-grid"}, "SLOT_UNAVAILABLE", "start"),
+        ({"start": "too-soon"}, "SLOT_UNAVAILABLE", "start"),
+        ({"start": "too-far"}, "SLOT_UNAVAILABLE", "start"),
+        ({"start": "closed"}, "SLOT_UNAVAILABLE", "start"),
+        ({"duration": 45}, "INVALID", "duration_minutes"),
+        ({"timezone": "Mars/Olympus"}, "INVALID", "customer_timezone"),
+        ({"notes": "x" * 2001}, "TOO_LONG", "notes"),
+        ({"key": "short"}, "INVALID", "idempotency_key"),
+        ({"service": "unknown"}, "NOT_FOUND", "service_id"),
+        ({"service": "draft"}, "NOT_FOUND", "service_id"),  # another's draft: as if missing
+        ({"service": "archived"}, "NOT_BOOKABLE", "service_id"),
+        ({"customer": "self"}, "SELF_BOOKING", "service_id"),
     ],
 )
 async def test_bad_requests_are_refused_and_write_nothing(
@@ -198,8 +199,8 @@ async def test_bad_requests_are_refused_and_write_nothing(
     }.get(str(change.get("start")), day_at(10))
     if change.get("service") == "unknown":
         service = service.model_copy(update={"id": specialist.id})
-    if change.get("service") == "draft":
-        service.status = ServiceStatus.DRAFT
+    if change.get("service") in ("draft", "archived"):
+        service.status = ServiceStatus(str(change["service"]))
         await service.save()
     wanted = request(
         service,
@@ -335,7 +336,7 @@ async def test_reschedule_into_a_taken_slot_changes_nothing() -> None:
     before = await cells_of(booking.id)
     with pytest.raises(DomainError) as caught:
         await booking_changes.reschedule(str(booking.id), customer, day_at(11, 30))  # hits 12:00
-    assert codes(caught) == [("SLOT_TAKEN", "newStart")]
+    assert codes(caught) == [("SLOT_TAKEN", "start")]
     after = await Booking.get(booking.id)
     assert after is not None
     assert (after.start, after.reschedule_started_at) == (day_at(10), None)
@@ -353,7 +354,7 @@ async def test_reschedule_rules() -> None:
     assert codes(caught)[0][0] == "RESCHEDULE_TOO_LATE"
     with pytest.raises(DomainError) as caught:
         await booking_changes.reschedule(str(booking.id), customer, day_at(14, 10))
-    assert codes(caught) == [("SLOT_UNAVAILABLE", "newStart")]
+    assert codes(caught) == [("SLOT_UNAVAILABLE", "start")]
     with pytest.raises(DomainError) as caught:
         await booking_changes.reschedule(str(booking.id), await make_user(), day_at(14))
     assert codes(caught) == [("NOT_FOUND", "id")]
@@ -440,7 +441,7 @@ async def test_daily_limit() -> None:
     made = [await book(await make_user(), service, day_at(h)) for h in (9, 10)]
     with pytest.raises(DomainError) as caught:
         await book(await make_user(), service, day_at(11))
-    assert codes(caught) == [("LIMIT_REACHED", "input.start")]
+    assert codes(caught) == [("DAILY_LIMIT_REACHED", "start")]
     assert await written_for(service.specialist_id) == (2, 12)
     await book(await make_user(), service, day_at(11, days=4))  # another day
 
@@ -460,9 +461,10 @@ async def test_weekly_limit_under_concurrency() -> None:
     )
     assert len([o for o in outcomes if isinstance(o, Booking)]) == 3
     refused = [o for o in outcomes if isinstance(o, DomainError)]
-    assert {p.code for e in refused for p in e.problems} == {"LIMIT_REACHED"}
+    assert {p.code for e in refused for p in e.problems} == {"WEEKLY_LIMIT_REACHED"}
     key = f"{service.id}:week:" + "{}-W{:02d}".format(*monday.isocalendar()[:2])
     assert await claims.places_taken(key) == 3
+    assert await written_for(service.specialist_id) == (3, 18)  # the refused left no cells
 
 
 async def test_reschedule_to_another_day_moves_the_limit_place() -> None:
@@ -473,7 +475,7 @@ async def test_reschedule_to_another_day_moves_the_limit_place() -> None:
     await book(await make_user(), service, day_at(10))  # the first day has room again
     with pytest.raises(DomainError) as caught:
         await book(await make_user(), service, day_at(12, days=5))
-    assert codes(caught)[0][0] == "LIMIT_REACHED"
+    assert codes(caught)[0][0] == "DAILY_LIMIT_REACHED"
 
 
 async def test_claims_are_unique_per_specialist_cell() -> None:

@@ -27,7 +27,7 @@ from specialistly.core.users import User
 from specialistly.infra import db
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
-from tests.integration.test_catalog import book, hours, make_service, make_specialist, monday, utc
+from tests.factories import book, hours, make_service, make_specialist, monday, utc
 
 READS = frozenset({"find", "aggregate", "getMore", "count", "distinct"})
 
@@ -75,7 +75,9 @@ async def commands(runtime: Runtime, settings: Settings) -> AsyncIterator[Comman
 
 SLOTS = """
 query Slots($id: ID!, $from: DateTime!, $to: DateTime!) {
-  slots(serviceId: $id, from: $from, to: $to, timezone: "Europe/Berlin") { start localStart }
+  slots(serviceId: $id, from: $from, to: $to, timezone: "Europe/Berlin") {
+    start startLocal { dateTime }
+  }
 }
 """
 

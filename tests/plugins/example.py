@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+from strawberry.types import Info
 
+from specialistly.api.context import Context
 from specialistly.core.events import Event
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 from specialistly.providers import (
@@ -44,8 +46,9 @@ class HandledEvent(Document):
 @strawberry.type
 class Query:
     @strawberry.field
-    def example_greeting(self) -> str:
-        return ExampleSettings().greeting
+    def example_greeting(self, info: Info[Context, None]) -> str:
+        """The plugin's own setting, read at start-up and handed back through the runtime."""
+        return info.context.runtime.plugin_settings.of(ExampleSettings).greeting
 
 
 class ExampleVideo:
