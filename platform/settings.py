@@ -5,13 +5,16 @@ Each plugin reads its own settings class with its own prefix (see ``hookspecs.se
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105
+
+class MissingSecretError(RuntimeError):
+    """A process that issues or checks tokens was started without SPECIALISTLY_JWT_SECRET."""
 
 
 class Settings(BaseSettings):
@@ -37,13 +40,18 @@ class Settings(BaseSettings):
     event_retry_delay: timedelta = timedelta(seconds=30)
     payment_hold: timedelta = timedelta(minutes=15)
 
-    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # No default: a published default would let anyone sign tokens. `specialistly dev` keeps
+    # a random one in its run directory; tests get a random one per process.
+    jwt_secret: SecretStr | None = None
     access_token_ttl: timedelta = timedelta(hours=1)
     refresh_token_ttl: timedelta = timedelta(days=30)
 
     login_attempts_per_ip: int = 20
-    login_attempts_per_account: int = 5
     login_window: timedelta = timedelta(minutes=15)
+    # Login attempts for one account from one address (since its last success) before each
+    # further one waits for the one before, twice as long each time, up to login_delay_max.
+    login_free_attempts: int = 5
+    login_delay_max: timedelta = timedelta(minutes=15)
     requests_per_minute_anonymous: int = 100
     requests_per_minute_user: int = 1000
     # Addresses (or CIDR ranges) of the reverse proxies whose X-Forwarded-For and
@@ -73,13 +81,25 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.access_token_ttl > timedelta(hours=24):
             raise ValueError("access_token_ttl must be at most 24 hours")
-        if self.environment == "production" and (
-            self.jwt_secret.get_secret_value() == DEVELOPMENT_SECRET
-        ):
-            raise ValueError("SPECIALISTLY_JWT_SECRET must be set in production")
-        if len(self.jwt_secret.get_secret_value()) < 32:
+        if self.jwt_secret is None:
+            if self.environment == "production":
+                raise ValueError("SPECIALISTLY_JWT_SECRET must be set in production")
+            if self.environment == "test":
+                self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
+        elif len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("SPECIALISTLY_JWT_SECRET must be at least 32 characters")
+        if self.login_free_attempts < 1:
+            raise ValueError("login_free_attempts must be at least 1")
         return self
+
+    def signing_secret(self) -> str:
+        """The secret that signs access tokens; MissingSecretError when it is not set."""
+        if self.jwt_secret is None:
+            raise MissingSecretError(
+                "SPECIALISTLY_JWT_SECRET is not set: give it a random value of at least 32"
+                " characters (`specialistly dev` makes one for local use)"
+            )
+        return self.jwt_secret.get_secret_value()
 
     @property
     def development(self) -> bool:

@@ -11,6 +11,7 @@ import strawberry
 from beanie import PydanticObjectId
 from strawberry import relay
 from strawberry.types import Info
+from strawberry.types.base import get_object_definition
 
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError, graphql_error
@@ -19,6 +20,7 @@ from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.users import Role, SpecialistProfile, User
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 from specialistly.infra.auth import Tokens
+from specialistly.infra.login_throttle import LoginThrottle
 
 strawberry.enum(Role, name="Role")
 
@@ -68,12 +70,21 @@ class UserType(relay.Node):
             raise graphql_error(DomainError.of(ErrorCode.FORBIDDEN, "You may not read this email."))
         return self._email
 
-    @strawberry.field
+    @strawberry.field(description="Null until published, except to the user and admins.")
     async def specialist_profile(self, info: Info[Context, None]) -> SpecialistProfileType | None:
         if Role.SPECIALIST not in self.roles:
             return None
-        profile = await info.context.loaders.profile_by_user.load(PydanticObjectId(self.id))
-        return SpecialistProfileType.of(profile) if profile else None
+        user_id = PydanticObjectId(self.id)
+        profile = await info.context.loaders.profile_by_user.load(user_id)
+        if profile is None:
+            return None
+        if not (
+            profile.published
+            or self._is_viewer
+            or accounts.is_self_or_admin(await info.context.viewer(), user_id)
+        ):
+            return None
+        return SpecialistProfileType.of(profile)
 
     @classmethod
     def of(cls, user: User, *, is_viewer: bool = False) -> UserType:
@@ -90,10 +101,17 @@ class UserType(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[Context, None], node_ids: Iterable[str], required: bool = False
     ) -> list[UserType | None]:
+        """Users the viewer may see (accounts.can_see); null for everyone else, as for an id
+        of no one, so ids cannot be probed."""
         keys = [PydanticObjectId(i) if PydanticObjectId.is_valid(i) else None for i in node_ids]
         users = await info.context.loaders.user.load_many([k for k in keys if k])
         found = {u.id: u for u in users if u}
-        return [cls.of(found[k]) if k in found else None for k in keys]
+        viewer = await info.context.viewer()
+        result: list[UserType | None] = []
+        for key in keys:
+            user = found.get(key)
+            result.append(cls.of(user) if user and await accounts.can_see(viewer, user) else None)
+        return result
 
 
 @strawberry.type
@@ -174,12 +192,17 @@ class Query:
             return None
         return UserType.of(await ctx.require_user(), is_viewer=True)
 
-    @strawberry.field(description="Any object by its global id.")
+    @strawberry.field(
+        description="Any object by its global id; null if there is none the viewer may see."
+    )
     async def node(self, info: Info[Context, None], id: relay.GlobalID) -> relay.Node | None:
         try:
-            node: relay.Node | None = await id.resolve_node(info, required=False)
-        except (ValueError, KeyError):  # an id of a type that does not exist
+            node_type = id.resolve_type(info)
+        except (ValueError, KeyError):  # a type name that is not an object type
             return None
+        if get_object_definition(node_type, strict=True).is_interface:  # "Node" itself
+            return None
+        node: relay.Node | None = await id.resolve_node(info, required=False)
         return node
 
 
@@ -209,22 +232,19 @@ class Mutation:
     async def login(self, info: Info[Context, None], input: LoginInput) -> AuthPayload:
         ctx = info.context
         settings = ctx.runtime.settings
-        limiter = ctx.runtime.limiter
-        account_key = f"login:account:{input.email.strip().lower()[:254]}"
-        await limiter.enforce(
+        throttle = LoginThrottle(
+            ctx.runtime.redis, free=settings.login_free_attempts, longest=settings.login_delay_max
+        )
+        account = input.email.strip().lower()[:254]
+        await ctx.runtime.limiter.enforce(
             f"login:ip:{ctx.client_ip}",
             limit=settings.login_attempts_per_ip,
             window=settings.login_window,
             what="login attempts",
         )
-        await limiter.enforce(
-            account_key,
-            limit=settings.login_attempts_per_account,
-            window=settings.login_window,
-            what="login attempts for this account",
-        )
+        await throttle.attempt(account, ctx.client_ip)
         user = await accounts.authenticate(input.email, input.password)
-        await limiter.reset(account_key)
+        await throttle.succeeded(account, ctx.client_ip)
         tokens = await ctx.runtime.tokens.start_session(user)
         return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
 

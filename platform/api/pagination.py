@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from types import UnionType
+from typing import Any, Generic, TypeVar, Union, get_args, get_origin
 
 import strawberry
 from beanie import Document, PydanticObjectId
@@ -17,6 +18,7 @@ from specialistly.core.errors import DomainError, ErrorCode
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
+_UNIONS = (Union, UnionType)
 
 
 @strawberry.type
@@ -80,7 +82,7 @@ async def paginate(
     keys = [*sort, ("_id", sort[-1][1] if sort else 1)]
     page_query = dict(query)
     if after:
-        page_query = {"$and": [query, _after(keys, _decode(after, len(keys)))]}
+        page_query = {"$and": [query, _after(keys, _decode(after, _kinds(model, keys)))]}
     collection = model.get_pymongo_collection()
     raw = await collection.find(page_query).sort(list(keys)).limit(first + 1).to_list()
     total = await collection.count_documents(query)
@@ -99,6 +101,13 @@ def _after(keys: Sequence[tuple[str, int]], values: list[Any]) -> dict[str, Any]
     return {"$or": branches}
 
 
+# A cursor is base64 of a JSON list of the sort values of the last item: strings and
+# integers as themselves, datetimes as {"d": ISO 8601}, ObjectIds as {"o": hex}. Decoding
+# accepts exactly the type each sort key holds, so a cursor can carry no query operator.
+MAX_CURSOR = 1000
+_INT64 = 2**63
+
+
 def _encode(values: list[Any]) -> str:
     def plain(v: Any) -> Any:
         if isinstance(v, datetime):
@@ -111,18 +120,51 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def _decode(cursor: str, length: int) -> list[Any]:
-    def typed(v: Any) -> Any:
-        if isinstance(v, dict) and "d" in v:
-            return datetime.fromisoformat(v["d"])
-        if isinstance(v, dict) and "o" in v:
-            return PydanticObjectId(v["o"])
-        return v
-
+def _decode(cursor: str, kinds: Sequence[tuple[type, bool]]) -> list[Any]:
+    """The sort values in a cursor, each of its key's (type, nullable); INVALID otherwise."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not isinstance(values, list) or len(values) != length:
+        if len(cursor) > MAX_CURSOR:
             raise ValueError
-        return [typed(v) for v in values]
-    except (ValueError, TypeError, KeyError):
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError
+        return [_typed(v, *kind) for v, kind in zip(values, kinds, strict=True)]
+    except (ValueError, TypeError, RecursionError):
         raise DomainError.of(ErrorCode.INVALID, "This cursor is not valid.", "after") from None
+
+
+def _typed(value: Any, kind: type, nullable: bool) -> Any:
+    if value is None and nullable:
+        return None
+    if kind is str and isinstance(value, str):
+        return value
+    if kind is int and type(value) is int and -_INT64 <= value < _INT64:
+        return value
+    if kind is datetime and isinstance(value, dict) and value.keys() == {"d"}:
+        parsed = datetime.fromisoformat(value["d"])
+        if parsed.tzinfo is None:
+            raise ValueError
+        return parsed
+    if kind is ObjectId and isinstance(value, dict) and value.keys() == {"o"}:
+        if not (isinstance(value["o"], str) and ObjectId.is_valid(value["o"])):
+            raise ValueError
+        return PydanticObjectId(value["o"])
+    raise ValueError
+
+
+def _kinds(model: type[Document], keys: Sequence[tuple[str, int]]) -> list[tuple[type, bool]]:
+    """The (type, nullable) of each sort key, read from the model's fields."""
+    kinds = []
+    for key, _ in keys:
+        field = "id" if key == "_id" else key
+        annotation = model.model_fields[field].annotation
+        options = set(get_args(annotation)) if get_origin(annotation) in _UNIONS else {annotation}
+        nullable = type(None) in options
+        options.discard(type(None))
+        (kind,) = options
+        if isinstance(kind, type) and issubclass(kind, ObjectId):
+            kind = ObjectId
+        if kind not in (str, int, datetime, ObjectId):
+            raise TypeError(f"{model.__name__}.{key} cannot be a pagination key")
+        kinds.append((kind, nullable and key != "_id"))
+    return kinds

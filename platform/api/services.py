@@ -243,7 +243,10 @@ class Mutation:
             ),
         )
 
-    @strawberry.mutation(description="Put the service on sale: public and bookable.")
+    @strawberry.mutation(
+        description="Put a draft service on sale: public and bookable. An archived one stays"
+        " off sale (ARCHIVED)."
+    )
     async def publish_service(
         self, info: Info[Context, None], id: relay.GlobalID
     ) -> ServicePayload:
@@ -251,7 +254,7 @@ class Mutation:
             info, lambda user: catalog.publish_service(user, node_id(id, "Service"))
         )
 
-    @strawberry.mutation(description="Take the service off sale; its bookings keep it.")
+    @strawberry.mutation(description="Take the service off sale for good; its bookings keep it.")
     async def archive_service(
         self, info: Info[Context, None], id: relay.GlobalID
     ) -> ServicePayload:

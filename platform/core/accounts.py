@@ -1,4 +1,4 @@
-"""Registering, authenticating and editing accounts."""
+"""Registering, authenticating and editing accounts; who may see whom; granting roles."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from specialistly.core import validation
+from specialistly.core.bookings import Booking
 from specialistly.core.errors import Check, DomainError, ErrorCode, is_duplicate_key
 from specialistly.core.passwords import (
     MAX_LENGTH,
@@ -45,7 +46,7 @@ class ProfileChanges:
 async def register(data: Registration) -> User:
     check = Check()
     email = validation.email(check, "email", data.email)
-    name = validation.text(check, "display_name", data.display_name, max_length=80)
+    name = display_name(check, "display_name", data.display_name)
     if data.role == Role.ADMIN:
         check.add(ErrorCode.FORBIDDEN, "Admins cannot register themselves.", "role")
     check_strength(check, "password", data.password, email=email)
@@ -71,6 +72,10 @@ async def register(data: Registration) -> User:
             await user.delete()  # no half-registered specialist without a profile
             raise
     return user
+
+
+def display_name(check: Check, field: str, value: str) -> str:
+    return validation.text(check, field, value, max_length=80, multiline=False)
 
 
 async def _create_profile(user: User) -> SpecialistProfile:
@@ -112,14 +117,55 @@ async def profile_of(user: User) -> SpecialistProfile | None:
     return await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
 
 
+def is_self_or_admin(viewer: User | None, user_id: PydanticObjectId | None) -> bool:
+    return viewer is not None and (viewer.id == user_id or viewer.has(Role.ADMIN))
+
+
+async def can_see(viewer: User | None, user: User) -> bool:
+    """Whether the viewer may look a user up by id (name, roles, when they joined).
+
+    Public are specialists with a published profile; anyone else only to themself, admins
+    and the other party of a booking with them.
+    """
+    if is_self_or_admin(viewer, user.id):
+        return True
+    if user.has(Role.SPECIALIST):
+        published = {"user_id": user.id, "published": True}
+        if await SpecialistProfile.find_one(published) is not None:
+            return True
+    return viewer is not None and await _share_a_booking(viewer, user)
+
+
+async def _share_a_booking(a: User, b: User) -> bool:
+    for customer, specialist in ((a, b), (b, a)):
+        if customer.id is None or specialist.id is None:
+            continue
+        found = await Booking.get_pymongo_collection().find_one(
+            {"customer_id": customer.id, "specialist_id": specialist.id}, {"_id": 1}
+        )
+        if found is not None:
+            return True
+    return False
+
+
+async def set_admin(email: str, *, admin: bool) -> User:
+    """Grant (or revoke) the admin role of the account with this email; NOT_FOUND if none."""
+    key = (email or "").strip().lower()
+    user = await User.find_one(User.email_key == key) if len(key) <= 254 else None
+    if user is None:
+        raise DomainError.of(ErrorCode.NOT_FOUND, "No account has this email.", "email")
+    assert user.id is not None
+    change = {"$addToSet" if admin else "$pull": {"roles": Role.ADMIN.value}}
+    await User.get_pymongo_collection().update_one({"_id": user.id}, change)
+    return await get_user(user.id)
+
+
 async def update_profile(user: User, changes: ProfileChanges) -> User:
     """Change the user's name and, for a specialist, the public profile; all or nothing."""
     check = Check()
     updates: dict[str, object] = {}
     if changes.display_name is not None:
-        updates["display_name"] = validation.text(
-            check, "display_name", changes.display_name, max_length=80
-        )
+        updates["display_name"] = display_name(check, "display_name", changes.display_name)
     profile_fields = _profile_updates(check, changes)
     profile = await profile_of(user) if user.has(Role.SPECIALIST) else None
     if profile_fields and profile is None:
@@ -146,7 +192,7 @@ def _profile_updates(check: Check, c: ProfileChanges) -> dict[str, object]:
     fields: dict[str, object] = {}
     if c.headline is not None:
         fields["headline"] = validation.text(
-            check, "headline", c.headline, max_length=140, required=False
+            check, "headline", c.headline, max_length=140, required=False, multiline=False
         )
     if c.bio is not None:
         fields["bio"] = validation.text(check, "bio", c.bio, max_length=5000, required=False)

@@ -25,7 +25,7 @@ from specialistly.core.bookings import (
     transition,
     update_booking,
 )
-from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.reservations import check_slot, quota_limits, slot_policy
 from specialistly.core.services import CancellationPolicy, Service
@@ -105,9 +105,9 @@ async def reschedule(
     """
     now = now or utcnow()
     field = "start"
-    if new_start.tzinfo is None:
-        raise DomainError.of(ErrorCode.INVALID, "The start must carry a time zone offset.", field)
-    new_start = as_utc(new_start)
+    check = Check()
+    new_start = validation.instant(check, field, new_start)
+    check.raise_if_any()
     async with booking_lock(booking_object_id(booking_id)):
         booking = await get_booking(booking_id)
         by = acting_party(booking, actor)

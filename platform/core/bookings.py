@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -16,9 +16,9 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
-from specialistly.core import claims, events, locks
-from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import DomainError, ErrorCode
+from specialistly.core import claims, events, locks, validation
+from specialistly.core.clock import utcnow
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.events import OutboxEvent, new_event
 from specialistly.core.services import CancellationPolicy
 from specialistly.core.users import Role, User
@@ -313,7 +313,8 @@ def booking_filter(
     start_from: datetime | None = None,
     start_to: datetime | None = None,
 ) -> dict[str, Any]:
-    """A query for listed bookings (never RESERVING ones) starting in [start_from, start_to)."""
+    """A query for listed bookings (never RESERVING ones) starting in [start_from, start_to)
+    (naive instants are UTC); INVALID for instants out of the platform's range."""
     query: dict[str, Any] = {}
     if customer_id is not None:
         query["customer_id"] = customer_id
@@ -321,11 +322,13 @@ def booking_filter(
         query["specialist_id"] = specialist_id
     shown = [s.value for s in statuses if s != BookingStatus.RESERVING]
     query["status"] = {"$in": shown} if statuses else {"$ne": BookingStatus.RESERVING.value}
+    check = Check()
     start: dict[str, datetime] = {}
-    if start_from is not None:
-        start["$gte"] = as_utc(start_from)
-    if start_to is not None:
-        start["$lt"] = as_utc(start_to)
+    for operator, name, value in (("$gte", "from", start_from), ("$lt", "to", start_to)):
+        if value is not None:
+            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+            start[operator] = validation.instant(check, name, aware)
+    check.raise_if_any()
     if start:
         query["start"] = start
     return query

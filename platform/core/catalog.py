@@ -120,6 +120,7 @@ async def update_service(
 
 
 async def publish_service(user: User, service_id: str) -> Service:
+    """Put a draft on sale; an archived service stays off sale (ARCHIVED)."""
     return await _set_status(user, service_id, ServiceStatus.PUBLISHED)
 
 
@@ -130,10 +131,21 @@ async def archive_service(user: User, service_id: str) -> Service:
 
 async def _set_status(user: User, service_id: str, status: ServiceStatus) -> Service:
     service = await owned_service(user, service_id)
-    if service.status != status:
-        await service.set({"status": status, "updated_at": utcnow()})
-        await refresh_price_range(service.specialist_id)
-    return service
+    if service.status == status:
+        return service
+    # Conditional, so a publish racing an archive cannot undo it.
+    changed = await Service.get_pymongo_collection().update_one(
+        {"_id": service.id, "status": {"$ne": ServiceStatus.ARCHIVED.value}},
+        {"$set": {"status": status.value, "updated_at": utcnow()}},
+    )
+    if not changed.matched_count:
+        raise DomainError.of(
+            ErrorCode.ARCHIVED, "An archived service cannot go on sale again.", "id"
+        )
+    await refresh_price_range(service.specialist_id)
+    found = await find_service(service_id)
+    assert found is not None
+    return found
 
 
 async def owned_service(user: User, service_id: str) -> Service:
@@ -187,7 +199,7 @@ def _validated(
         if value is None and key not in _NULLABLE:
             check.add(ErrorCode.INVALID, "This cannot be null.", key)
         elif key == "title":
-            values[key] = validation.text(check, key, value, max_length=120)
+            values[key] = validation.text(check, key, value, max_length=120, multiline=False)
         elif key == "description":
             values[key] = validation.text(check, key, value, max_length=5000, required=False)
         elif key == "durations":

@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     NOTICE_BEYOND_HORIZON = "NOTICE_BEYOND_HORIZON"
     OVERLAPPING_RANGES = "OVERLAPPING_RANGES"
     # Bookings.
+    ARCHIVED = "ARCHIVED"  # off sale for good
     NOT_BOOKABLE = "NOT_BOOKABLE"  # the service exists but is not on sale
     SELF_BOOKING = "SELF_BOOKING"
     PAST_SLOT = "PAST_SLOT"

@@ -26,7 +26,7 @@ from specialistly.core.bookings import (
     stored_instant,
     transition,
 )
-from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import User
@@ -168,8 +168,7 @@ async def _check_request(customer: User, request: BookingRequest, now: datetime)
     check = Check()
     validation.timezone(check, "customer_timezone", request.customer_timezone)
     notes = validation.text(check, "notes", request.notes, max_length=MAX_NOTES, required=False)
-    if request.start.tzinfo is None:
-        check.add(ErrorCode.INVALID, "The start must carry a time zone offset.", "start")
+    start = validation.instant(check, "start", request.start)
     service = await catalog.find_service(request.service_id)
     if service is None or not catalog.can_see(customer, service):
         # Another specialist's draft answers like a missing service: ids are not probed.
@@ -183,7 +182,6 @@ async def _check_request(customer: User, request: BookingRequest, now: datetime)
         check.add(ErrorCode.INVALID, f"Choose one of: {choices} minutes.", "duration_minutes")
     check.raise_if_any()
     assert service is not None
-    start = as_utc(request.start)
     availability = await check_slot(service, start, request.duration_minutes, now, "start")
     return _Checked(service, start, notes, availability)
 
@@ -264,10 +262,12 @@ def _summary(booking: Booking) -> dict[str, Any]:
 async def _settled(existing: Booking, request: BookingRequest) -> Booking | None:
     """The booking an earlier request with the same key made, once it is settled; None if
     that request failed (so this one may try itself)."""
+    check = Check()
+    start = validation.instant(check, "input.start", request.start)
     same = (
         str(existing.service_id) == request.service_id
-        and request.start.tzinfo is not None
-        and existing.start == stored_instant(as_utc(request.start))
+        and not check.problems
+        and existing.start == stored_instant(start)
         and existing.end - existing.start == timedelta(minutes=request.duration_minutes)
     )
     if not same:

@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
 
+from specialistly.core import validation
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import HOLDING, Booking
 from specialistly.core.catalog import MAX_BUFFER, MAX_DURATION
 from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import DomainError, ErrorCode
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.slots import (
     DateOverride,
@@ -57,12 +58,10 @@ class Held:
 
 def window(start: datetime, end: datetime) -> Interval:
     """The asked-for window, checked: aware instants, start before end, at most 62 days."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise DomainError.of(
-            ErrorCode.INVALID,
-            "Give instants with a UTC offset, like 2030-01-31T09:00:00Z.",
-            "start" if start.tzinfo is None else "end",
-        )
+    check = Check()
+    start = validation.instant(check, "start", start)
+    end = validation.instant(check, "end", end)
+    check.raise_if_any()
     if not start < end:
         raise DomainError.of(ErrorCode.INVALID, "The start must be before the end.", "end")
     if end - start > MAX_WINDOW:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 
@@ -18,7 +19,14 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+def random_object_id() -> PydanticObjectId:
+    """An ObjectId of 96 random bits: unlike a generated one it is not the next after its
+    neighbour's and tells nothing of when it was made, so ids cannot be enumerated."""
+    return PydanticObjectId(secrets.token_bytes(12))
+
+
 class User(Document):
+    id: PydanticObjectId | None = Field(default_factory=random_object_id)
     email: str
     email_key: str  # the lower-cased email, unique
     password_hash: str

@@ -26,7 +26,9 @@ MAX_RANGES_PER_DAY = 12
 MAX_OVERRIDES = 400
 OVERRIDE_DAYS_AHEAD = 730
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# Applied with fullmatch; [0-9], not \d, which also matches other scripts' digits.
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ async def set_date_override(
     hours = _ranges(check, "ranges", ranges)
     _no_overlaps(check, "ranges", hours, what=day)
     check.raise_if_any()
+    assert parsed is not None
     override = DateHours(day=parsed.isoformat(), ranges=sorted(hours, key=lambda r: r.start))
     return await _edit_overrides(user, specialist_id, override.day, override)
 
@@ -104,6 +107,7 @@ async def remove_date_override(user: User, day: str) -> Availability:
     check = Check()
     parsed = _parse_date(check, "date", day)
     check.raise_if_any()
+    assert parsed is not None
     return await _edit_overrides(user, specialist_id, parsed.isoformat(), None)
 
 
@@ -182,7 +186,7 @@ def _minutes(check: Check, name: str, value: str, *, end_of_day: bool) -> int | 
     """Minutes since midnight of an "HH:MM" on a five-minute step ("24:00" for an end)."""
     if end_of_day and value == "24:00":
         return DAY_MINUTES
-    match = _HHMM.match(value or "")
+    match = _HHMM.fullmatch(value or "")
     if match is None:
         check.add(ErrorCode.INVALID, 'Use a time like "09:30" (24-hour clock).', name)
         return None
@@ -205,20 +209,21 @@ def local_range(r: HoursRange) -> LocalRange:
     return LocalRange(wall(r.start), wall(r.end))
 
 
-def _parse_date(check: Check, name: str, value: str) -> date:
+def _parse_date(check: Check, name: str, value: str) -> date | None:
+    """The date of a "YYYY-MM-DD"; None (and a problem) for anything else."""
     try:
-        if len(value) != 10:
+        if not _DATE.fullmatch(value or ""):
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
         check.add(ErrorCode.INVALID, "Use a date like 2030-01-31.", name)
-        return date.min
+        return None
 
 
-def _override_day(check: Check, name: str, value: str) -> date:
+def _override_day(check: Check, name: str, value: str) -> date | None:
     day = _parse_date(check, name, value)
     today = utcnow().date()
-    if day != date.min and not (
+    if day is not None and not (
         today - timedelta(days=1) <= day <= today + timedelta(days=OVERRIDE_DAYS_AHEAD)
     ):
         check.add(

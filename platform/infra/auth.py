@@ -1,13 +1,20 @@
 """Access and refresh tokens.
 
 An access token is a short-lived JWT (HS256) naming the user and the session it belongs to.
-A refresh token is an opaque random string, stored only as its SHA-256 in the session, and
-rotated on each use; logging out revokes the session, which stops its access tokens too.
+A session's id is 128 random bits, so a token for a live session cannot be made up even by
+someone who guessed the user's id. A refresh token is the session id and a random secret,
+stored only as its SHA-256 in the session, and rotated on each use. A refresh token used a
+second time means two parties hold it (the rightful client and a thief): the whole session
+is revoked, so the tokens already rotated from it stop too. Logging out revokes the session,
+which stops its access tokens.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +24,8 @@ from beanie import Document, PydanticObjectId
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
 from starlette.requests import HTTPConnection
 
 from specialistly.core.accounts import get_user
@@ -46,7 +54,17 @@ def refresh_invalid() -> DomainError:
     )
 
 
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
+
+log = logging.getLogger("specialistly.auth")
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)
+
+
 class AuthSession(Document):
+    id: str = Field(default_factory=new_session_id)  # type: ignore[assignment]
     user_id: PydanticObjectId
     refresh_hash: str
     created_at: datetime
@@ -55,10 +73,7 @@ class AuthSession(Document):
 
     class Settings:
         name = "auth_sessions"
-        indexes = [
-            IndexModel([("refresh_hash", ASCENDING)], unique=True),
-            IndexModel([("user_id", ASCENDING)]),
-        ]
+        indexes = [IndexModel([("user_id", ASCENDING)])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,59 +87,79 @@ class Tokens:
 @dataclass(frozen=True, slots=True)
 class Identity:
     user: User
-    session_id: PydanticObjectId
+    session_id: str
 
 
 def _digest(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
 
+def _refresh_token(session_id: str) -> str:
+    """The session's id (to find it by) and a fresh random secret."""
+    return f"{session_id}.{secrets.token_urlsafe(32)}"
+
+
 class TokenService:
     def __init__(self, settings: Settings) -> None:
-        self._key = OctKey.import_key(settings.jwt_secret.get_secret_value())
+        self._key = OctKey.import_key(settings.signing_secret())
         self._access_ttl = settings.access_token_ttl
         self._refresh_ttl = settings.refresh_token_ttl
 
     async def start_session(self, user: User) -> Tokens:
         assert user.id is not None
-        refresh_token = secrets.token_urlsafe(32)
         now = utcnow()
         session = AuthSession(
             user_id=user.id,
-            refresh_hash=_digest(refresh_token),
+            refresh_hash="",
             created_at=now,
             expires_at=now + self._refresh_ttl,
         )
+        refresh_token = _refresh_token(session.id)
+        session.refresh_hash = _digest(refresh_token)
         await session.insert()
         return self._tokens(user.id, session, refresh_token)
 
     async def refresh(self, refresh_token: str) -> tuple[User, Tokens]:
-        """Rotate the refresh token: the old one works exactly once."""
-        new_token = secrets.token_urlsafe(32)
+        """Rotate the refresh token: the old one works exactly once.
+
+        A token of the session that is no longer its current one revokes the session.
+        """
+        session_id, _, secret = (refresh_token or "").partition(".")
+        if not (_SESSION_ID.fullmatch(session_id) and secret):
+            raise refresh_invalid()
+        new_token = _refresh_token(session_id)
         now = utcnow()
-        old = _digest(refresh_token or "")
         try:
             # Two refreshes with one token race to rotate it; FerretDB needs the lock for
             # only one of them to win (see core/locks.py).
-            async with document_lock(AuthSession, old, wait=timedelta(seconds=2)):
-                found = await AuthSession.get_pymongo_collection().find_one_and_update(
-                    {"refresh_hash": old, "revoked_at": None},
-                    {"$set": {"refresh_hash": _digest(new_token)}},
-                    return_document=ReturnDocument.AFTER,
+            async with document_lock(AuthSession, session_id, wait=timedelta(seconds=2)):
+                session = await AuthSession.get(session_id)
+                if session is None or session.revoked_at is not None:
+                    raise refresh_invalid()
+                if not hmac.compare_digest(session.refresh_hash, _digest(refresh_token)):
+                    await self._revoke(session_id, now)
+                    log.warning(
+                        "refresh token used again: session revoked",
+                        extra={"session_id": session_id, "user_id": str(session.user_id)},
+                    )
+                    raise refresh_invalid()
+                if as_utc(session.expires_at) <= now:
+                    raise refresh_invalid()
+                await AuthSession.get_pymongo_collection().update_one(
+                    {"_id": session_id}, {"$set": {"refresh_hash": _digest(new_token)}}
                 )
         except LockTimeoutError:
             raise refresh_invalid() from None
-        if found is None:
-            raise refresh_invalid()
-        session = AuthSession.model_validate(found)
-        if as_utc(session.expires_at) <= now:
-            raise refresh_invalid()
         user = await get_user(session.user_id)
         return user, self._tokens(session.user_id, session, new_token)
 
-    async def end_session(self, session_id: PydanticObjectId) -> None:
-        await AuthSession.find_one(AuthSession.id == session_id).update(
-            {"$set": {"revoked_at": utcnow()}}
+    async def end_session(self, session_id: str) -> None:
+        async with document_lock(AuthSession, session_id):
+            await self._revoke(session_id, utcnow())
+
+    async def _revoke(self, session_id: str, now: datetime) -> None:
+        await AuthSession.get_pymongo_collection().update_one(
+            {"_id": session_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
         )
 
     def verified_claims(self, access_token: str) -> tuple[str, str]:
@@ -145,7 +180,7 @@ class TokenService:
         except ValueError:
             raise token_invalid() from None
         sub, sid = str(claims["sub"]), str(claims["sid"])
-        if not (PydanticObjectId.is_valid(sid) and PydanticObjectId.is_valid(sub)):
+        if not (_SESSION_ID.fullmatch(sid) and PydanticObjectId.is_valid(sub)):
             raise token_invalid()
         return sub, sid
 

@@ -33,11 +33,16 @@ log = logging.getLogger("specialistly.infra.ratelimit")
 
 
 class RateLimitedError(DomainError):
+    """A refusal by a limit; the HTTP response being answered carries its Retry-After."""
+
     def __init__(self, what: str, retry_after: int) -> None:
         super().__init__(
             Problem(ErrorCode.RATE_LIMITED, f"Too many {what}; try again in {retry_after} s.")
         )
         self.retry_after = retry_after
+        refusals = _refusals.get()
+        if refusals is not None:
+            refusals.retry_after = max(refusals.retry_after, retry_after)
 
 
 @dataclass
@@ -74,9 +79,6 @@ class RateLimiter:
         is being answered carry Retry-After."""
         wait = await self.hit(key, limit=limit, window=window)
         if wait:
-            refusals = _refusals.get()
-            if refusals is not None:
-                refusals.retry_after = max(refusals.retry_after, wait)
             raise RateLimitedError(what, wait)
 
 

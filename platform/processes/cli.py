@@ -1,8 +1,13 @@
-"""The `specialistly` command: serve, worker, dev, export-schema, plugins."""
+"""The `specialistly` command: serve, worker, dev, admin, export-schema, plugins."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import ipaddress
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,8 +40,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plugins", help="list loaded plugins: versions, hooks, providers and routes"
     )
 
+    admin = commands.add_parser("admin", help="grant or revoke the admin role of an account")
+    admin.add_argument("action", choices=("grant", "revoke"))
+    admin.add_argument("email")
+
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command in ("serve", "dev") and settings.development and not _loopback(args.host):
+        print(
+            f"refusing to serve on {args.host} in development mode: bind to 127.0.0.1, or set"
+            " SPECIALISTLY_ENVIRONMENT=production and SPECIALISTLY_JWT_SECRET",
+            file=sys.stderr,
+        )
+        return 2
+    if args.command in ("serve", "worker") and settings.jwt_secret is None:
+        print(
+            "SPECIALISTLY_JWT_SECRET is not set: give it a random value of at least 32"
+            " characters (`specialistly dev` makes one for local use)",
+            file=sys.stderr,
+        )
+        return 2
     if args.command == "serve":
         return run_api(args.host, args.port, args.workers)
     if args.command == "worker":
@@ -47,9 +70,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         from specialistly.processes.dev import run_dev
 
         return run_dev(settings, args.host, args.port)
+    if args.command == "admin":
+        return asyncio.run(_admin(settings, args.email, grant=args.action == "grant"))
     if args.command == "export-schema":
         return _export_schema(settings, args.path)
     return _plugins(settings)
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid, as in some containers
+        return f"uid:{os.getuid()}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _admin(settings: Settings, email: str, *, grant: bool) -> int:
+    """Grant or revoke the admin role; each change is a structured line in the audit log."""
+    from specialistly.core.accounts import set_admin
+    from specialistly.core.errors import DomainError
+    from specialistly.infra import db
+    from specialistly.infra.logs import configure_logging
+    from specialistly.plugin_system.manager import create_plugin_manager
+
+    configure_logging()
+    mongo = await db.connect(settings, create_plugin_manager(settings))
+    try:
+        user = await set_admin(email, admin=grant)
+    except DomainError as exc:
+        print(f"{exc}: {email}", file=sys.stderr)
+        return 1
+    finally:
+        await mongo.close()
+    logging.getLogger("specialistly.audit").info(
+        "admin role granted" if grant else "admin role revoked",
+        extra={
+            "audit": "admin.grant" if grant else "admin.revoke",
+            "user_id": str(user.id),
+            "email": user.email,
+            "roles": [r.value for r in user.roles],
+            "by": _operator(),
+        },
+    )
+    return 0
 
 
 def run_api(host: str, port: int, workers: int = 1) -> int:
