@@ -3,10 +3,8 @@ off the event loop when allowed, so one client cannot stall the server for every
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
-import httpx
 import pytest_asyncio
 from beanie import PydanticObjectId
 from strawberry import relay
@@ -97,21 +95,3 @@ async def test_many_short_windows_are_allowed(
 ) -> None:
     data = await client.data(aliased_slots(global_id(busiest_service), days=1, count=30))
     assert len(data) == 30
-
-
-async def test_health_answers_while_slots_are_computed(
-    api_url: str, busiest_service: Service
-) -> None:
-    """The largest slots query allowed (one 62-day window, seconds of work on a loaded
-    machine) must not hold up a health probe sent while it is being computed."""
-    client = GraphQLClient(api_url)
-    heavy = asyncio.create_task(
-        client.execute(aliased_slots(global_id(busiest_service), days=62, count=1))
-    )
-    await asyncio.sleep(0.3)  # the query is read and its bookings loaded by now
-    async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
-        health = await http.get("/healthz")
-    assert health.status_code == 200
-    assert not heavy.done(), "the probe waited for the slots to be computed"
-    body = await heavy
-    assert body == {"data": {"a0": []}}

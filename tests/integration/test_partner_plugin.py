@@ -213,6 +213,7 @@ async def test_installed_partner_plugin_reacts_first_with_its_own_settings(
     assert stored.handled_by == [
         "partner-example",
         "tests.plugins.example",
+        "partner-example-notes",
         "notifications",
         "meetings",
     ]

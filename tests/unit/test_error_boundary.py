@@ -14,6 +14,7 @@ from specialistly.api.schema import build_schema
 from specialistly.plugin_system.manager import create_plugin_manager
 from specialistly.settings import Settings
 from tests.plugins import failing_fields
+from tests.schema_context import offline_context
 
 PLUGIN = "tests.plugins.failing_fields"
 
@@ -44,7 +45,7 @@ def schema() -> Schema:
 
 
 async def run(schema: Schema, query: str) -> tuple[dict[str, Any] | None, list[Any]]:
-    result = await schema.execute(query)
+    result = await schema.execute(query, context_value=offline_context())
     return result.data, [(e.message, e.extensions) for e in result.errors or []]
 
 

@@ -42,7 +42,7 @@ def _raised(tokens: TokenService) -> DomainError:
 
 
 def test_each_raise_is_a_fresh_error_with_its_own_traceback() -> None:
-    tokens = TokenService(Settings())
+    tokens = TokenService(Settings(environment="test"))
     first, second = _raised(tokens), _raised(tokens)
     assert first is not second
     assert first.problems[0].code == ErrorCode.TOKEN_INVALID

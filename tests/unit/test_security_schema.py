@@ -14,6 +14,7 @@ from specialistly.api.cost import operation_cost
 from specialistly.api.schema import build_schema
 from specialistly.plugin_system.manager import create_plugin_manager
 from specialistly.settings import Settings
+from tests.schema_context import offline_context
 
 INTROSPECTION = "{ __schema { queryType { name } } }"
 
@@ -38,7 +39,7 @@ def schema_for(**values: Any) -> Schema:
 async def test_introspection_is_off_in_production_unless_asked_for(
     values: dict[str, Any], allowed: bool
 ) -> None:
-    result = await schema_for(**values).execute(INTROSPECTION)
+    result = await schema_for(**values).execute(INTROSPECTION, context_value=offline_context())
     if allowed:
         assert result.errors is None
         assert result.data == {"__schema": {"queryType": {"name": "Query"}}}
@@ -46,7 +47,9 @@ async def test_introspection_is_off_in_production_unless_asked_for(
         assert result.errors
         assert "introspection" in result.errors[0].message.lower()
         # __typename is not introspection of the schema: clients keep using it.
-        assert (await schema_for(**values).execute("{ __typename }")).errors is None
+        assert (
+            await schema_for(**values).execute("{ __typename }", context_value=offline_context())
+        ).errors is None
 
 
 SCHEMA = schema_for(environment="test")

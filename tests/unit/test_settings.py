@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from specialistly.api.schema import build_schema
 from specialistly.plugin_system.manager import create_plugin_manager
 from specialistly.settings import Settings
+from tests.schema_context import offline_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,10 +70,14 @@ def test_every_setting_is_documented_in_the_readme(cls: type[BaseSettings], fiel
 async def test_the_alias_limit_is_a_setting() -> None:
     settings = Settings(graphql_max_aliases=2)
     schema = build_schema(create_plugin_manager(settings), settings)
-    result = await schema.execute("{ a: __typename b: __typename c: __typename }")
+    result = await schema.execute(
+        "{ a: __typename b: __typename c: __typename }", context_value=offline_context()
+    )
     assert result.errors is not None
     assert "3 aliases found. Allowed: 2" in result.errors[0].message
-    assert (await schema.execute("{ a: __typename b: __typename }")).errors is None
+    assert (
+        await schema.execute("{ a: __typename b: __typename }", context_value=offline_context())
+    ).errors is None
 
 
 def test_page_size_max_is_at_least_the_largest_default_page() -> None:
