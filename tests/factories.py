@@ -131,3 +131,32 @@ def stored_event(name: str, subject: str, data: dict[str, object] | None = None)
         data=data or {},
         next_attempt_at=now + timedelta(seconds=2),  # SPECIALISTLY_EVENT_RETRY_DELAY in tests
     )
+
+
+def confirmed_booking_document(
+    specialist_id: PydanticObjectId,
+    start: datetime,
+    minutes: int,
+    *,
+    customer_id: PydanticObjectId | None = None,
+    service_id: PydanticObjectId | None = None,
+    customer_timezone: str = "UTC",
+) -> Booking:
+    """A confirmed, free booking as stored, written straight to the database by tests that
+    need a calendar or an event without going through the booking rules."""
+    end = start + timedelta(minutes=minutes)
+    return Booking(
+        customer_id=customer_id or PydanticObjectId(),
+        specialist_id=specialist_id,
+        service_id=service_id or PydanticObjectId(),
+        start=start,
+        end=end,
+        claim_start=start,
+        claim_end=end,
+        price=0,
+        currency="eur",
+        customer_timezone=customer_timezone,
+        status=BookingStatus.CONFIRMED,
+        idempotency_key=str(PydanticObjectId()),
+        video_provider="jitsi",
+    )

@@ -6,15 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest_asyncio
-from beanie import PydanticObjectId
 from strawberry import relay
 
-from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.clock import utcnow
 from specialistly.core.services import Service
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import make_service
 from tests.client import GraphQLClient, register
+from tests.factories import confirmed_booking_document
 
 SLOTS = 'slots(serviceId: "{id}", from: "{start}", to: "{end}") {{ start end }}'
 
@@ -41,21 +40,8 @@ async def busiest_service(runtime: Runtime) -> Service:
     today = utcnow().replace(hour=3, minute=0, second=0, microsecond=0)
     for day in range(64):
         start = today + timedelta(days=day)
-        await Booking(
-            customer_id=PydanticObjectId(),
-            specialist_id=service.specialist_id,
-            service_id=service.id,
-            start=start,
-            end=start + timedelta(minutes=5),
-            claim_start=start,
-            claim_end=start + timedelta(minutes=5),
-            price=0,
-            currency="eur",
-            customer_timezone="UTC",
-            status=BookingStatus.CONFIRMED,
-            idempotency_key=str(PydanticObjectId()),
-            video_provider="jitsi",
-        ).insert()
+        booking = confirmed_booking_document(service.specialist_id, start, 5, service_id=service.id)
+        await booking.insert()
     return service
 
 

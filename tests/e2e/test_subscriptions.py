@@ -13,12 +13,13 @@ from beanie import PydanticObjectId
 from strawberry import relay
 from websockets.typing import Subprotocol
 
-from specialistly.core.bookings import Booking, BookingStatus
+from specialistly.core.bookings import Booking
 from specialistly.core.clock import utcnow
 from specialistly.core.events import BOOKING_CONFIRMED, new_event
 from specialistly.core.users import User
 from specialistly.runtime import Runtime
 from tests.client import GraphQLClient, register
+from tests.factories import confirmed_booking_document
 from tests.processes import Process
 from tests.servers import serve
 
@@ -83,22 +84,14 @@ async def until_closed(ws: Any) -> tuple[list[dict[str, Any]], int | None]:
 
 async def confirmed_booking(customer_id: str, specialist_id: str) -> Booking:
     start = utcnow() + timedelta(days=2)
-    booking = Booking(
+    booking = confirmed_booking_document(
+        PydanticObjectId(relay.GlobalID.from_id(specialist_id).node_id),
+        start,
+        60,
         customer_id=PydanticObjectId(relay.GlobalID.from_id(customer_id).node_id),
-        specialist_id=PydanticObjectId(relay.GlobalID.from_id(specialist_id).node_id),
-        service_id=PydanticObjectId(),
-        start=start,
-        end=start + timedelta(hours=1),
-        claim_start=start,
-        claim_end=start + timedelta(hours=1),
-        price=0,
-        currency="eur",
         customer_timezone="Europe/Berlin",
-        status=BookingStatus.CONFIRMED,
-        idempotency_key=str(PydanticObjectId()),
-        video_provider="jitsi",
-        outbox=[new_event(BOOKING_CONFIRMED)],
     )
+    booking.outbox = [new_event(BOOKING_CONFIRMED)]
     await booking.insert()
     booking.outbox[0].data["booking_id"] = str(booking.id)
     await booking.save()
