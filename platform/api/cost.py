@@ -40,9 +40,10 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import SchemaExtension
 
+from specialistly.core.errors import ErrorCode
+
 LIST_LENGTH = "specialistly.list_length"
 DEFAULT_LIST_LENGTH = 10
-TOO_COSTLY = "QUERY_TOO_COSTLY"
 
 ListLength = Callable[[Mapping[str, Any]], int]
 
@@ -65,7 +66,11 @@ class QueryCostLimiter(SchemaExtension):
                     f"This operation could cost {cost}, more than the {self.max_cost}"
                     " allowed: ask for less at once (fewer aliases, a smaller `first`,"
                     " shorter slot windows).",
-                    extensions={"code": TOO_COSTLY, "cost": cost, "maxCost": self.max_cost},
+                    extensions={
+                        "code": ErrorCode.QUERY_TOO_COSTLY.value,
+                        "cost": cost,
+                        "maxCost": self.max_cost,
+                    },
                 )
         yield
 

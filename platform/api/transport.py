@@ -45,7 +45,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from specialistly.api.context import Context
-from specialistly.core.errors import DomainError
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.infra.auth import Identity, bearer_token
 from specialistly.infra.ratelimit import request_wait, too_many_requests
 from specialistly.runtime import Runtime
@@ -182,7 +182,7 @@ class SubscriptionsOverWebSocket(SchemaExtension):
         ):
             raise GraphQLError(
                 "Subscriptions are served over WebSocket (graphql-transport-ws) only.",
-                extensions={"code": "WEBSOCKET_REQUIRED"},
+                extensions={"code": ErrorCode.WEBSOCKET_REQUIRED.value},
             )
         yield
 

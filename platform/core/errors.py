@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     CONFLICT = "CONFLICT"  # changed meanwhile by someone else; try again
     RATE_LIMITED = "RATE_LIMITED"
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"  # refused before it ran; ask for less at once
+    WEBSOCKET_REQUIRED = "WEBSOCKET_REQUIRED"  # subscriptions are served over WebSocket only
     # Accounts and sessions.
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     EMAIL_TAKEN = "EMAIL_TAKEN"
