@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     # The largest `first` a list accepts; at least 50, the largest default page size.
     page_size_max: int = Field(100, ge=50)
     # Estimated objects a request may produce (see api/cost.py); a slots window counts every
-    # five-minute start in it, so the default allows one 62-day window at the finest grain.
-    graphql_max_cost: int = Field(20_000, ge=1)
+    # five-minute start in it, and a slot with its two local times is 3 objects: the default
+    # allows one 62-day window at the finest grain, local times included.
+    graphql_max_cost: int = Field(60_000, ge=1)
     # None: on everywhere except in production.
     graphql_introspection: bool | None = None
 

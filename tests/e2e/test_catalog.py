@@ -500,8 +500,7 @@ async def test_slot_query_errors(client: GraphQLClient) -> None:
     assert error_code(await ask(published, tz="Moon/Base")) == "INVALID"
     assert error_code(await ask(published, minutes=45)) == "INVALID"
     too_long = (start + timedelta(days=63)).isoformat()
-    # Refused before it runs: a window this long could produce more slots than allowed.
-    assert error_code(await ask(published, to=too_long)) == "QUERY_TOO_COSTLY"
+    assert error_code(await ask(published, to=too_long)) == "INVALID"
     backwards = (start - timedelta(days=1)).isoformat()
     assert error_code(await ask(published, to=backwards)) == "INVALID"
     assert (await ask(published, **{"from": "yesterday"}))["errors"]

@@ -59,7 +59,9 @@ async def test_the_slots_attack_is_refused_before_it_runs(
 async def test_windows_given_as_variables_are_counted_too(client: GraphQLClient) -> None:
     query = (
         "query Q($id: ID!, $from: DateTime!, $to: DateTime!) { "
-        + " ".join(f"a{i}: slots(serviceId: $id, from: $from, to: $to) {{ start }}" for i in (1, 2))
+        + " ".join(
+            f"a{i}: slots(serviceId: $id, from: $from, to: $to) {{ start }}" for i in range(4)
+        )
         + " }"
     )
     start = utcnow()
@@ -70,7 +72,7 @@ async def test_windows_given_as_variables_are_counted_too(client: GraphQLClient)
 
 async def test_a_negative_page_size_does_not_pay_for_the_rest(client: GraphQLClient) -> None:
     account = await register(client)
-    one_window = aliased_slots(str(relay.GlobalID("Service", "x")), days=62, count=2)
+    one_window = aliased_slots(str(relay.GlobalID("Service", "x")), days=62, count=4)
     query = one_window[:-1] + " b: myBookings(first: -1000000) { nodes { id } } }"
     body = await account.client.execute(query)
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
