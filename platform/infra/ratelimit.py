@@ -71,9 +71,6 @@ class RateLimiter:
             count, _, ttl = await pipe.execute()
         return max(1, int(ttl)) if int(count) > limit else 0
 
-    async def reset(self, key: str) -> None:
-        await self._redis.delete(f"{self._prefix}:{key}")
-
     async def enforce(self, key: str, *, limit: int, window: timedelta, what: str) -> None:
         """Count one hit; over the limit raise RateLimitedError, and let the HTTP response that
         is being answered carry Retry-After."""
