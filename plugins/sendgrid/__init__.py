@@ -1,0 +1,1 @@
+"""SendGrid email provider: mail through SendGrid v3 and its signed Event Webhook."""

@@ -1,0 +1,1 @@
+"""Stripe payment provider: paid bookings, signed webhooks, refunds, Connect payouts, earnings."""
