@@ -24,7 +24,8 @@ class MeetingRequest:
     topic: str
     start: datetime
     duration_minutes: int
-    timezone: str = "UTC"
+    timezone: str = "UTC"  # the specialist's (IANA)
+    auto_recording: str = "none"  # "none", "local" or "cloud", where the provider records
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,29 +4,57 @@ On ``booking.confirmed`` the booking's provider creates the meeting; on cancella
 expiry it is cancelled; on ``booking.rescheduled`` it is moved. A booking keeps whatever
 meeting it has when a provider fails: failures are retried by the event dispatcher, and a
 provider's permanent refusal is stored on the booking and announced as ``meeting.failed``.
+So is a transient failure once the booking's start is within ``meeting_deadline``: the
+specialist then has time to set a link by hand.
+
+Never two meetings for one booking: a delivery claims the creation (a unique document per
+booking, with a lease) before it calls the provider, and another delivery meanwhile
+leaves it to the first and is retried later. A claim whose holder crashed expires after
+its lease; the next try calls the provider again, which must then find the meeting it may
+have made (``VideoProvider.create_meeting`` is idempotent per booking) rather than make a
+second one. Creating and then cancelling the loser would spend provider quota and send
+phantom invitations.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from beanie import PydanticObjectId
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
 from specialistly.core import events
 from specialistly.core.bookings import Booking, BookingStatus, MeetingInfo, booking_lock
-from specialistly.core.clock import utcnow
+from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
 from specialistly.core.services import Service
+from specialistly.core.users import SpecialistProfile, User
 from specialistly.hookspecs import hookimpl
 from specialistly.providers import (
     MeetingDetails,
     MeetingRequest,
     ProviderError,
     UnknownProviderError,
+    VideoProvider,
 )
 from specialistly.runtime import Runtime
 
 log = logging.getLogger("specialistly.features.meetings")
+
+# Longer than a provider may take to create one meeting, retries and pacing included.
+CLAIM_LEASE = timedelta(minutes=10)
+CLAIMS = "meeting_claims"
+
+
+class CreationUnderWayError(ProviderError):
+    """Another delivery is creating this booking's meeting: try again later."""
+
+    def __init__(self) -> None:
+        super().__init__("the meeting is being created by another delivery", transient=True)
 
 
 @hookimpl
@@ -45,25 +73,74 @@ async def ensure_meeting(booking: Booking, runtime: Runtime) -> None:
         return
     try:
         provider = runtime.providers.video[booking.video_provider]
-        details = await provider.create_meeting(await _request(booking))
     except UnknownProviderError as exc:
         await _record_failure(booking, str(exc))
         return
+    try:
+        async with _claim(booking.id):  # type: ignore[arg-type]
+            fresh = await Booking.get(booking.id)
+            if fresh is None or fresh.meeting is not None:
+                return  # stored by a delivery that held the claim before us
+            if fresh.status != BookingStatus.CONFIRMED:
+                return
+            details = await provider.create_meeting(await _request(fresh))
+            if not await _store(fresh, details):
+                await _drop_unless_stored(fresh, details, provider)
+    except CreationUnderWayError:
+        raise
     except ProviderError as exc:
-        if exc.transient:
-            raise  # the dispatcher delivers the event again later
+        if exc.transient and utcnow() < booking.start - runtime.settings.meeting_deadline:
+            raise  # the dispatcher delivers the event again later; the meeting is pending
         await _record_failure(booking, str(exc))
-        return
+
+
+async def _store(booking: Booking, details: MeetingDetails) -> bool:
+    """Store the meeting on the booking; False if the booking is no longer confirmed."""
     async with booking_lock(booking.id):  # type: ignore[arg-type]
-        stored = await update_with_events(
+        return await update_with_events(
             Booking,
             {"_id": booking.id, "meeting": None, "status": BookingStatus.CONFIRMED.value},
             {"$set": {"meeting": _info(details).model_dump(), "meeting_error": None}},
             [_event(events.MEETING_CREATED, booking, details)],
         )
-    if not stored:
-        # Another delivery stored its meeting first, or the booking was cancelled meanwhile.
-        await provider.cancel_meeting(details)
+
+
+async def _drop_unless_stored(
+    booking: Booking, details: MeetingDetails, provider: VideoProvider
+) -> None:
+    """The booking was cancelled (or its lease-expired claim taken over) while the meeting
+    was made: cancel the meeting unless it is the very one the booking holds."""
+    now = await Booking.get(booking.id)
+    if now is not None and now.meeting is not None and now.meeting.external_id == details.external_id:
+        return
+    log.info("booking %s changed while its meeting was made; cancelling it", booking.id)
+    await provider.cancel_meeting(details)
+
+
+@asynccontextmanager
+async def _claim(booking_id: PydanticObjectId) -> AsyncIterator[None]:
+    """Be the one delivery creating the booking's meeting, or raise CreationUnderWayError."""
+    claims = Booking.get_pymongo_collection().database.get_collection(CLAIMS)
+    token = ObjectId()
+    now = utcnow()
+    try:
+        await claims.insert_one({"_id": booking_id, "token": token, "until": now + CLAIM_LEASE})
+    except DuplicateKeyError:
+        # Taken over only once its lease ran out (its holder stopped half-way); as in
+        # core/locks.py, the stale claim is deleted and the insert decides who takes it.
+        held = await claims.find_one({"_id": booking_id})
+        if held is not None and as_utc(held["until"]) >= now:
+            raise CreationUnderWayError() from None
+        if held is not None:
+            await claims.delete_one({"_id": booking_id, "token": held["token"]})
+        try:
+            await claims.insert_one({"_id": booking_id, "token": token, "until": now + CLAIM_LEASE})
+        except DuplicateKeyError:
+            raise CreationUnderWayError() from None
+    try:
+        yield
+    finally:
+        await claims.delete_one({"_id": booking_id, "token": token})
 
 
 async def cancel_meeting(booking: Booking, runtime: Runtime) -> None:
@@ -99,13 +176,17 @@ _REACTIONS = {
 
 async def _request(booking: Booking) -> MeetingRequest:
     service = await Service.get(booking.service_id)
+    customer = await User.get(booking.customer_id)
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == booking.specialist_id)
     title = service.title if service else "Consultation"
+    topic = f"{title} – {customer.display_name}" if customer else title
     return MeetingRequest(
         booking_id=str(booking.id),
         specialist_id=str(booking.specialist_id),
-        topic=title[:200],
+        topic=topic[:200],
         start=booking.start,
         duration_minutes=int((booking.end - booking.start).total_seconds() // 60),
+        timezone=profile.timezone if profile else "UTC",
     )
 
 

@@ -1,0 +1,139 @@
+"""Talking to Zoom over HTTP: the OAuth endpoints and the REST API, with the retry policy.
+
+Timeouts and 5xx are tried again after each of ``retry_delays`` (1 s, 5 s, 15 s); a 429
+waits for its ``Retry-After`` (``rate_limit_wait`` when absent) before the next try. When
+the tries run out the failure is transient: the caller's job is delivered again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from specialistly.providers import ProviderError
+from specialistly_zoom.settings import ZoomSettings
+
+log = logging.getLogger("specialistly_zoom.client")
+
+
+class ZoomGrantError(Exception):
+    """Zoom refused the grant itself (invalid_grant, or an OAuth 47xx code): only a new
+    authorization by the specialist helps."""
+
+
+class ZoomAuthError(Exception):
+    """The access token was refused (401): refresh it once and try again."""
+
+
+class ZoomRequestError(ProviderError):
+    """Zoom answered an error; ``status`` is its HTTP status."""
+
+    def __init__(self, message: str, *, status: int, transient: bool, **kw: Any) -> None:
+        super().__init__(message, transient=transient, **kw)
+        self.status = status
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    try:
+        return max(0.0, float(response.headers["retry-after"]))
+    except (KeyError, ValueError):
+        return default
+
+
+def _describe(response: httpx.Response) -> str:
+    """Zoom's code and message, never the request (which may carry a token or a code)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}"
+    code = body.get("code") or body.get("error") or ""
+    reason = body.get("message") or body.get("reason") or ""
+    return f"HTTP {response.status_code} {code} {reason}".strip()[:300]
+
+
+class ZoomHTTP:
+    def __init__(self, settings: ZoomSettings, transport: httpx.AsyncBaseTransport | None = None):
+        self.settings = settings
+        self._client = httpx.AsyncClient(
+            timeout=settings.request_timeout.total_seconds(), transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _send(self, method: str, url: str, *, retry: bool = True, **kw: Any) -> httpx.Response:
+        """Send with the retry policy; answers any response that is not 429 or 5xx."""
+        delays = list(self.settings.retry_delays) if retry else []
+        while True:
+            try:
+                response = await self._client.request(method, url, **kw)
+            except httpx.TimeoutException:
+                failure, wait = "Zoom did not answer in time", None
+            except httpx.TransportError as exc:
+                failure, wait = f"Zoom could not be reached ({type(exc).__name__})", None
+            else:
+                if response.status_code == 429:
+                    default = self.settings.rate_limit_wait.total_seconds()
+                    failure, wait = "Zoom's rate limit", _retry_after(response, default)
+                elif response.status_code >= 500:
+                    failure, wait = _describe(response), None
+                else:
+                    return response
+            if not delays:
+                raise ZoomRequestError(f"{method} failed: {failure}", status=0, transient=True)
+            delay = delays.pop(0) if wait is None else wait
+            log.warning("zoom %s: %s; trying again in %.1f s", method, failure, delay)
+            await asyncio.sleep(delay)
+
+    # ------------------------------------------------------------------- OAuth
+
+    def _basic(self) -> httpx.BasicAuth:
+        return httpx.BasicAuth(self.settings.client_id, self.settings.client_secret.get_secret_value())
+
+    async def token(self, form: Mapping[str, str], *, retry: bool = True) -> dict[str, Any]:
+        """POST /oauth/token (code exchange or refresh) with HTTP Basic client auth. A
+        refresh is sent once (``retry=False``): Zoom may have rotated the token already."""
+        url = f"{self.settings.oauth_url}/oauth/token"
+        form = dict(form)
+        response = await self._send("POST", url, retry=retry, data=form, auth=self._basic())
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            return body
+        text = _describe(response)
+        if response.status_code in (400, 401):
+            # invalid_grant, or one of Zoom's 47xx OAuth codes: the grant is gone.
+            raise ZoomGrantError(text)
+        raise ZoomRequestError(f"token: {text}", status=response.status_code, transient=False)
+
+    async def revoke(self, token: str) -> None:
+        url = f"{self.settings.oauth_url}/oauth/revoke"
+        response = await self._send("POST", url, data={"token": token}, auth=self._basic())
+        if response.status_code not in (200, 400, 401):  # already revoked is fine
+            raise ZoomRequestError(
+                f"revoke: {_describe(response)}", status=response.status_code, transient=False
+            )
+
+    # ------------------------------------------------------------------- REST
+
+    async def api(
+        self, method: str, path: str, access_token: str, **kw: Any
+    ) -> httpx.Response:
+        """A REST call; raises ZoomAuthError on 401 and ZoomRequestError on other 4xx
+        except 404 (the caller decides what a missing meeting means)."""
+        headers = {"Authorization": f"Bearer {access_token}"}
+        response = await self._send(method, f"{self.settings.api_url}{path}", headers=headers, **kw)
+        if response.status_code == 401:
+            raise ZoomAuthError(_describe(response))
+        if response.status_code >= 400 and response.status_code != 404:
+            raise ZoomRequestError(
+                f"{method} {path.split('?')[0]}: {_describe(response)}",
+                status=response.status_code,
+                transient=False,
+            )
+        return response
