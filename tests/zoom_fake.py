@@ -219,7 +219,9 @@ class ZoomFake:
             return JSONResponse({"error": "invalid_request", "reason": "PKCE required"}, 400)
         back = q["redirect_uri"]
         if self.consent_user is None:
-            return RedirectResponse(f"{back}?{urlencode({'error': 'access_denied', 'state': q.get('state', '')})}")
+            return RedirectResponse(
+                f"{back}?{urlencode({'error': 'access_denied', 'state': q.get('state', '')})}"
+            )
         code = secrets.token_urlsafe(16)
         self.codes[code] = {
             "user": self.consent_user,
@@ -233,8 +235,13 @@ class ZoomFake:
         if (faulty := await self._delay_and_fault("token")) is not None:
             return faulty
         if not self._client_ok(request):
-            return JSONResponse({"reason": "Invalid client_id or client_secret", "error": "invalid_client"}, 401)
-        if request.headers.get("content-type", "").split(";")[0] != "application/x-www-form-urlencoded":
+            return JSONResponse(
+                {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}, 401
+            )
+        if (
+            request.headers.get("content-type", "").split(";")[0]
+            != "application/x-www-form-urlencoded"
+        ):
             return JSONResponse({"reason": "form body expected", "error": "invalid_request"}, 400)
         form = await _form(request)
         kind = form.get("grant_type")
@@ -243,7 +250,9 @@ class ZoomFake:
                 return self._exchange(form)
             if kind == "refresh_token":
                 return self._refresh(form.get("refresh_token", ""))
-        return JSONResponse({"reason": "Unsupported grant type", "error": "unsupported_grant_type"}, 400)
+        return JSONResponse(
+            {"reason": "Unsupported grant type", "error": "unsupported_grant_type"}, 400
+        )
 
     def _exchange(self, form: dict[str, str]) -> Response:
         self.code_exchanges += 1
@@ -252,7 +261,9 @@ class ZoomFake:
         if pending is None or pending["expires"] < time.time():
             return bad
         if form.get("redirect_uri") != pending["redirect_uri"]:
-            return JSONResponse({"reason": "Redirect URI mismatch.", "error": "invalid_request"}, 400)
+            return JSONResponse(
+                {"reason": "Redirect URI mismatch.", "error": "invalid_request"}, 400
+            )
         digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
         if base64.urlsafe_b64encode(digest).decode().rstrip("=") != pending["challenge"]:
             return bad
@@ -335,7 +346,9 @@ class ZoomFake:
         user = self.users[grant.user_id]
         path, method = request.url.path, request.method
         self.calls.append((method, path))
-        needed = _SCOPES.get((method, "/v2/meetings/{id}" if path.startswith("/v2/meetings/") else path))
+        needed = _SCOPES.get(
+            (method, "/v2/meetings/{id}" if path.startswith("/v2/meetings/") else path)
+        )
         if needed and needed not in grant.scopes:
             message = f"Invalid access token, does not contain scopes:[{needed}]."
             return JSONResponse({"code": 4711, "message": message}, 400)
@@ -356,7 +369,9 @@ class ZoomFake:
             del user.meetings[meeting_id]
             return Response(status_code=204)
         changes = json.loads(body)
-        meeting.update({k: changes[k] for k in ("start_time", "duration", "timezone", "topic") if k in changes})
+        meeting.update(
+            {k: changes[k] for k in ("start_time", "duration", "timezone", "topic") if k in changes}
+        )
         return Response(status_code=204)
 
     def _create(self, user: User, body: dict[str, Any]) -> Response:
@@ -390,15 +405,28 @@ class ZoomFake:
         return JSONResponse(meeting, status_code=201)
 
     def _list(self, user: User) -> Response:
-        keys = ("id", "uuid", "host_id", "topic", "type", "start_time", "duration", "timezone",
-                "agenda", "created_at", "join_url")
+        keys = (
+            "id",
+            "uuid",
+            "host_id",
+            "topic",
+            "type",
+            "start_time",
+            "duration",
+            "timezone",
+            "agenda",
+            "created_at",
+            "join_url",
+        )
         meetings = [{k: m[k] for k in keys} for m in user.meetings.values()]
-        return JSONResponse({
-            "page_size": 300,
-            "total_records": len(meetings),
-            "next_page_token": "",
-            "meetings": meetings,
-        })
+        return JSONResponse(
+            {
+                "page_size": 300,
+                "total_records": len(meetings),
+                "next_page_token": "",
+                "meetings": meetings,
+            }
+        )
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -435,8 +463,14 @@ def run(fake: ZoomFake) -> Iterator[ZoomFake]:
     spec_for("/v2/users/me"), spec_for("/v2/meetings/1")  # parse the documents once, up front
     port = free_port()
     fake.url = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        fake.app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="zoom-fake", daemon=True)
     thread.start()

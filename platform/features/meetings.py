@@ -111,7 +111,11 @@ async def _drop_unless_stored(
     """The booking was cancelled (or its lease-expired claim taken over) while the meeting
     was made: cancel the meeting unless it is the very one the booking holds."""
     now = await Booking.get(booking.id)
-    if now is not None and now.meeting is not None and now.meeting.external_id == details.external_id:
+    if (
+        now is not None
+        and now.meeting is not None
+        and now.meeting.external_id == details.external_id
+    ):
         return
     log.info("booking %s changed while its meeting was made; cancelling it", booking.id)
     await provider.cancel_meeting(details)
@@ -179,7 +183,7 @@ async def _request(booking: Booking) -> MeetingRequest:
     customer = await User.get(booking.customer_id)
     profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == booking.specialist_id)
     title = service.title if service else "Consultation"
-    topic = f"{title} – {customer.display_name}" if customer else title
+    topic = f"{title} \N{EN DASH} {customer.display_name}" if customer else title
     return MeetingRequest(
         booking_id=str(booking.id),
         specialist_id=str(booking.specialist_id),

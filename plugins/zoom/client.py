@@ -67,7 +67,9 @@ class ZoomHTTP:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _send(self, method: str, url: str, *, retry: bool = True, **kw: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, *, retry: bool = True, **kw: Any
+    ) -> httpx.Response:
         """Send with the retry policy; answers any response that is not 429 or 5xx."""
         delays = list(self.settings.retry_delays) if retry else []
         while True:
@@ -94,7 +96,9 @@ class ZoomHTTP:
     # ------------------------------------------------------------------- OAuth
 
     def _basic(self) -> httpx.BasicAuth:
-        return httpx.BasicAuth(self.settings.client_id, self.settings.client_secret.get_secret_value())
+        return httpx.BasicAuth(
+            self.settings.client_id, self.settings.client_secret.get_secret_value()
+        )
 
     async def token(self, form: Mapping[str, str], *, retry: bool = True) -> dict[str, Any]:
         """POST /oauth/token (code exchange or refresh) with HTTP Basic client auth. A
@@ -121,9 +125,7 @@ class ZoomHTTP:
 
     # ------------------------------------------------------------------- REST
 
-    async def api(
-        self, method: str, path: str, access_token: str, **kw: Any
-    ) -> httpx.Response:
+    async def api(self, method: str, path: str, access_token: str, **kw: Any) -> httpx.Response:
         """A REST call; raises ZoomAuthError on 401 and ZoomRequestError on other 4xx
         except 404 (the caller decides what a missing meeting means)."""
         headers = {"Authorization": f"Bearer {access_token}"}

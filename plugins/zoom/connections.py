@@ -117,7 +117,8 @@ class Connections:
             {"_id": connection.id}, {"$set": fields}
         )
         log.info("zoom token refreshed", extra={"specialist_id": str(connection.id)})
-        return connection.model_copy(update=fields)
+        refreshed: ZoomConnection = connection.model_copy(update=fields)
+        return refreshed
 
     # ------------------------------------------------------------------- revocation
 

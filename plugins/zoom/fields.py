@@ -27,7 +27,9 @@ class ZoomConnectionStatusType(Enum):
     REVOKED = "revoked"
 
 
-@strawberry.type(name="ZoomConnection", description="A specialist's Zoom account, never its tokens.")
+@strawberry.type(
+    name="ZoomConnection", description="A specialist's Zoom account, never its tokens."
+)
 class ZoomConnectionType:
     status: ZoomConnectionStatusType
     email: str

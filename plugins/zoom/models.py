@@ -25,7 +25,7 @@ class ZoomConnection(Document):
     """A specialist's grant; ``id`` is the specialist's user id. Tokens are ciphertexts
     (see crypto.py), bound to the specialist, and never leave the plugin."""
 
-    id: PydanticObjectId  # type: ignore[assignment]
+    id: PydanticObjectId
     status: ConnectionStatus = ConnectionStatus.CONNECTED
     zoom_user_id: str = ""
     email: str = ""
@@ -68,7 +68,7 @@ class ZoomMeeting(Document):
     """The Zoom meeting of one booking; ``id`` is the booking id, ``meeting_id`` Zoom's
     (indexed, for webhooks). ``start_url`` carries the host's key and is encrypted."""
 
-    id: PydanticObjectId  # type: ignore[assignment]
+    id: PydanticObjectId
     specialist_id: PydanticObjectId
     state: MeetingState = MeetingState.CREATING
     meeting_id: int | None = None

@@ -68,7 +68,9 @@ class ZoomProvider:
             raise NotConfiguredError()
         if self._connections is None:
             keys = [key.get_secret_value() for key in self.settings.token_keys]
-            self._connections = Connections(self.settings, ZoomHTTP(self.settings), TokenCipher(keys))
+            self._connections = Connections(
+                self.settings, ZoomHTTP(self.settings), TokenCipher(keys)
+            )
         return self._connections
 
     async def aclose(self) -> None:
@@ -92,12 +94,16 @@ class ZoomProvider:
             except ZoomAuthError:
                 raise ProviderError("Zoom refused a fresh access token", transient=False) from None
 
-    async def _find(self, specialist_id: PydanticObjectId, booking_id: str) -> dict[str, Any] | None:
+    async def _find(
+        self, specialist_id: PydanticObjectId, booking_id: str
+    ) -> dict[str, Any] | None:
         """The upcoming meeting carrying the booking's marker, if an earlier try made one."""
         wanted = marker(booking_id)
         page_token = ""
         while True:
-            params = {"type": "upcoming", "page_size": 300, "next_page_token": page_token}
+            params: dict[str, str | int] = {"type": "upcoming", "page_size": 300}
+            if page_token:
+                params["next_page_token"] = page_token
             response = await self._call(specialist_id, "GET", "/users/me/meetings", params=params)
             if response.status_code != 200:
                 return None
@@ -121,7 +127,9 @@ class ZoomProvider:
             found = await self._find(specialist_id, request.booking_id)
             if found is not None:
                 full = await self._call(specialist_id, "GET", f"/meetings/{found['id']}")
-                return await self._store(booking_id, full.json() if full.status_code == 200 else found)
+                return await self._store(
+                    booking_id, full.json() if full.status_code == 200 else found
+                )
         await ZoomMeeting.get_pymongo_collection().update_one(
             {"_id": booking_id}, {"$inc": {"attempts": 1}}
         )
@@ -133,7 +141,9 @@ class ZoomProvider:
             specialist_id, "POST", "/users/me/meetings", json=meeting_body(request)
         )
         if response.status_code != 201:
-            raise ProviderError(f"Zoom did not create the meeting (HTTP {response.status_code})", transient=False)
+            raise ProviderError(
+                f"Zoom did not create the meeting (HTTP {response.status_code})", transient=False
+            )
         return await self._store(booking_id, response.json())
 
     async def reschedule_meeting(
@@ -160,12 +170,15 @@ class ZoomProvider:
         path = f"/meetings/{meeting.external_id}"
         await self._call(record.specialist_id, "DELETE", path)  # 404: already gone, fine
         await ZoomMeeting.get_pymongo_collection().update_one(
-            {"_id": record.id}, {"$set": {"state": MeetingState.DELETED.value, "updated_at": utcnow()}}
+            {"_id": record.id},
+            {"$set": {"state": MeetingState.DELETED.value, "updated_at": utcnow()}},
         )
 
     # ------------------------------------------------------------------- records
 
-    async def _note(self, booking_id: PydanticObjectId, specialist_id: PydanticObjectId) -> ZoomMeeting:
+    async def _note(
+        self, booking_id: PydanticObjectId, specialist_id: PydanticObjectId
+    ) -> ZoomMeeting:
         record = await ZoomMeeting.get(booking_id)
         if record is not None:
             return record

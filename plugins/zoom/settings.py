@@ -8,7 +8,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Zoom's granular scopes for exactly the calls the plugin makes (api-hub meetings and users
-# endpoints): create, read, list (to find a meeting an interrupted try made), update and delete meetings, and read the user itself.
+# endpoints): create, read, list (to find a meeting an interrupted try made), update and
+# delete meetings, and read the user itself.
 DEFAULT_SCOPES = (
     "meeting:write:meeting",
     "meeting:read:meeting",

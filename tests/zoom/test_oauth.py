@@ -49,11 +49,21 @@ async def test_the_state_is_stored_hashed_and_works_once(
     assert len(query["state"]) >= 43  # 32 random bytes
     assert await ZoomOAuthState.get(query["state"]) is None  # only its hash is stored
 
-    await oauth.complete(provider.connections, state=query["state"], code=query["code"],
-                         error=None, redirect_uri=REDIRECT)
+    await oauth.complete(
+        provider.connections,
+        state=query["state"],
+        code=query["code"],
+        error=None,
+        redirect_uri=REDIRECT,
+    )
     with pytest.raises(oauth.CallbackRefusedError) as refused:
-        await oauth.complete(provider.connections, state=query["state"], code=query["code"],
-                             error=None, redirect_uri=REDIRECT)
+        await oauth.complete(
+            provider.connections,
+            state=query["state"],
+            code=query["code"],
+            error=None,
+            redirect_uri=REDIRECT,
+        )
     assert refused.value.reason == "invalid_state"
     assert zoom.code_exchanges == 1
 
@@ -73,7 +83,8 @@ async def test_a_refused_callback_stores_nothing(
         state = "x" * 43
     elif case == "expired":
         await ZoomOAuthState.get_pymongo_collection().update_many(
-            {"specialist_id": specialist.id}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+            {"specialist_id": specialist.id},
+            {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}},
         )
     elif case == "denied":
         error = "access_denied"
@@ -81,8 +92,9 @@ async def test_a_refused_callback_stores_nothing(
         code = "not-a-code"
 
     with pytest.raises(oauth.CallbackRefusedError):
-        await oauth.complete(provider.connections, state=state, code=code, error=error,
-                             redirect_uri=REDIRECT)
+        await oauth.complete(
+            provider.connections, state=state, code=code, error=error, redirect_uri=REDIRECT
+        )
 
     assert await ZoomConnection.get(specialist.id) is None
 
