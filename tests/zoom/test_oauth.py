@@ -10,8 +10,10 @@ import pytest
 from specialistly.core.clock import utcnow
 from specialistly.runtime import Runtime
 from specialistly_zoom import oauth
+from specialistly_zoom.crypto import TokenCipher, new_key
 from specialistly_zoom.models import ConnectionStatus, ZoomConnection, ZoomOAuthState
 from specialistly_zoom.provider import ZoomProvider
+from specialistly_zoom.rekey import rekey
 from tests.factories import make_specialist
 from tests.zoom.connecting import REDIRECT, connect, consent
 from tests.zoom_fake import ZoomFake
@@ -127,3 +129,23 @@ async def test_disconnecting_revokes_at_zoom_and_deletes_the_tokens(
 
     assert zoom.grants[-1].revoked and zoom.revocations == 1
     assert await ZoomConnection.get(specialist.id) is None
+
+
+async def test_rekeying_moves_every_token_to_the_newest_key(
+    zoom: ZoomFake, provider: ZoomProvider
+) -> None:
+    zoom.add_user("rekey@zoom.example")
+    specialist = await make_specialist()
+    assert specialist.id is not None
+    await connect(provider, specialist.id)
+    old = provider.settings.token_keys[0].get_secret_value()
+    rotated = TokenCipher([new_key(), old])
+
+    assert (await rekey(rotated)).changed >= 2
+    raw = await ZoomConnection.get_pymongo_collection().find_one({"_id": specialist.id})
+    assert raw is not None
+    for field in ("access_token", "refresh_token"):
+        assert rotated.is_current(raw[field])
+        opened = rotated.decrypt(raw[field], context=f"zoom:{specialist.id}")
+        assert opened in (zoom.grants[-1].access_token, zoom.grants[-1].refresh_token)
+    assert (await rekey(rotated)).changed == 0  # nothing left on the old key
