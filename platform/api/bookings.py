@@ -46,12 +46,22 @@ class BookingStatusType(Enum):
 class MeetingType:
     provider: str
     _join_url: strawberry.Private[str]
+    _host_url: strawberry.Private[str | None]
     _parties: strawberry.Private[tuple[PydanticObjectId, PydanticObjectId]]
 
     @strawberry.field(description="Only the customer and the specialist see the link.")
     async def join_url(self, info: Info[Context, None]) -> str | None:
         viewer = await info.context.viewer()
         return self._join_url if viewer is not None and viewer.id in self._parties else None
+
+    @strawberry.field(
+        description="The host's link (it starts the meeting as its host): only the specialist"
+        " sees it, and only if the provider has one."
+    )
+    async def start_url(self, info: Info[Context, None]) -> str | None:
+        viewer = await info.context.viewer()
+        specialist = self._parties[1]
+        return self._host_url if viewer is not None and viewer.id == specialist else None
 
 
 @strawberry.type(name="Booking")
@@ -105,7 +115,12 @@ class BookingType(relay.Node):
         if meeting is None:
             return None
         parties = (self._doc.customer_id, self._doc.specialist_id)
-        return MeetingType(provider=meeting.provider, _join_url=meeting.join_url, _parties=parties)
+        return MeetingType(
+            provider=meeting.provider,
+            _join_url=meeting.join_url,
+            _host_url=meeting.host_url,
+            _parties=parties,
+        )
 
     @classmethod
     def of(cls, b: Booking) -> BookingType:

@@ -28,6 +28,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from specialistly.core import events
+from specialistly.core.availability import Availability
 from specialistly.core.bookings import Booking, BookingStatus, MeetingInfo, booking_lock
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
@@ -181,7 +182,10 @@ _REACTIONS = {
 async def _request(booking: Booking) -> MeetingRequest:
     service = await Service.get(booking.service_id)
     customer = await User.get(booking.customer_id)
+    # The specialist's time zone: that of their working hours, else their profile's.
+    hours = await Availability.find_one(Availability.specialist_id == booking.specialist_id)
     profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == booking.specialist_id)
+    timezone = hours.timezone if hours else profile.timezone if profile else "UTC"
     title = service.title if service else "Consultation"
     topic = f"{title} \N{EN DASH} {customer.display_name}" if customer else title
     return MeetingRequest(
@@ -190,7 +194,7 @@ async def _request(booking: Booking) -> MeetingRequest:
         topic=topic[:200],
         start=booking.start,
         duration_minutes=int((booking.end - booking.start).total_seconds() // 60),
-        timezone=profile.timezone if profile else "UTC",
+        timezone=timezone,
     )
 
 

@@ -56,7 +56,7 @@ def test_builtin_entry_point_and_extra_plugins_load() -> None:
     assert sources["jitsi"] == "entry point"
     assert sources[EXAMPLE] == "extra"
     providers = pm.providers()
-    assert providers.video.names() == ["example-video", "jitsi"]
+    assert providers.video.names() == ["example-video", "jitsi", "zoom"]
     assert providers.payment.names() == ["example-payment"]
     assert providers.email.names() == ["example-email"]
 
@@ -64,7 +64,7 @@ def test_builtin_entry_point_and_extra_plugins_load() -> None:
 def test_a_plugin_can_be_disabled_by_setting() -> None:
     pm = create_plugin_manager(settings(plugins_disabled=["jitsi"]))
     assert "jitsi" not in pm.infos
-    assert pm.providers().video.names() == []
+    assert pm.providers().video.names() == ["zoom"]
 
 
 def test_a_plugin_that_fails_to_import_is_named() -> None:
@@ -127,7 +127,7 @@ class Late:
 
 
 def ordered_plugins() -> PluginManager:
-    """Built-ins, jitsi and the example (registered after jitsi), then early and late."""
+    """Built-ins, jitsi, zoom and the example (registered after them), then early and late."""
     pm = create_plugin_manager(settings(plugins_extra=[EXAMPLE]))
     pm.register_module("late", Late(), "extra")
     pm.register_module("early", Early(), "extra")
@@ -139,7 +139,7 @@ def test_start_up_hooks_run_in_pluggys_order() -> None:
     own call of the hook."""
     pm = ordered_plugins()
     collected = pm.collect("video_providers")
-    assert [name for name, _ in collected] == ["early", EXAMPLE, "jitsi", "late"]
+    assert [name for name, _ in collected] == ["early", EXAMPLE, "zoom", "jitsi", "late"]
     pluggys = pm.hook.video_providers(plugin_settings=pm.plugin_settings)
     assert [p.name for _, items in collected for p in items] == [
         p.name for items in pluggys for p in items
@@ -211,7 +211,7 @@ def test_each_plugins_settings_are_kept_by_name_and_class(monkeypatch: pytest.Mo
     example = pm.plugin_settings.of(ExampleSettings)
     assert example.greeting == "hi"
     assert pm.plugin_settings[EXAMPLE] is example
-    assert set(pm.plugin_settings) == {"jitsi", EXAMPLE}
+    assert set(pm.plugin_settings) == {"jitsi", "zoom", EXAMPLE}
     with pytest.raises(LookupError, match="no plugin has the settings class JitsiSettings"):
         PluginSettings().of(JitsiSettings)
 
