@@ -60,6 +60,24 @@ class VideoProvider(Protocol):
         ...
 
 
+@runtime_checkable
+class HostReadiness(Protocol):
+    """Optional for a video provider: whether it can make meetings for a specialist now."""
+
+    async def ready_to_host(self, specialist_id: str) -> bool:
+        """False while the provider cannot make this specialist's meetings (their account is
+        not connected, or its grant was revoked): their services then offer no slots. Asked
+        while slots are computed, so it reads what the plugin stored and never calls out."""
+        ...
+
+
+async def ready_to_host(provider: VideoProvider, specialist_id: str) -> bool:
+    """The provider's answer if it gives one (see :class:`HostReadiness`), else True."""
+    if isinstance(provider, HostReadiness):
+        return await provider.ready_to_host(specialist_id)
+    return True
+
+
 # --------------------------------------------------------------------------- payment
 
 

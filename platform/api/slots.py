@@ -17,7 +17,9 @@ from specialistly.api.local_times import LocalDateTimeType
 from specialistly.api.services import load_service, node_id
 from specialistly.core import catalog, schedule, validation
 from specialistly.core.errors import Check
+from specialistly.core.services import Service
 from specialistly.hookspecs import GraphQLContribution, hookimpl
+from specialistly.providers import ready_to_host
 
 DurationMinutes = Annotated[
     int | None,
@@ -67,8 +69,18 @@ class Query:
         service = await load_service(info, node_id(service_id, "Service"))
         if service is None or not catalog.can_see(await info.context.viewer(), service):
             raise catalog.service_not_found("service_id")
+        if not await _can_host(info, service):
+            return []
         found = await schedule.service_slots(service, wanted, duration=duration_minutes)
         return [SlotType.of(s, zone) for s in found]
+
+
+async def _can_host(info: Info[Context, None], service: Service) -> bool:
+    """Whether the service's video provider can make this specialist's meetings now."""
+    videos = info.context.runtime.providers.video
+    if service.video_provider not in videos:
+        return True  # booking records the failure; the slots stay as they were
+    return await ready_to_host(videos[service.video_provider], str(service.specialist_id))
 
 
 def most_slots(start: object, end: object) -> int:

@@ -20,7 +20,7 @@ from specialistly.providers import MeetingDetails, MeetingRequest, ProviderError
 from specialistly_zoom.client import ZoomAuthError, ZoomHTTP
 from specialistly_zoom.connections import Connections
 from specialistly_zoom.crypto import TokenCipher
-from specialistly_zoom.models import MeetingState, ZoomMeeting
+from specialistly_zoom.models import ConnectionStatus, MeetingState, ZoomConnection, ZoomMeeting
 from specialistly_zoom.settings import ZoomSettings
 
 SCHEDULED = 2
@@ -72,6 +72,13 @@ class ZoomProvider:
                 self.settings, ZoomHTTP(self.settings), TokenCipher(keys)
             )
         return self._connections
+
+    async def ready_to_host(self, specialist_id: str) -> bool:
+        """Connected, with a grant Zoom still honours (as far as the plugin knows)."""
+        if not self.settings.configured or not PydanticObjectId.is_valid(specialist_id):
+            return False
+        connection = await ZoomConnection.get(PydanticObjectId(specialist_id))
+        return connection is not None and connection.status == ConnectionStatus.CONNECTED
 
     async def aclose(self) -> None:
         if self._connections is not None:

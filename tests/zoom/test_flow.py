@@ -98,6 +98,7 @@ async def test_connect_book_cancel_disconnect(
     zoom_user = zoom.add_user("lena@zoom.example")
     specialist, service_id = await specialist_with_service(client, provider="zoom")
     assert (await specialist.client.data(CONNECTION))["zoomConnection"] is None
+    assert await slots(client, service_id, "UTC") == []  # no Zoom account, no slots
 
     landed = await connect_over_http(zoom_api, specialist)
 
@@ -143,6 +144,7 @@ async def test_connect_book_cancel_disconnect(
     assert gone == {"disconnected": True, "errors": []}
     assert zoom.grants[-1].revoked
     assert (await specialist.client.data(CONNECTION))["zoomConnection"] is None
+    assert await slots(client, service_id, "UTC") == []
 
 
 async def _none_left(zoom: ZoomFake, user_id: str) -> bool:

@@ -166,3 +166,17 @@ async def test_no_token_or_code_reaches_the_logs(
     logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
     assert caplog.records  # the flow did log
     assert not [s for s in secrets_seen if s in logged]
+
+
+async def test_a_revoked_connection_cannot_host_until_connected_again(
+    zoom: ZoomFake, provider: ZoomProvider
+) -> None:
+    specialist_id = await expired_connection(zoom, provider)
+    assert await provider.ready_to_host(str(specialist_id))
+    zoom.fail("token", "invalid_grant")
+    with pytest.raises(ProviderError):
+        await provider.connections.access_token(specialist_id)
+
+    assert not await provider.ready_to_host(str(specialist_id))
+    await connect(provider, specialist_id)
+    assert await provider.ready_to_host(str(specialist_id))
