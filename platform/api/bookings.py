@@ -24,6 +24,7 @@ from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.services import Service
 from specialistly.core.users import Role, User
+from specialistly.features import meetings
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
 if TYPE_CHECKING:
@@ -369,6 +370,17 @@ class Mutation:
         ctx = info.context
         actor = await ctx.require_user()
         booking = await booking_changes.reschedule(_booking_id(id), actor, start)
+        return BookingPayload(booking=BookingType.of(booking))
+
+    @strawberry.mutation(
+        description="The specialist's own meeting link for a confirmed booking whose video"
+        " provider made none (after `meeting.failed`); CONFLICT if the provider's exists."
+    )
+    async def set_meeting_link(
+        self, info: Info[Context, None], id: relay.GlobalID, join_url: str
+    ) -> BookingPayload:
+        actor = await info.context.require_user()
+        booking = await meetings.set_manual_link(actor, _booking_id(id), join_url)
         return BookingPayload(booking=BookingType.of(booking))
 
 

@@ -27,10 +27,19 @@ from beanie import PydanticObjectId
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import events
+from specialistly.core import events, validation
 from specialistly.core.availability import Availability
-from specialistly.core.bookings import Booking, BookingStatus, MeetingInfo, booking_lock
+from specialistly.core.bookings import (
+    Booking,
+    BookingStatus,
+    MeetingInfo,
+    Party,
+    acting_party,
+    booking_lock,
+    booking_not_found,
+)
 from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
 from specialistly.core.services import Service
 from specialistly.core.users import SpecialistProfile, User
@@ -49,6 +58,7 @@ log = logging.getLogger("specialistly.features.meetings")
 # Longer than a provider may take to create one meeting, retries and pacing included.
 CLAIM_LEASE = timedelta(minutes=10)
 CLAIMS = "meeting_claims"
+MANUAL = "manual"  # a link the specialist set by hand
 
 
 class CreationUnderWayError(ProviderError):
@@ -148,8 +158,42 @@ async def _claim(booking_id: PydanticObjectId) -> AsyncIterator[None]:
         await claims.delete_one({"_id": booking_id, "token": token})
 
 
+async def set_manual_link(user: User, booking_id: str, url: str) -> Booking:
+    """The booking's specialist gives it a meeting link of their own, when its provider
+    made none (after ``meeting.failed``, typically); CONFLICT if the provider's exists."""
+    check = Check()
+    url = validation.https_url(check, "join_url", url) or ""
+    if not url:
+        check.add(ErrorCode.REQUIRED, "Give the meeting's https:// link.", "join_url")
+    check.raise_if_any()
+    if not PydanticObjectId.is_valid(booking_id):
+        raise booking_not_found()
+    async with booking_lock(PydanticObjectId(booking_id)):
+        booking = await Booking.get(PydanticObjectId(booking_id))
+        if booking is None or acting_party(booking, user) == Party.CUSTOMER:
+            raise booking_not_found()
+        if booking.status != BookingStatus.CONFIRMED:
+            raise DomainError.of(
+                ErrorCode.ILLEGAL_TRANSITION, "Only a confirmed booking gets a meeting link."
+            )
+        if booking.meeting is not None and booking.meeting.provider != MANUAL:
+            raise DomainError.of(
+                ErrorCode.CONFLICT, "This booking has its provider's meeting already."
+            )
+        details = MeetingDetails(MANUAL, MANUAL, url, url)
+        await update_with_events(
+            Booking,
+            {"_id": booking.id},
+            {"$set": {"meeting": _info(details).model_dump(), "meeting_error": None}},
+            [_event(events.MEETING_CREATED, booking, details)],
+        )
+    stored = await Booking.get(booking.id)
+    assert stored is not None
+    return stored
+
+
 async def cancel_meeting(booking: Booking, runtime: Runtime) -> None:
-    if booking.meeting is None:
+    if booking.meeting is None or booking.meeting.provider == MANUAL:
         return
     meeting = booking.meeting
     details = MeetingDetails(meeting.provider, meeting.external_id, meeting.join_url)
@@ -160,6 +204,8 @@ async def move_meeting(booking: Booking, runtime: Runtime) -> None:
     if booking.meeting is None:
         await ensure_meeting(booking, runtime)
         return
+    if booking.meeting.provider == MANUAL:
+        return  # the specialist's own link has no time to move
     meeting = booking.meeting
     provider = runtime.providers.video[meeting.provider]
     old = MeetingDetails(meeting.provider, meeting.external_id, meeting.join_url, meeting.host_url)

@@ -13,6 +13,8 @@ import pytest
 from specialistly.core import events
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.clock import utcnow
+from specialistly.core.errors import DomainError, ErrorCode
+from specialistly.core.users import Role, User
 from specialistly.features import meetings
 from specialistly.plugin_system.manager import ProviderSet
 from specialistly.providers import (
@@ -25,7 +27,7 @@ from specialistly.providers import (
     VideoProvider,
 )
 from specialistly.runtime import Runtime
-from tests.factories import confirmed_booking_document, make_specialist
+from tests.factories import confirmed_booking_document, make_specialist, make_user
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -158,3 +160,43 @@ async def test_a_booking_cancelled_while_its_meeting_was_made_gets_it_cancelled(
     assert video.cancelled == ["m1"]
     stored = await Booking.get(booking.id)
     assert stored is not None and stored.meeting is None
+
+
+async def test_the_specialist_sets_a_link_of_their_own_after_meeting_failed(
+    runtime: Runtime,
+) -> None:
+    video = CountingVideo()
+    video.fail = ProviderError("the account is gone", transient=False)
+    rt = with_video(runtime, video, timedelta(minutes=30))
+    booking = await a_booking(timedelta(days=2))
+    await meetings.ensure_meeting(booking, rt)
+    specialist = await User.get(booking.specialist_id)
+    customer = await make_user(Role.CUSTOMER)
+    assert specialist is not None and booking.id is not None
+
+    with pytest.raises(DomainError) as refused:
+        await meetings.set_manual_link(customer, str(booking.id), "https://meet.example/x")
+    assert refused.value.problems[0].code == ErrorCode.NOT_FOUND
+    with pytest.raises(DomainError) as invalid:
+        await meetings.set_manual_link(specialist, str(booking.id), "http://meet.example/x")
+    assert invalid.value.problems[0].field == "join_url"
+
+    linked = await meetings.set_manual_link(specialist, str(booking.id), "https://meet.example/x")
+
+    assert linked.meeting is not None and linked.meeting.provider == meetings.MANUAL
+    assert linked.meeting.join_url == "https://meet.example/x" and linked.meeting_error is None
+    await meetings.cancel_meeting(linked, rt)  # nothing to delete anywhere
+    assert video.cancelled == []
+
+
+async def test_a_manual_link_does_not_replace_the_providers_meeting(runtime: Runtime) -> None:
+    rt = with_video(runtime, CountingVideo(), timedelta(minutes=30))
+    booking = await a_booking(timedelta(days=2))
+    await meetings.ensure_meeting(booking, rt)
+    specialist = await User.get(booking.specialist_id)
+    assert specialist is not None
+
+    with pytest.raises(DomainError) as refused:
+        await meetings.set_manual_link(specialist, str(booking.id), "https://meet.example/y")
+
+    assert refused.value.problems[0].code == ErrorCode.CONFLICT
