@@ -91,8 +91,9 @@ class Grant:
 
 @dataclass
 class Fault:
-    """One injected failure: ``kind`` is "timeout", "500", "503", "429" or
-    "invalid_grant"; ``retry_after`` goes with a 429 (None: no header)."""
+    """One injected failure: ``kind`` is "timeout", "500", "503", "429", "invalid_grant",
+    "invalid_client" or an OAuth code ("4741"); ``retry_after`` goes with a 429 (None: no
+    header)."""
 
     kind: str
     retry_after: int | None = None
@@ -178,6 +179,11 @@ class ZoomFake:
             return JSONResponse(body, status_code=429, headers=headers)
         if fault.kind == "invalid_grant":
             return JSONResponse({"reason": "Invalid Token!", "error": "invalid_grant"}, 400)
+        if fault.kind == "invalid_client":
+            body = {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
+            return JSONResponse(body, 401)
+        if fault.kind.startswith("47"):  # one of Zoom's OAuth error codes
+            return JSONResponse({"code": int(fault.kind), "message": "OAuth error"}, 400)
         return JSONResponse({"code": int(fault.kind), "message": "fault"}, int(fault.kind))
 
     def _client_ok(self, request: Request) -> bool:

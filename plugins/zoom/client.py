@@ -57,6 +57,26 @@ def _describe(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {code} {reason}".strip()[:300]
 
 
+# Zoom's OAuth codes (specs/zoom/oauth-error-messages.md) that mean the grant itself is gone:
+# refresh token invalid, code expired or invalid, owner removed, token not found, disabled
+# by an admin, out of tolerance, revoked by a later authorization.
+GRANT_CODES = frozenset({4711, 4733, 4734, 4735, 4737, 4738, 4740, 4741})
+
+
+def grant_refused(response: httpx.Response) -> bool:
+    """Whether a token endpoint's refusal means only a new authorization helps."""
+    if response.status_code not in (400, 401):
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    code = body.get("code")
+    return body.get("error") == "invalid_grant" or (isinstance(code, int) and code in GRANT_CODES)
+
+
 class ZoomHTTP:
     def __init__(self, settings: ZoomSettings, transport: httpx.AsyncBaseTransport | None = None):
         self.settings = settings
@@ -110,9 +130,10 @@ class ZoomHTTP:
             body: dict[str, Any] = response.json()
             return body
         text = _describe(response)
-        if response.status_code in (400, 401):
-            # invalid_grant, or one of Zoom's 47xx OAuth codes: the grant is gone.
+        if grant_refused(response):
             raise ZoomGrantError(text)
+        # Anything else (invalid_client, a wrong redirect URI) is the platform's own
+        # configuration: it must not cost the specialist their grant.
         raise ZoomRequestError(f"token: {text}", status=response.status_code, transient=False)
 
     async def revoke(self, token: str) -> None:

@@ -180,3 +180,31 @@ async def test_a_revoked_connection_cannot_host_until_connected_again(
     assert not await provider.ready_to_host(str(specialist_id))
     await connect(provider, specialist_id)
     assert await provider.ready_to_host(str(specialist_id))
+
+
+@pytest.mark.parametrize("kind", ["4741", "4735"])
+async def test_zooms_grant_codes_revoke_the_connection(
+    zoom: ZoomFake, provider: ZoomProvider, kind: str
+) -> None:
+    specialist_id = await expired_connection(zoom, provider)
+    zoom.fail("token", kind)
+
+    with pytest.raises(NotConnectedError):
+        await provider.connections.access_token(specialist_id)
+
+    stored = await ZoomConnection.get(specialist_id)
+    assert stored is not None and stored.status == ConnectionStatus.REVOKED
+
+
+async def test_a_refused_client_keeps_the_grant(zoom: ZoomFake, provider: ZoomProvider) -> None:
+    """A wrong client secret is the platform's mistake: the specialist keeps their grant."""
+    specialist_id = await expired_connection(zoom, provider)
+    zoom.fail("token", "invalid_client")
+
+    with pytest.raises(ProviderError) as failed:
+        await provider.connections.access_token(specialist_id)
+
+    assert not isinstance(failed.value, NotConnectedError)
+    stored = await ZoomConnection.get(specialist_id)
+    assert stored is not None and stored.status == ConnectionStatus.CONNECTED
+    assert stored.refresh_token is not None
