@@ -77,6 +77,12 @@ def grant_refused(response: httpx.Response) -> bool:
     return body.get("error") == "invalid_grant" or (isinstance(code, int) and code in GRANT_CODES)
 
 
+# Zoom rotates the refresh token when it answers; an answer we stop waiting for loses the
+# grant. So wait long for it, yet less than the refresh lock's lease (core/locks.py, 30 s),
+# so that no other process starts a refresh meanwhile.
+TOKEN_TIMEOUT = 20.0
+
+
 class ZoomHTTP:
     def __init__(self, settings: ZoomSettings, transport: httpx.AsyncBaseTransport | None = None):
         self.settings = settings
@@ -125,7 +131,9 @@ class ZoomHTTP:
         refresh is sent once (``retry=False``): Zoom may have rotated the token already."""
         url = f"{self.settings.oauth_url}/oauth/token"
         form = dict(form)
-        response = await self._send("POST", url, retry=retry, data=form, auth=self._basic())
+        response = await self._send(
+            "POST", url, retry=retry, data=form, auth=self._basic(), timeout=TOKEN_TIMEOUT
+        )
         if response.status_code == 200:
             body: dict[str, Any] = response.json()
             return body
