@@ -3,13 +3,16 @@ uvicorn workers and a worker process that share one metrics directory."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from specialistly.infra.broker import Jobs
 from specialistly.runtime import Runtime
@@ -169,3 +172,47 @@ async def test_metrics_need_the_token(observed: Observed, headers: dict[str, str
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert "specialistly_" not in response.text
+
+
+def _worker_environment(dev_pid: int) -> dict[str, str]:
+    """The environment `specialistly dev` gave its worker process."""
+    for task in Path(f"/proc/{dev_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b" worker" in Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" "):
+                raw = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+                pairs = (item.decode().partition("=") for item in raw if b"=" in item)
+                return {name: val for name, _, val in pairs}
+    pytest.fail("specialistly dev has no worker")
+
+
+async def test_dev_reports_its_workers_jobs_and_removes_its_directory(
+    test_env: dict[str, str], tmp_path: Path
+) -> None:
+    name = f"dev_{secrets.token_hex(4)}"
+    env = {**test_env, "SPECIALISTLY_DATABASE": name, "SPECIALISTLY_BROKER_NAMESPACE": name}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    port = free_port()
+    dev = Process("dev", ["dev", "--port", str(port)], env, tmp_path)
+    dev.start()
+    assert dev.proc is not None
+    try:
+        dev.wait_until_ready(f"http://127.0.0.1:{port}/readyz", within=60)
+        directory = Path(_worker_environment(dev.proc.pid)["PROMETHEUS_MULTIPROC_DIR"])
+        assert await asyncio.to_thread(directory.is_dir)
+
+        async def swept() -> Samples | None:
+            samples = await scrape(f"http://127.0.0.1:{port}")  # open in test, no token set
+            count = value(
+                samples,
+                "specialistly_job_duration_seconds_count",
+                actor="sweep_events",
+                outcome="ok",
+            )
+            return samples if count else None
+
+        await eventually(swept, within=60)
+    finally:
+        dev.stop()
+        with MongoClient[dict[str, Any]](test_env["MONGODB_URL"]) as mongo:
+            mongo.drop_database(name)
+    assert not await asyncio.to_thread(directory.exists)

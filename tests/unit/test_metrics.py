@@ -33,7 +33,7 @@ TOKEN = "a-token-of-24-characters"
 
 def settings(environment: str, token: str | None = None) -> Settings:
     return Settings(
-        environment=environment,  # type: ignore[arg-type]
+        environment=environment,
         jwt_secret=SecretStr("j" * 40),
         metrics_token=SecretStr(token) if token else None,
     )
