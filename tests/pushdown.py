@@ -11,6 +11,7 @@ reads only the matching documents too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.query_recorder import shape
 
-# (collection, filter shape) -> why this query may read more than its answer. Empty: none.
-EXCEPTIONS: dict[str, str] = {}
+# "<collection> <filter shape, a page cursor aside>" -> why this query may read more than
+# its answer.
+EXCEPTIONS: dict[str, str] = {
+    'bookings {"status": {"$ne": "str"}}': "the admins' list of every booking (`bookings`"
+    " without a status filter): its answer is the whole collection, a page at a time",
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,8 @@ class Verdict:
 
 
 def exception_key(collection: str, query: Mapping[str, Any]) -> str:
-    return f"{collection} {shape(query)}"
+    base = {field: value for field, value in query.items() if field != "$and"}  # page cursor
+    return f"{collection} {json.dumps(shape(base), sort_keys=True)}"
 
 
 async def pushed_down(db: AsyncDatabase[Any], collection: str, query: Mapping[str, Any]) -> bool:

@@ -88,22 +88,6 @@ async def held(booking_id: PydanticObjectId) -> list[datetime]:
     return sorted(found)
 
 
-async def release_orphans() -> int:
-    """Drop claims whose booking is gone or no longer holds its time; returns how many."""
-    collection = bookings.SlotClaim.get_pymongo_collection()
-    owners = await collection.distinct("booking_id")
-    if not owners:
-        return 0
-    holding = await bookings.Booking.get_pymongo_collection().distinct(
-        "_id", {"_id": {"$in": owners}, "status": {"$in": [s.value for s in bookings.HOLDING]}}
-    )
-    orphans = sorted(set(owners) - set(holding))
-    if not orphans:
-        return 0
-    result = await collection.delete_many({"booking_id": {"$in": orphans}})
-    return result.deleted_count
-
-
 # Per-service booking limits (max per day / week) are places: documents whose _id is
 # "<counter key>#<n>" for n below the limit. A booking takes a free place by inserting it;
 # the unique _id makes two requests unable to take the same place. (A counter raised with

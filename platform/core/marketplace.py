@@ -108,8 +108,10 @@ async def specialist_page(
     if profile is None or not (profile.published or _is_owner(viewer, profile)):
         return None
     services = (
+        # One mapping, not two conditions (which Beanie joins under `$and`, where FerretDB
+        # pushes nothing down).
         await Service.find(
-            Service.specialist_id == profile.user_id, Service.status == ServiceStatus.PUBLISHED
+            {"specialist_id": profile.user_id, "status": ServiceStatus.PUBLISHED.value}
         )
         .sort("+created_at", "+_id")
         .to_list()

@@ -253,7 +253,11 @@ async def _leave_work_behind(db: AsyncDatabase[Any], bookings: dict[str, ObjectI
     )
     forgotten = {"id": ObjectId(), "name": "test.forgotten", "version": 1, "data": {}}
     await collection.update_one(
-        {"_id": bookings["moving"]}, {"$push": {"outbox": {**forgotten, "occurred_at": long_ago}}}
+        {"_id": bookings["moving"]},
+        {
+            "$push": {"outbox": {**forgotten, "occurred_at": long_ago}},
+            "$set": {"outbox_waiting": True},
+        },
     )
 
 
@@ -275,7 +279,9 @@ async def _swept(db: AsyncDatabase[Any], bookings: dict[str, ObjectId]) -> bool:
 async def _scenario(scene: Recorded) -> None:
     client = scene.client
     owner, (free, paid) = await _specialist(client)
-    slug = (await scene.db["specialist_profiles"].find_one({"user_id": _raw(owner.id)}))["slug"]
+    profile = await scene.db["specialist_profiles"].find_one({"user_id": _raw(owner.id)})
+    assert profile is not None
+    slug = profile["slug"]
     await _browse(client, slug, free)
     customer = await _accounts(client, await register(client, "CUSTOMER", "Cy Customer"))
     day = monday(2)
