@@ -111,7 +111,6 @@ class Booking(Document):
             IndexModel([("customer_id", ASCENDING), ("start", DESCENDING)]),
             IndexModel([("status", ASCENDING), ("end", ASCENDING)]),
             IndexModel([("releasing", ASCENDING)]),
-            IndexModel([(events.OUTBOX_WAITING, ASCENDING)]),
         ]
 
 
