@@ -98,7 +98,8 @@ async def release_abandoned(now: datetime) -> list[PydanticObjectId]:
     changed = await _sweep(stale, tidy)
     for query in moving:
         changed += await _sweep(query, tidy)
-    return changed + await _sweep({"releasing": True}, _free)
+    released = {"releasing": True, "updated_at": {"$lt": cutoff}}
+    return changed + await _sweep(released, _free)
 
 
 async def _free(booking: Booking) -> bool:
