@@ -157,7 +157,10 @@ def document_models() -> Sequence[type[Document]]:
     A model with an ``outbox: list[OutboxEvent]`` field may carry lifecycle events: write
     them with the change (``events.insert_with_events``, ``events.update_with_events``)
     and the unit of work the change runs in publishes them; the sweeper publishes any
-    outbox left behind. A plugin never publishes by hand.
+    outbox left behind. A plugin never publishes by hand. Those helpers also raise the
+    document's top-level ``outbox_waiting`` flag, by which the sweeper finds it: a model
+    whose documents are ever replaced whole (``save``) declares ``outbox_waiting: bool =
+    False`` as well, so that a replacement keeps the flag.
 
     :return: the model classes (possibly empty).
     """

@@ -22,11 +22,20 @@ def free_port() -> int:
 
 
 class Process:
-    """A platform process (`specialistly ARGS...`) started for the tests."""
+    """A platform process (`specialistly ARGS...`, or another module's) started for the tests."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path):
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        *,
+        module: str = "specialistly.processes.cli",
+    ):
         self.name = name
         self.args = args
+        self.module = module
         self.env = {**os.environ, **env}
         self.log = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -34,7 +43,7 @@ class Process:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "specialistly.processes.cli", *self.args],
+                [sys.executable, "-m", self.module, *self.args],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -13,19 +14,22 @@ from specialistly.core.users import SpecialistProfile, User
 D = TypeVar("D", bound=Document)
 
 
+# A batch is read with one equality query per key, all at once, rather than one `$in`
+# query: FerretDB pushes no `$in` down, so that would read the whole collection, while an
+# equality on an indexed field reads one document. A batch is at most a page's worth.
+
+
 def _by_id(model: type[D]) -> DataLoader[PydanticObjectId, D | None]:
     async def load(ids: Sequence[PydanticObjectId]) -> list[D | None]:
-        found = {doc.id: doc for doc in await model.find({"_id": {"$in": list(ids)}}).to_list()}
-        return [found.get(i) for i in ids]
+        return list(await asyncio.gather(*(model.get(i) for i in ids)))
 
     return DataLoader(load_fn=load)
 
 
 def _profile_by_user() -> DataLoader[PydanticObjectId, SpecialistProfile | None]:
     async def load(ids: Sequence[PydanticObjectId]) -> list[SpecialistProfile | None]:
-        query = SpecialistProfile.find({"user_id": {"$in": list(ids)}})
-        found = {p.user_id: p for p in await query.to_list()}
-        return [found.get(i) for i in ids]
+        profiles = (SpecialistProfile.find_one(SpecialistProfile.user_id == i) for i in ids)
+        return list(await asyncio.gather(*profiles))
 
     return DataLoader(load_fn=load)
 

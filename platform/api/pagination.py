@@ -82,7 +82,10 @@ async def paginate(
     keys = [*sort, ("_id", sort[-1][1] if sort else 1)]
     page_query = dict(query)
     if after:
-        page_query = {"$and": [query, _after(keys, _decode(after, _kinds(model, keys)))]}
+        # Beside the query's own fields, not around them: FerretDB pushes down only
+        # top-level equalities.
+        cursor = _after(keys, _decode(after, _kinds(model, keys)))
+        page_query = {**query, "$and": [*query.get("$and", []), cursor]}
     collection = model.get_pymongo_collection()
     raw = await collection.find(page_query).sort(list(keys)).limit(first + 1).to_list()
     total = await collection.count_documents(query)

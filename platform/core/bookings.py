@@ -95,9 +95,13 @@ class Booking(Document):
     quota_places: list[str] = []
     # Set while a reschedule moves the claim; a stale one is tidied up by the sweeper.
     reschedule_started_at: datetime | None = None
+    # Set with the status that ends its hold, cleared once its cells are free: the sweeper
+    # frees the cells of a booking whose change stopped in between.
+    releasing: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     outbox: list[OutboxEvent] = []
+    outbox_waiting: bool = False  # see core/events.py
 
     class Settings:
         name = "bookings"
@@ -106,6 +110,7 @@ class Booking(Document):
             IndexModel([("specialist_id", ASCENDING), ("claim_start", ASCENDING)]),
             IndexModel([("customer_id", ASCENDING), ("start", DESCENDING)]),
             IndexModel([("status", ASCENDING), ("end", ASCENDING)]),
+            IndexModel([("releasing", ASCENDING)]),
         ]
 
 
@@ -126,6 +131,17 @@ class SlotClaim(Document):
             IndexModel([("specialist_id", ASCENDING), ("cell", ASCENDING)], unique=True),
             IndexModel([("booking_id", ASCENDING)]),
         ]
+
+
+class BookingPlace(Document):
+    """One place taken under a service's booking limit (see claims.take_places)."""
+
+    id: str  # type: ignore[assignment]  # "<counter key>#<n>"
+    key: str  # the counter key
+
+    class Settings:
+        name = "booking_places"
+        indexes = [IndexModel([("key", ASCENDING)])]
 
 
 # --------------------------------------------------------------------------- the rules
@@ -231,13 +247,16 @@ async def update_booking(
         "status": booking.status.value,
         "start": stored_instant(booking.start),
     }
+    pushes_events = "outbox" in update.get("$push", {})
+    if pushes_events:
+        update = events.raising_waiting_flag(update)
     raw = await booking_collection().find_one_and_update(
         {**query, **(also or {})}, update, return_document=ReturnDocument.AFTER
     )
     if raw is None:  # changed by a writer that does not take the lock
         raise _busy()
     changed: Booking = Booking.model_validate(raw)
-    if "outbox" in update.get("$push", {}):
+    if pushes_events:
         events.note_outbox(Booking, changed.id)  # published when the change finishes
     return changed
 
@@ -251,6 +270,8 @@ async def transition(
 ) -> Booking:
     """The new status and its events in one conditional single-document update."""
     check_transition(booking.status, to)
+    if booking.status in HOLDING and to not in HOLDING:
+        changes["releasing"] = True  # cleared by free_cells
     return await update_booking(
         booking,
         {
@@ -278,8 +299,16 @@ async def get_booking(booking_id: PydanticObjectId | str) -> Booking:
 async def release_time(booking: Booking) -> None:
     """After a booking stopped holding its time: free its cells and its limit places."""
     assert booking.id is not None
-    await claims.release(booking.id)
     await claims.release_places(booking.quota_places)
+    await free_cells(booking.id)
+
+
+async def free_cells(booking_id: PydanticObjectId) -> None:
+    """After a booking stopped holding its time: free its cells (its places stay)."""
+    await claims.release(booking_id)
+    await booking_collection().update_one(
+        {"_id": booking_id, "releasing": True}, {"$set": {"releasing": False}}
+    )
 
 
 async def clear_reschedule_mark(booking_id: PydanticObjectId, marker: datetime) -> None:
@@ -321,7 +350,10 @@ def booking_filter(
     if specialist_id is not None:
         query["specialist_id"] = specialist_id
     shown = [s.value for s in statuses if s != BookingStatus.RESERVING]
-    query["status"] = {"$in": shown} if statuses else {"$ne": BookingStatus.RESERVING.value}
+    if len(shown) == 1:
+        query["status"] = shown[0]  # an equality: pushed down, and it leads an index
+    else:
+        query["status"] = {"$in": shown} if statuses else {"$ne": BookingStatus.RESERVING.value}
     check = Check()
     start: dict[str, datetime] = {}
     for operator, name, value in (("$gte", "from", start_from), ("$lt", "to", start_to)):

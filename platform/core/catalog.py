@@ -127,9 +127,8 @@ async def publish_service(user: User, service_id: str) -> Service:
     `MAX_ON_SALE` are on sale at once (TOO_MANY_ON_SALE)."""
     service = await owned_service(user, service_id)
     if service.status != ServiceStatus.PUBLISHED:
-        on_sale = await Service.find(
-            Service.specialist_id == service.specialist_id,
-            Service.status == ServiceStatus.PUBLISHED,
+        on_sale = await Service.find(  # one mapping: Beanie would join two under `$and`
+            {"specialist_id": service.specialist_id, "status": ServiceStatus.PUBLISHED.value}
         ).count()
         if on_sale >= MAX_ON_SALE:
             raise DomainError.of(

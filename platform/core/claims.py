@@ -88,22 +88,6 @@ async def held(booking_id: PydanticObjectId) -> list[datetime]:
     return sorted(found)
 
 
-async def release_orphans() -> int:
-    """Drop claims whose booking is gone or no longer holds its time; returns how many."""
-    collection = bookings.SlotClaim.get_pymongo_collection()
-    owners = await collection.distinct("booking_id")
-    if not owners:
-        return 0
-    holding = await bookings.Booking.get_pymongo_collection().distinct(
-        "_id", {"_id": {"$in": owners}, "status": {"$in": [s.value for s in bookings.HOLDING]}}
-    )
-    orphans = sorted(set(owners) - set(holding))
-    if not orphans:
-        return 0
-    result = await collection.delete_many({"booking_id": {"$in": orphans}})
-    return result.deleted_count
-
-
 # Per-service booking limits (max per day / week) are places: documents whose _id is
 # "<counter key>#<n>" for n below the limit. A booking takes a free place by inserting it;
 # the unique _id makes two requests unable to take the same place. (A counter raised with
@@ -162,8 +146,7 @@ async def _check_places(limits: Sequence[tuple[str, int]], *, field: str = "star
     """The limit's code if a limit has no free place left now. Only a first answer: a place
     freed or taken meanwhile changes it, and take_places decides."""
     for key, limit in limits:
-        ids = [f"{key}#{n}" for n in range(limit)]  # by _id: the one index the places have
-        if await _places().count_documents({"_id": {"$in": ids}}) >= limit:
+        if await _places().count_documents({"key": key}) >= limit:
             raise limit_reached(key, field)
 
 
@@ -202,9 +185,8 @@ async def _take(key: str, limit: int) -> str | None:
 
 
 async def release_places(places: Iterable[str]) -> None:
-    listed = list(places)
-    if listed:
-        await _places().delete_many({"_id": {"$in": listed}})
+    for place in places:  # one by _id each: FerretDB pushes no $in down
+        await _places().delete_one({"_id": place})
 
 
 async def places_taken(key: str) -> int:

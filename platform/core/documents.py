@@ -5,7 +5,7 @@ from __future__ import annotations
 from beanie import Document
 
 from specialistly.core.availability import Availability
-from specialistly.core.bookings import Booking, SlotClaim
+from specialistly.core.bookings import Booking, BookingPlace, SlotClaim
 from specialistly.core.events import Event
 from specialistly.core.services import Service
 from specialistly.core.users import SpecialistProfile, User
@@ -17,5 +17,6 @@ CORE_MODELS: list[type[Document]] = [
     Availability,
     Booking,
     SlotClaim,
+    BookingPlace,
     Event,
 ]

@@ -7,6 +7,11 @@ of work publishes every outbox it noted: it copies the events into the ``events`
 collection (with the same id, so copying twice is harmless), removes them from the outbox
 and enqueues their dispatch. No caller publishes by hand. A sweeper repeats whatever a
 crash interrupted, for every document type that has an ``outbox`` field.
+
+Whoever pushes events onto an outbox also sets the document's top-level ``outbox_waiting``
+flag in the same update (the helpers here do), and publishing clears it once the outbox
+is empty: the sweeper finds outboxes left behind by an equality on the flag, which
+FerretDB pushes down, where a condition on the array itself would read every document.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from beanie import Document, PydanticObjectId
+from beanie.odm.utils.dump import get_dict
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
@@ -58,6 +64,9 @@ class Event(Document):
     data: dict[str, Any] = {}
     occurred_at: datetime
     handled_by: list[str] = []
+    # True until every plugin has handled it (then dispatched_at is set): the sweeper's
+    # equality, since FerretDB pushes no null comparison down.
+    pending: bool = True
     dispatched_at: datetime | None = None
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
@@ -66,13 +75,21 @@ class Event(Document):
     class Settings:
         name = "events"
         indexes = [
-            IndexModel([("dispatched_at", ASCENDING), ("next_attempt_at", ASCENDING)]),
+            IndexModel([("pending", ASCENDING), ("next_attempt_at", ASCENDING)]),
             IndexModel([("subject", ASCENDING), ("occurred_at", ASCENDING)]),
         ]
 
 
 def new_event(name: str, version: int = 1, **data: Any) -> OutboxEvent:
     return OutboxEvent(name=name, version=version, data=data)
+
+
+OUTBOX_WAITING = "outbox_waiting"
+
+
+def raising_waiting_flag(update: Mapping[str, Any]) -> dict[str, Any]:
+    """The update (which pushes events onto the outbox) also setting ``outbox_waiting``."""
+    return {**update, "$set": {**update.get("$set", {}), OUTBOX_WAITING: True}}
 
 
 # --------------------------------------------------------------------------- unit of work
@@ -130,7 +147,7 @@ async def update_with_events(
     push = {**update.get("$push", {}), "outbox": {"$each": [e.model_dump() for e in new]}}
     # No projection: FerretDB v1 does not implement one in findAndModify.
     raw = await model.get_pymongo_collection().find_one_and_update(
-        dict(query), {**update, "$push": push}
+        dict(query), raising_waiting_flag({**update, "$push": push})
     )
     if raw is None:
         return False
@@ -139,11 +156,14 @@ async def update_with_events(
 
 
 async def insert_with_events(document: D) -> D:
-    """Insert a document whose ``outbox`` holds its first events, and note it in the unit
-    of work."""
-    inserted = await document.insert()
-    note_outbox(type(document), inserted.id)
-    return inserted
+    """Insert a document whose ``outbox`` holds its first events, with ``outbox_waiting``
+    set (whether or not its model declares it), and note it in the unit of work."""
+    model = type(document)
+    fields = get_dict(document, to_db=True, keep_nulls=model.get_settings().keep_nulls)
+    inserted = await model.get_pymongo_collection().insert_one({**fields, OUTBOX_WAITING: True})
+    document.id = inserted.inserted_id
+    note_outbox(model, document.id)
+    return document
 
 
 def with_outbox(models: Iterable[type[Document]]) -> list[type[Document]]:
@@ -171,6 +191,9 @@ async def publish_outbox(
             doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
             outbox = (doc or {}).get("outbox", [])
             stored = [await _store(collection, doc_id, raw, lease) for raw in outbox]
+            await collection.update_one(
+                {"_id": doc_id, "outbox": []}, {"$set": {OUTBOX_WAITING: False}}
+            )
     except LockTimeoutError:
         log.warning("outbox of %s:%s busy; the sweeper will publish it", collection.name, doc_id)
         return 0
@@ -205,12 +228,12 @@ async def _store(collection: Any, doc_id: Any, raw: dict[str, Any], lease: timed
 async def documents_with_outbox(model: type[Document], older_than: datetime) -> list[Any]:
     """Ids of documents whose outbox still holds events that occurred before `older_than`."""
     cursor = model.get_pymongo_collection().find(
-        {"outbox": {"$ne": []}, "outbox.occurred_at": {"$lt": older_than}}, {"_id": 1}
+        {OUTBOX_WAITING: True, "outbox.occurred_at": {"$lt": older_than}}, {"_id": 1}
     )
     return [doc["_id"] async for doc in cursor]
 
 
 async def due_events(now: datetime, limit: int = 100) -> list[Event]:
     """Events not yet handled by every plugin whose next attempt is due."""
-    query = Event.find(Event.dispatched_at == None, Event.next_attempt_at <= now)  # noqa: E711
+    query = Event.find({"pending": True, "next_attempt_at": {"$lte": now}})
     return await query.sort("+next_attempt_at").limit(limit).to_list()

@@ -38,14 +38,18 @@ class SpecialistFilters:
 
 
 async def search_query(filters: SpecialistFilters) -> dict[str, Any]:
-    """The query for published specialists matching every filter given."""
+    """The query for published specialists matching every filter given.
+
+    Its clauses sit side by side at the top level, never under `$and`: FerretDB pushes
+    down the equality on `published` (and `expertise`) only from there.
+    """
     check = Check()
-    clauses: list[dict[str, Any]] = [{"published": True}]
+    query: dict[str, Any] = {"published": True}
     if filters.expertise is not None:
         tag = filters.expertise.strip().lower()
         if len(tag) > 40:
             check.add(ErrorCode.TOO_LONG, "At most 40 characters.", "expertise")
-        clauses.append({"expertise": tag})
+        query["expertise"] = tag
     prices = _price_query(check, filters.price) if filters.price is not None else None
     text = (filters.text or "").strip()
     if len(text) > MAX_TEXT:
@@ -53,12 +57,12 @@ async def search_query(filters: SpecialistFilters) -> dict[str, Any]:
     elif text:
         # FerretDB has no $text index; an escaped case-insensitive regex is the portable way.
         pattern = {"$regex": re.escape(text), "$options": "i"}
-        clauses.append({"$or": [{key: pattern} for key in ("display_name", "headline", "bio")]})
+        query["$or"] = [{key: pattern} for key in ("display_name", "headline", "bio")]
     check.raise_if_any()
     if prices is not None:
         offering = await Service.get_pymongo_collection().distinct("specialist_id", prices)
-        clauses.append({"user_id": {"$in": offering}})
-    return {"$and": clauses}
+        query["user_id"] = {"$in": offering}
+    return query
 
 
 def _price_query(check: Check, price: PriceRange) -> dict[str, Any]:
@@ -104,8 +108,10 @@ async def specialist_page(
     if profile is None or not (profile.published or _is_owner(viewer, profile)):
         return None
     services = (
+        # One mapping, not two conditions (which Beanie joins under `$and`, where FerretDB
+        # pushes nothing down).
         await Service.find(
-            Service.specialist_id == profile.user_id, Service.status == ServiceStatus.PUBLISHED
+            {"specialist_id": profile.user_id, "status": ServiceStatus.PUBLISHED.value}
         )
         .sort("+created_at", "+_id")
         .limit(MAX_ON_SALE)  # publishing checks the cap, but two racing publishes may pass it

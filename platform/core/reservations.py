@@ -134,16 +134,14 @@ async def create_booking(
     now = now or utcnow()
     key = _idempotency_key(request.idempotency_key)
     for _ in range(3):  # again only when an earlier request with this key failed meanwhile
-        existing = await Booking.find_one(
-            Booking.customer_id == customer.id, Booking.idempotency_key == key
-        )
+        existing = await Booking.find_one({"customer_id": customer.id, "idempotency_key": key})
         if existing is None:
             checked = await _check_request(customer, request, now)
             try:
                 return await _reserve(customer, request, key, checked, now, payment_hold)
             except DuplicateKeyError:
                 existing = await Booking.find_one(
-                    Booking.customer_id == customer.id, Booking.idempotency_key == key
+                    {"customer_id": customer.id, "idempotency_key": key}
                 )
         if existing is not None:
             resolved = await _settled(existing, request)

@@ -18,6 +18,7 @@ from specialistly.core.bookings import (
     booking_event,
     booking_lock,
     clear_reschedule_mark,
+    free_cells,
     release_time,
     transition,
 )
@@ -73,7 +74,7 @@ async def complete_past(now: datetime) -> list[PydanticObjectId]:
         event = booking_event(events.BOOKING_COMPLETED, booking)
         await transition(booking, BookingStatus.COMPLETED, now, [event])
         assert booking.id is not None
-        await claims.release(booking.id)  # its limit places stay: it did happen
+        await free_cells(booking.id)  # its limit places stay: it did happen
         return True
 
     return await _sweep({"status": BookingStatus.CONFIRMED.value, "end": {"$lt": now}}, complete)
@@ -81,26 +82,43 @@ async def complete_past(now: datetime) -> list[PydanticObjectId]:
 
 async def release_abandoned(now: datetime) -> list[PydanticObjectId]:
     """Clean up after requests that stopped half-way: reservations never settled, moves
-    never finished, and claims of bookings that are gone or no longer hold their time."""
+    never finished, and cells of bookings that no longer hold their time."""
     cutoff = now - ABANDONED_AFTER
 
     async def tidy(booking: Booking) -> bool:
         return await _tidy(booking, cutoff)
 
+    # Each query carries an equality (on status, or the releasing flag) for FerretDB to
+    # push down. Only a booking that holds its time can be moved.
     stale = {"status": BookingStatus.RESERVING.value, "created_at": {"$lt": cutoff}}
-    moving = {"reschedule_started_at": {"$lt": cutoff}}
-    changed = [*await _sweep(stale, tidy), *await _sweep(moving, tidy)]
-    await claims.release_orphans()
-    return changed
+    moving = [
+        {"status": status.value, "reschedule_started_at": {"$lt": cutoff}}
+        for status in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
+    ]
+    changed = await _sweep(stale, tidy)
+    for query in moving:
+        changed += await _sweep(query, tidy)
+    released = {"releasing": True, "updated_at": {"$lt": cutoff}}
+    return changed + await _sweep(released, _free)
+
+
+async def _free(booking: Booking) -> bool:
+    """Free the cells of a booking whose hold ended, when that change stopped half-way."""
+    if not booking.releasing or booking.status in HOLDING:
+        return False
+    assert booking.id is not None
+    await free_cells(booking.id)
+    return True
 
 
 async def _tidy(booking: Booking, cutoff: datetime) -> bool:
     booking_id = booking.id
     assert booking_id is not None
     if booking.status == BookingStatus.RESERVING and booking.created_at < cutoff:
-        # Its request died before settling it (places it took, if any, stay taken).
-        await booking_collection().delete_one({"_id": booking_id})
+        # Its request died before settling it (places it took, if any, stay taken). Its
+        # cells go first: deleted first, a crash in between would leave them held for good.
         await claims.release(booking_id)
+        await booking_collection().delete_one({"_id": booking_id})
         return True
     marker = booking.reschedule_started_at
     if marker is None or marker >= cutoff:

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from beanie import Document, init_beanie
 from beanie.odm.fields import IndexModelField
-from pymongo import AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.monitoring import CommandListener
 
 from specialistly.core import documents
+from specialistly.core.events import OUTBOX_WAITING
 from specialistly.infra.auth import AuthSession
 from specialistly.plugin_system.manager import PluginManager
 from specialistly.settings import Settings
@@ -46,11 +47,15 @@ async def ensure_indexes(models: Sequence[type[Document]]) -> None:
 
     Beanie sends all of a collection's indexes in one createIndexes command; FerretDB v1
     drops the connection when such a command names several indexes that exist already.
+    A model with an outbox (plugins' too) gets an index on its waiting flag, for the sweeper.
     """
     for model in models:
         collection = model.get_pymongo_collection()
         existing = set(await collection.index_information())
-        for declared in model.get_settings().indexes or ():
+        indexes: list[IndexModel | IndexModelField] = list(model.get_settings().indexes or ())
+        if "outbox" in model.model_fields:
+            indexes.append(IndexModel([(OUTBOX_WAITING, ASCENDING)]))
+        for declared in indexes:
             index = declared.index if isinstance(declared, IndexModelField) else declared
             if index.document["name"] not in existing:
                 await collection.create_indexes([index])

@@ -57,5 +57,7 @@ async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
             }
         )
         return False
-    await Event.find_one(Event.id == event.id).update({"$set": {"dispatched_at": now}})
+    await Event.find_one(Event.id == event.id).update(
+        {"$set": {"dispatched_at": now, "pending": False}}
+    )
     return True

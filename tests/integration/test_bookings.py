@@ -399,10 +399,11 @@ async def test_abandoned_reservations_and_stray_claims_are_cleaned_up() -> None:
     await Booking.get_pymongo_collection().update_one(
         {"_id": crashed.id}, {"$set": {"status": "reserving"}}
     )
-    # A cancellation that crashed before releasing its cells.
+    # A cancellation that crashed before releasing its cells (the cancelling update
+    # raised the releasing flag).
     dropped = await book(customer, service, day_at(12))
     await Booking.get_pymongo_collection().update_one(
-        {"_id": dropped.id}, {"$set": {"status": "cancelled"}}
+        {"_id": dropped.id}, {"$set": {"status": "cancelled", "releasing": True}}
     )
     # A reschedule that crashed after moving the booking, before freeing the old cells.
     moving = await book(customer, service, day_at(14))

@@ -175,11 +175,13 @@ async def test_a_plugin_document_event_is_published_when_the_operation_ends(
 async def test_the_sweeper_publishes_outboxes_of_plugin_documents(
     partner_platform: PartnerPlatform,
 ) -> None:
-    # A note whose writer stopped before its change finished: its event waits in the outbox.
+    # A note whose writer stopped before its change finished: its event waits in the outbox
+    # (with the flag insert_with_events raises).
     note_id = ObjectId()
     left = {"id": ObjectId(), "name": "partner.note_recorded", "version": 1}
     left |= {"data": {"note_id": str(note_id)}, "occurred_at": utcnow() - timedelta(minutes=1)}
     note = {"_id": note_id, "text": "left behind", "delivered": False, "outbox": [left]}
+    note["outbox_waiting"] = True
     await partner_platform.database["partner_notes"].insert_one(note)
 
     delivered = await partner_platform.delivered(note_id)
