@@ -1,7 +1,8 @@
 """A TCP proxy in front of the real database that can break connections on demand.
 
 Each of the next `n` operations a client sends is answered by resetting its connection
-(an RST, as when a database restarts or a network drops) instead of being passed on. The
+(an RST, as when a database restarts or a network drops): before it reaches the database,
+or, with `answered=False`, after the database did it, losing only its answer. The
 driver's handshakes and heartbeats (`hello`) always pass, so the failures land on the
 platform's own reads and writes, as a dropped connection in the middle of a request does.
 """
@@ -22,6 +23,7 @@ class ResettingProxy:
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self._failures = 0
+        self._lose_answers = False
         self._guard = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -29,10 +31,12 @@ class ResettingProxy:
         self.port = 0
         self.resets = 0
 
-    def fail_next(self, operations: int) -> None:
-        """Reset the connection of each of the next `operations` operations (0: none)."""
+    def fail_next(self, operations: int, *, answered: bool = True) -> None:
+        """Reset the connection of each of the next `operations` operations (0: none);
+        `answered=False`: only once the database has done the operation."""
         with self._guard:
             self._failures = operations
+            self._lose_answers = not answered
 
     @contextmanager
     def running(self) -> Iterator[ResettingProxy]:
@@ -64,15 +68,16 @@ class ResettingProxy:
             server.close()
             self._loop.close()
 
-    def _take_failure(self, chunk: bytes) -> bool:
+    def _take_failure(self, chunk: bytes) -> str | None:
+        """None to pass the chunk on; "before" or "after" (the database did it) to fail."""
         if any(h in chunk[:64] for h in HANDSHAKES):
-            return False
+            return None
         with self._guard:
             if self._failures <= 0:
-                return False
+                return None
             self._failures -= 1
             self.resets += 1
-            return True
+            return "after" if self._lose_answers else "before"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -80,30 +85,39 @@ class ResettingProxy:
         except OSError:
             _reset(writer)
             return
-        upstream = asyncio.ensure_future(self._pipe(up_reader, writer, check=False))
+        lose_answer = asyncio.Event()
+        upstream = asyncio.ensure_future(self._answers(up_reader, writer, lose_answer))
         try:
-            await self._pipe(reader, up_writer, check=True, client=writer)
+            while chunk := await reader.read(65536):
+                failure = self._take_failure(chunk)
+                if failure == "before":
+                    _reset(writer)
+                    break
+                if failure == "after":
+                    lose_answer.set()
+                up_writer.write(chunk)
+                await up_writer.drain()
+        except ConnectionError:
+            pass
         finally:
-            upstream.cancel()
+            if not lose_answer.is_set():
+                upstream.cancel()
+            await asyncio.gather(upstream, return_exceptions=True)
             up_writer.close()
             writer.close()
 
-    async def _pipe(
-        self,
-        source: asyncio.StreamReader,
-        sink: asyncio.StreamWriter,
-        *,
-        check: bool,
-        client: asyncio.StreamWriter | None = None,
+    async def _answers(
+        self, source: asyncio.StreamReader, client: asyncio.StreamWriter, lose: asyncio.Event
     ) -> None:
+        """Pass the database's answers on; once told to lose one, reset instead."""
         try:
             while chunk := await source.read(65536):
-                if check and client is not None and self._take_failure(chunk):
+                if lose.is_set():
                     _reset(client)
                     return
-                sink.write(chunk)
-                await sink.drain()
-        except (ConnectionError, asyncio.CancelledError):
+                client.write(chunk)
+                await client.drain()
+        except ConnectionError:
             return
 
 
