@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import operations
-from locust import FastHttpUser, between, events, task
+from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.stats import StatsEntry
 
@@ -50,10 +50,15 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--summary-file", help="where to write the JSON summary")
     parser.add_argument("--cancel-share", type=float, default=0.3)
     parser.add_argument("--relogin-every", type=int, default=20)
+    parser.add_argument("--think", type=float, default=1.0, help="mean seconds between clicks")
 
 
 class Customer(FastHttpUser):
-    wait_time = between(0.5, 1.5)  # a person reading the page before the next click
+    def wait_time(self) -> float:
+        """A person reading the page before the next click: `--think` seconds, give or take
+        a half."""
+        think: float = self.environment.parsed_options.think
+        return random.uniform(0.5 * think, 1.5 * think)
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
@@ -165,7 +170,9 @@ class Customer(FastHttpUser):
                 response.failure(f"GraphQL error: {reply['errors'][0].get('message')}")
                 return None
             data: dict[str, Any] = reply["data"]
-            codes = [e["code"] for e in (data.get(name) or {}).get("errors", [])]
+            payload = data.get(name)  # a mutation's payload has the same name as its field
+            problems = payload.get("errors", []) if isinstance(payload, dict) else []
+            codes = [e["code"] for e in problems]
             unexpected = [c for c in codes if c not in EXPECTED.get(name, set())]
             if unexpected:
                 response.failure(f"{name} answered {', '.join(unexpected)}")
@@ -187,10 +194,12 @@ def _write_summary(environment: Environment, **_: Any) -> None:
     total = stats.total
     last = total.last_request_timestamp
     seconds = last - total.start_time if total.num_requests and last else 0.0
+    # An exception in a user's own code (here) is a broken load run: counted as a failure.
+    crashes = list(environment.runner.exceptions.values()) if environment.runner else []
     summary = {
         "seconds": seconds,
         "requests": total.num_requests,
-        "failures": total.num_failures,
+        "failures": total.num_failures + sum(c["count"] for c in crashes),
         "operations": {
             name: _entry(stats.entries[(name, "POST")])
             for name in OPERATIONS
@@ -199,6 +208,14 @@ def _write_summary(environment: Environment, **_: Any) -> None:
         "errors": [
             {"operation": e.name, "error": str(e.error), "count": e.occurrences}
             for e in stats.errors.values()
+        ]
+        + [
+            {
+                "operation": "(load run)",
+                "error": f"{c['msg']}\n{c['traceback']}",
+                "count": c["count"],
+            }
+            for c in crashes
         ],
         "outcomes": dict(outcomes),
     }

@@ -58,6 +58,7 @@ def main() -> int:
     parser.add_argument("--spawn-rate", type=float, default=2)
     parser.add_argument("--seconds", type=int, default=60, help="measured, after spawning")
     parser.add_argument("--specialists", type=int, default=30)
+    parser.add_argument("--think", type=float, default=1.0, help="mean seconds between clicks")
     parser.add_argument("--report", type=Path, help="also write the summary here, as JSON")
     parser.add_argument(
         "--profile",
@@ -226,6 +227,8 @@ def _locust(url: str, plan: Path, work: Path, args: argparse.Namespace) -> dict[
         str(plan),
         "--summary-file",
         str(summary),
+        "--think",
+        str(args.think),
         "--exit-code-on-error",
         "0",  # the summary decides
     ]
@@ -255,7 +258,8 @@ def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
     for outcome, count in summary["outcomes"].items():
         print(f"outcome {outcome}: {count} (an answer, not an error)")
     for error in summary["errors"]:
-        print(f"error  {error['operation']}: {error['error']} (x{error['count']})")
+        first = (error["error"].strip().splitlines() or [""])[0]
+        print(f"error  {error['operation']}: {first[:300]} (x{error['count']})")
     _verdict(summary, seconds)
 
 

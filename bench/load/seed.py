@@ -3,6 +3,7 @@ customers who all share one password (hashed once: hashing is slow on purpose)."
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 
@@ -32,8 +33,13 @@ class Plan:
 async def seed(specialists: int, customers: int) -> Plan:
     run = secrets.token_hex(3)
     password_hash = await hash_password(PASSWORD)
-    for n in range(specialists):
-        await _specialist(run, n, password_hash, _tags(n))
+    gate = asyncio.Semaphore(5)  # a few at a time: each is a handful of writes
+
+    async def one(n: int) -> None:
+        async with gate:
+            await _specialist(run, n, password_hash, _tags(n))
+
+    await asyncio.gather(*(one(n) for n in range(specialists)))
     emails = [f"customer-{run}-{n}@load.example.com" for n in range(customers)]
     await User.insert_many(
         [
