@@ -5,10 +5,17 @@ Every Query and Mutation root field (the platform's and the plugins') runs insid
 payload has ``errors: [UserError!]!`` answers it there, each field path converted to the
 client's names; any other field answers a GraphQL error whose ``extensions.code`` is the
 first problem's code.
+
+A database that is briefly unavailable never answers "Unexpected error.": a query's root
+field, which only reads, is resolved again (READ_ATTEMPTS in all); a mutation's, which may
+have written part of its change, answers TRY_AGAIN, so that the client sends it again (its
+idempotency key, where it has one, makes that safe).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -20,8 +27,13 @@ from strawberry.types.base import has_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
+from specialistly.api.loaders import Loaders
 from specialistly.api.metrics import note_failure
-from specialistly.core.errors import DomainError, ErrorCode
+from specialistly.core.errors import DomainError, ErrorCode, is_transient, try_again
+
+log = logging.getLogger("specialistly.api.errors")
+READ_ATTEMPTS = 3
+READ_BACKOFF = 0.05  # seconds before the second attempt; doubles
 
 strawberry.enum(
     ErrorCode,
@@ -84,7 +96,12 @@ def graphql_error(error: DomainError) -> GraphQLError:
 
 
 class ErrorBoundary(FieldExtension):
-    """Turns a DomainError raised by a root field's resolver into its answer."""
+    """Turns a DomainError raised by a root field's resolver into its answer; `reads` for
+    the root fields of Query, which are resolved again when the database was busy."""
+
+    def __init__(self, *, reads: bool = False) -> None:
+        super().__init__()
+        self._attempts = READ_ATTEMPTS if reads else 1
 
     def apply(self, field: StrawberryField) -> None:
         self._arguments = {
@@ -105,6 +122,11 @@ class ErrorBoundary(FieldExtension):
             return next_(source, info, **kwargs)
         except DomainError as error:
             return self._answer(error)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("%s: the database was busy (%s)", info.field_name, exc)
+            return self._answer(try_again())
 
     async def resolve_async(
         self,
@@ -113,10 +135,27 @@ class ErrorBoundary(FieldExtension):
         info: Info[Any, Any],
         **kwargs: Any,
     ) -> Any:
-        try:
-            return await next_(source, info, **kwargs)
-        except DomainError as error:
-            return self._answer(error)
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await next_(source, info, **kwargs)
+            except DomainError as error:
+                return self._answer(error)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning(
+                    "%s: the database was busy (attempt %d of %d): %s",
+                    info.field_name,
+                    attempt,
+                    self._attempts,
+                    exc,
+                )
+            if attempt < self._attempts:
+                loaders = getattr(info.context, "loaders", None)
+                if isinstance(loaders, Loaders):
+                    loaders.forget()
+                await asyncio.sleep(READ_BACKOFF * 2 ** (attempt - 1))
+        return self._answer(try_again())
 
     def _answer(self, error: DomainError) -> Any:
         if self._payload is None:

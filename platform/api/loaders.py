@@ -39,6 +39,13 @@ class Loaders:
         self.profile_by_user = _profile_by_user()
         self._extra: dict[type[Document], DataLoader[PydanticObjectId, object]] = {}
 
+    def forget(self) -> None:
+        """Drop what was loaded, failures included (a loader keeps those too), so that a
+        read resolved again after the database was busy loads afresh."""
+        self.profile_by_user.clear_all()
+        for loader in self._extra.values():
+            loader.clear_all()
+
     @property
     def user(self) -> DataLoader[PydanticObjectId, User | None]:
         return self.by_id(User)

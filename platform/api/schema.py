@@ -24,7 +24,7 @@ from specialistly.api.errors import ErrorBoundary
 from specialistly.api.metrics import OperationMetrics
 from specialistly.api.transport import SubscriptionsOverWebSocket
 from specialistly.api.unit_of_work import UnitOfWork
-from specialistly.core.errors import DomainError
+from specialistly.core.errors import DomainError, is_transient, try_again
 from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
 from specialistly.settings import Settings
@@ -37,7 +37,7 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
     contributions: list[tuple[str, GraphQLContribution]] = sorted(
         plugins.collect("graphql_contribution"), key=lambda c: registered.index(c[0])
     )
-    query = _with_boundary(_merge("Query", [(n, c.query) for n, c in contributions]))
+    query = _with_boundary(_merge("Query", [(n, c.query) for n, c in contributions]), reads=True)
     mutation = _with_boundary(_merge("Mutation", [(n, c.mutation) for n, c in contributions]))
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
     if query is None:
@@ -50,7 +50,7 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
         SubscriptionsOverWebSocket,
-        lambda: MaskErrors(should_mask_error=_is_unexpected),
+        lambda: _MaskErrors(should_mask_error=_is_unexpected),
         OperationMetrics,  # after MaskErrors: it sees the errors before they are masked
     ]
     if not settings.introspection:
@@ -92,7 +92,26 @@ def _merge(name: str, parts: list[tuple[str, type | None]]) -> type | None:
     return merge_types(name, tuple(types)) if types else None
 
 
-def _with_boundary(root: type | None) -> type | None:
+class _MaskErrors(MaskErrors):
+    """ "Unexpected error." for the unexpected, but TRY_AGAIN for a database that was briefly
+    unavailable (in a nested field, which the root fields' boundary does not see)."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        if error.original_error is None or not is_transient(error.original_error):
+            return masked
+        problem = try_again().problems[0]
+        return GraphQLError(
+            problem.message,
+            nodes=masked.nodes,
+            source=masked.source,
+            positions=masked.positions,
+            path=masked.path,
+            extensions={"code": problem.code.value},
+        )
+
+
+def _with_boundary(root: type | None, *, reads: bool = False) -> type | None:
     """The merged root type with every resolved field inside the one error boundary.
 
     The fields are copied first: the originals belong to the plugins' classes, which every
@@ -100,15 +119,16 @@ def _with_boundary(root: type | None) -> type | None:
     """
     if root is not None:
         definition = root.__strawberry_definition__  # type: ignore[attr-defined]
-        definition.fields = [_bounded(field) for field in definition.fields]
+        definition.fields = [_bounded(field, reads=reads) for field in definition.fields]
     return root
 
 
-def _bounded(field: StrawberryField) -> StrawberryField:
+def _bounded(field: StrawberryField, *, reads: bool) -> StrawberryField:
     if field.base_resolver is None:
         return field
     bounded = copy.copy(field)
-    bounded.extensions.append(ErrorBoundary())  # last: outermost, around other extensions
+    # last: outermost, around other extensions
+    bounded.extensions.append(ErrorBoundary(reads=reads))
     return bounded
 
 

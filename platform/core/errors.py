@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 
 class ErrorCode(StrEnum):
@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"  # refused before it ran; ask for less at once
     WEBSOCKET_REQUIRED = "WEBSOCKET_REQUIRED"  # subscriptions are served over WebSocket only
+    TRY_AGAIN = "TRY_AGAIN"  # the database was briefly unavailable; send the same request again
     # Accounts and sessions.
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     EMAIL_TAKEN = "EMAIL_TAKEN"
@@ -106,4 +107,49 @@ def is_duplicate_key(exc: BaseException) -> bool:
         return True
     return isinstance(exc, OperationFailure) and (
         "duplicate key value violates unique constraint" in str(exc)
+    )
+
+
+# What a database answers when it is briefly busy or unreachable, so that the same request
+# sent again may well succeed: MongoDB's codes for a primary stepping down, a node shutting
+# down and a write conflict; and, through FerretDB, the messages of SQLite's and
+# PostgreSQL's busy, serialization, deadlock and lost-connection errors (FerretDB v1 passes
+# them on as code 1, with the backend's message).
+_TRANSIENT_CODES = frozenset({6, 7, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+_TRANSIENT_MESSAGES = (
+    "database is locked",
+    "sqlite_busy",
+    "could not serialize access",
+    "deadlock detected",
+    "terminating connection",
+    "connection reset",
+    "conn closed",
+    "unexpected eof",
+    "the database system is",  # ... starting up / shutting down / in recovery mode
+    "too many clients",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an operation failed because the database was briefly unavailable.
+
+    Such a failure says nothing of the request: a read may simply be repeated, and a write
+    repeated when it is idempotent; otherwise the client is told to send it again
+    (:func:`try_again`).
+    """
+    if isinstance(exc, ConnectionFailure):  # resets, timeouts, no server to select
+        return True
+    if not isinstance(exc, OperationFailure):
+        return False
+    if exc.code in _TRANSIENT_CODES or exc.has_error_label("TransientTransactionError"):
+        return True
+    message = str(exc).lower()
+    return any(text in message for text in _TRANSIENT_MESSAGES)
+
+
+def try_again() -> DomainError:
+    """The answer to a change the database interrupted: the request may be sent again as it
+    was (with the same idempotency key, for an operation that takes one)."""
+    return DomainError.of(
+        ErrorCode.TRY_AGAIN, "The service was briefly unavailable; send the request again."
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -27,12 +27,13 @@ from beanie import Document, PydanticObjectId
 from beanie.odm.utils.dump import get_dict
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from specialistly.core.clock import utcnow
 from specialistly.core.locks import LockTimeoutError, document_lock
 
 log = logging.getLogger("specialistly.events")
+DUPLICATE_KEY = 11000
 
 # Event names (version 1 unless said otherwise).
 BOOKING_CREATED = "booking.created"
@@ -190,7 +191,7 @@ async def publish_outbox(
         async with document_lock(model, doc_id):
             doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
             outbox = (doc or {}).get("outbox", [])
-            stored = [await _store(collection, doc_id, raw, lease) for raw in outbox]
+            stored = await _store(collection, doc_id, outbox, lease) if outbox else []
             await collection.update_one(
                 {"_id": doc_id, "outbox": []}, {"$set": {OUTBOX_WAITING: False}}
             )
@@ -205,24 +206,37 @@ async def publish_outbox(
     return len(stored)
 
 
-async def _store(collection: Any, doc_id: Any, raw: dict[str, Any], lease: timedelta) -> str:
-    """Copy one outbox entry to the events collection, then take it out of the outbox."""
+async def _store(
+    collection: Any, doc_id: Any, outbox: list[dict[str, Any]], lease: timedelta
+) -> list[str]:
+    """Copy the outbox's entries to the events collection, then take them out of the outbox:
+    two writes, whatever the number of events."""
+    subject = f"{collection.name}:{doc_id}"
+    # The enqueued delivery has this long before the sweeper delivers it again.
+    next_attempt_at = utcnow() + lease
+    events = [_stored_event(raw, subject, next_attempt_at) for raw in outbox]
+    try:
+        await Event.insert_many(events, ordered=False)
+    except BulkWriteError as exc:
+        # Events copied by a run that stopped before taking them out are there already.
+        if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
+            raise
+    # FerretDB v1 ignores $pull conditions: $pullAll takes out exactly these subdocuments.
+    await collection.update_one({"_id": doc_id}, {"$pullAll": {"outbox": outbox}})
+    return [str(e.id) for e in events]
+
+
+def _stored_event(raw: dict[str, Any], subject: str, next_attempt_at: datetime) -> Event:
     waiting = OutboxEvent.model_validate(raw)
-    event = Event(
+    return Event(
         id=waiting.id,
         name=waiting.name,
         version=waiting.version,
-        subject=f"{collection.name}:{doc_id}",
+        subject=subject,
         data=waiting.data,
         occurred_at=waiting.occurred_at,
-        # The enqueued delivery has this long before the sweeper delivers it again.
-        next_attempt_at=utcnow() + lease,
+        next_attempt_at=next_attempt_at,
     )
-    with suppress(DuplicateKeyError):  # copied by a run that stopped before the $pull
-        await event.insert()
-    # FerretDB v1 ignores $pull conditions, so pull the exact stored subdocument.
-    await collection.update_one({"_id": doc_id}, {"$pull": {"outbox": raw}})
-    return str(waiting.id)
 
 
 async def documents_with_outbox(model: type[Document], older_than: datetime) -> list[Any]:

@@ -5,11 +5,17 @@ updates of one document both may report success while one of them is lost, filte
 all. Inserting a document under a unique ``_id`` is atomic, so a lock is such a document,
 with a lease in case its holder crashed. Every writer of a document that others may write
 at the same time takes its lock and re-reads the document inside it.
+
+A waiter polls, first soon (a lock is normally held for a few round trips), then less
+often, so that many waiters do not keep the database busy. A database briefly unavailable
+while taking or giving back a lock is tried again: both are safe to repeat, since a lock
+whose insert was applied but whose answer was lost carries our token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -20,10 +26,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.errors import is_transient
 
+log = logging.getLogger("specialistly.locks")
 LEASE = timedelta(seconds=30)
 WAIT = timedelta(seconds=5)
 COLLECTION = "locks"
+POLL_FIRST = 0.005  # seconds; doubles up to POLL_MAX
+POLL_MAX = 0.1
+RELEASE_ATTEMPTS = 3
 
 
 class LockTimeoutError(Exception):
@@ -40,6 +51,7 @@ async def document_lock(
     key = f"{collection.name}:{doc_id}"
     token = ObjectId()
     deadline = utcnow() + wait
+    poll = POLL_FIRST
     while True:
         now = utcnow()
         try:
@@ -47,13 +59,32 @@ async def document_lock(
             break
         except DuplicateKeyError:
             held = await locks.find_one({"_id": key})
+            if held is not None and held["token"] == token:
+                break  # our own insert, applied before its answer was lost
             if held is not None and as_utc(held["until"]) < now:
                 await locks.delete_one({"_id": key, "token": held["token"]})
                 continue
-            if now >= deadline:
-                raise LockTimeoutError(key) from None
-            await asyncio.sleep(0.02)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+        if now >= deadline:
+            raise LockTimeoutError(key) from None
+        await asyncio.sleep(poll)
+        poll = min(poll * 2, POLL_MAX)
     try:
         yield
     finally:
-        await locks.delete_one({"_id": key, "token": token})
+        await _release(locks, key, token)
+
+
+async def _release(locks: AsyncCollection, key: str, token: ObjectId) -> None:  # type: ignore[type-arg]
+    """Give the lock back; should the database stay unavailable, its lease frees it."""
+    for attempt in range(1, RELEASE_ATTEMPTS + 1):
+        try:
+            await locks.delete_one({"_id": key, "token": token})
+            return
+        except Exception as exc:
+            if not is_transient(exc) or attempt == RELEASE_ATTEMPTS:
+                log.warning("lock %s not released (%s); its lease will end it", key, exc)
+                return
+            await asyncio.sleep(POLL_FIRST * 2**attempt)

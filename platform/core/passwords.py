@@ -1,8 +1,13 @@
-"""Argon2id password hashing. Hashing is slow on purpose, so it runs off the event loop."""
+"""Argon2id password hashing. Hashing is slow on purpose, so it runs off the event loop, in
+threads of its own."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -37,6 +42,14 @@ COMMON = frozenset(
 )
 
 _hasher = PasswordHasher()  # argon2id with RFC 9106's low-memory parameters
+# One hash keeps `parallelism` (4) cores busy for a tenth of a second or more. In asyncio's
+# default executor a burst of logins would take every thread that slot computation and job
+# enqueueing share, and stall them for seconds; here logins wait for each other instead.
+_HASHING = ThreadPoolExecutor(
+    max_workers=max(1, (os.cpu_count() or 1) // _hasher.parallelism),
+    thread_name_prefix="argon2",
+)
+T = TypeVar("T")
 # Verified against when the account does not exist, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash("not a real password, only used to spend time")
 
@@ -54,8 +67,12 @@ def check_strength(check: Check, field: str, password: str, *, email: str = "") 
         )
 
 
+async def _hashing(work: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, work)
+
+
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _hashing(lambda: _hasher.hash(password))
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
@@ -65,4 +82,4 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(verify)
+    return await _hashing(verify)

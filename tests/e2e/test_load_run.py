@@ -1,0 +1,24 @@
+"""The load run (bench/load/run.py) works end to end: a few users for a few seconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.processes import ROOT
+
+
+def test_a_short_load_run_has_no_errors(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    command = [sys.executable, "bench/load/run.py", "--users", "4", "--spawn-rate", "4"]
+    # Quick clicks, so that every user goes through whole visits within the run.
+    command += ["--seconds", "10", "--think", "0.05", "--specialists", "2", "--report", str(report)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rate limits lifted for this run" in done.stdout
+    summary = json.loads(report.read_text())
+    assert summary["failures"] == 0, summary["errors"]
+    # How far the users get depends on the machine; the first step always runs.
+    assert summary["operations"]["search"]["requests"] > 0

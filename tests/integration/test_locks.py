@@ -1,0 +1,85 @@
+"""Document locks: one writer at a time, and safe to take again when an answer was lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+import pytest_asyncio
+from beanie import Document, init_beanie
+from pymongo import AsyncMongoClient
+
+from specialistly.core.locks import COLLECTION, document_lock
+from specialistly.settings import Settings
+from tests.faults import ResettingProxy
+
+pytestmark = pytest.mark.usefixtures("runtime")
+
+
+class Probe(Document):
+    """A document type of its own, reached through the proxy (the others are not)."""
+
+    class Settings:
+        name = "lock_probes"
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[ResettingProxy]:
+    target = urlsplit(os.environ["MONGODB_URL"])
+    with ResettingProxy(target.hostname or "127.0.0.1", target.port or 27017).running() as p:
+        yield p
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def through_proxy(proxy: ResettingProxy, settings: Settings) -> AsyncIterator[None]:
+    client: AsyncMongoClient = AsyncMongoClient(  # type: ignore[type-arg]
+        f"mongodb://127.0.0.1:{proxy.port}/", tz_aware=True
+    )
+    await init_beanie(database=client[settings.database], document_models=[Probe])
+    try:
+        yield
+    finally:
+        proxy.fail_next(0)
+        await client.close()
+
+
+async def test_one_writer_at_a_time(through_proxy: None) -> None:
+    inside: list[int] = []
+    most = 0
+
+    async def write(n: int) -> None:
+        nonlocal most
+        async with document_lock(Probe, "shared"):
+            inside.append(n)
+            most = max(most, len(inside))
+            await asyncio.sleep(0.01)
+            inside.remove(n)
+
+    await asyncio.gather(*(write(n) for n in range(8)))
+    assert most == 1
+
+
+async def test_a_lock_whose_answer_was_lost_is_taken(
+    through_proxy: None, proxy: ResettingProxy
+) -> None:
+    locks = Probe.get_pymongo_collection().database.get_collection(COLLECTION)
+    resets = proxy.resets
+    # The lock's insert reaches the database, which writes it; its answer never arrives.
+    proxy.fail_next(1, answered=False)
+    async with document_lock(Probe, "lost", wait=timedelta(seconds=3)):
+        assert await locks.find_one({"_id": "lock_probes:lost"}) is not None
+    assert proxy.resets == resets + 1
+    assert await locks.find_one({"_id": "lock_probes:lost"}) is None  # given back
+
+
+async def test_a_lock_given_back_while_the_database_drops_connections(
+    through_proxy: None, proxy: ResettingProxy
+) -> None:
+    locks = Probe.get_pymongo_collection().database.get_collection(COLLECTION)
+    async with document_lock(Probe, "release"):
+        proxy.fail_next(2)  # the release's first attempt and the driver's own retry
+    assert await locks.find_one({"_id": "lock_probes:release"}) is None

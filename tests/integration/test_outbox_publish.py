@@ -1,0 +1,43 @@
+"""Publishing an outbox copies its events once and empties it, even after an interrupted run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from beanie import Document
+
+from specialistly.core.bookings import Booking
+from specialistly.core.events import Event, OutboxEvent, unit_of_work
+from specialistly.runtime import Runtime
+from tests.bookings_fixtures import book, day_at, make_service, make_user
+
+pytestmark = pytest.mark.usefixtures("runtime")
+
+
+async def test_a_publication_interrupted_after_copying_is_finished_once(
+    runtime: Runtime,
+) -> None:
+    async def broker_down(model: type[Document], doc_id: Any) -> int:
+        raise ConnectionError("broker unreachable")
+
+    async with unit_of_work(broker_down):
+        booking = await book(await make_user(), await make_service(), day_at(14))
+    assert booking.id is not None
+    raw = await Booking.get_pymongo_collection().find_one({"_id": booking.id})
+    assert raw is not None
+    # A run that stopped between copying the first event and emptying the outbox.
+    first = OutboxEvent.model_validate(raw["outbox"][0])
+    subject = f"bookings:{booking.id}"
+    await Event(
+        id=first.id, name=first.name, subject=subject, occurred_at=first.occurred_at
+    ).insert()
+
+    assert await runtime.publish(Booking, booking.id) == 2
+
+    found = await Event.find(Event.subject == subject).to_list()
+    assert sorted(e.name for e in found) == ["booking.confirmed", "booking.created"]
+    again = await Booking.get(booking.id)
+    assert again is not None
+    assert again.outbox == []
+    assert await runtime.publish(Booking, booking.id) == 0
