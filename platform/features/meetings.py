@@ -13,7 +13,13 @@ import logging
 from beanie import PydanticObjectId
 
 from specialistly.core import events
-from specialistly.core.bookings import Booking, BookingStatus, MeetingInfo, booking_lock
+from specialistly.core.bookings import (
+    Booking,
+    BookingStatus,
+    MeetingInfo,
+    booking_lock,
+    meeting_ref,
+)
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
 from specialistly.core.services import Service
@@ -58,7 +64,7 @@ async def ensure_meeting(booking: Booking, runtime: Runtime) -> None:
         stored = await update_with_events(
             Booking,
             {"_id": booking.id, "meeting": None, "status": BookingStatus.CONFIRMED.value},
-            {"$set": {"meeting": _info(details).model_dump(), "meeting_error": None}},
+            {"$set": {**_meeting_fields(details), "meeting_error": None}},
             [_event(events.MEETING_CREATED, booking, details)],
         )
     if not stored:
@@ -85,7 +91,7 @@ async def move_meeting(booking: Booking, runtime: Runtime) -> None:
     if moved != old:
         async with booking_lock(booking.id):  # type: ignore[arg-type]
             await Booking.find_one(Booking.id == booking.id).update(
-                {"$set": {"meeting": _info(moved).model_dump()}}
+                {"$set": _meeting_fields(moved)}
             )
 
 
@@ -119,6 +125,13 @@ async def _record_failure(booking: Booking, reason: str) -> None:
             {"$set": {"meeting_error": reason[:500], "updated_at": utcnow()}},
             [failed],
         )
+
+
+def _meeting_fields(details: MeetingDetails) -> dict[str, object]:
+    return {
+        "meeting": _info(details).model_dump(),
+        "meeting_ref": meeting_ref(details.provider, details.external_id),
+    }
 
 
 def _info(details: MeetingDetails) -> MeetingInfo:
