@@ -38,18 +38,27 @@ NO_SHOW_SUSPECTED = "meeting.no_show_suspected"
 # Zoom sends a meeting id as a number in some events and as a string in others.
 MeetingId = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
 _Text = Annotated[str, Field(max_length=300)]
+# Zoom's schemas allow a blank string where an instant is not known.
+Instant = Annotated[
+    datetime | None, BeforeValidator(lambda v: None if isinstance(v, str) and not v.strip() else v)
+]
 
 
 # --------------------------------------------------------------------------- what Zoom sends
 
 
-class MeetingObject(BaseModel):
+class MeetingRef(BaseModel):
+    """Which meeting an event is about."""
+
     # Zoom's schemas leave the id out of some events' required fields: without it, an event
     # is no booking's.
     id: MeetingId = Field(default="", max_length=40)
     host_id: _Text = ""
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+
+
+class MeetingObject(MeetingRef):
+    start_time: Instant = None
+    end_time: Instant = None
 
 
 class MeetingPayload(BaseModel):
@@ -68,9 +77,9 @@ class Participant(BaseModel):
     user_id: _Text = ""
     user_name: _Text = ""
     email: _Text = ""
-    date_time: datetime | None = None
-    join_time: datetime | None = None
-    leave_time: datetime | None = None
+    date_time: Instant = None
+    join_time: Instant = None
+    leave_time: Instant = None
 
     def key(self) -> str:
         """Who this is, the same on each join and leave of theirs in the meeting."""
@@ -84,7 +93,7 @@ class Participant(BaseModel):
         )
 
 
-class ParticipantObject(MeetingObject):
+class ParticipantObject(MeetingRef):
     participant: Participant
 
 
@@ -157,7 +166,7 @@ class ZoomParticipation(Document):
         ]
 
 
-async def meeting_record(meeting: MeetingObject) -> tuple[Booking, ZoomMeetingRecord] | None:
+async def meeting_record(meeting: MeetingRef) -> tuple[Booking, ZoomMeetingRecord] | None:
     """The booking whose meeting this is and its record (created on first use); None for a
     meeting that is no booking's."""
     booking = await booking_of_meeting(PROVIDER, meeting.id) if meeting.id else None

@@ -56,8 +56,8 @@ _Text = Annotated[str, Field(max_length=300)]
 
 class RecordingFile(BaseModel):
     id: str = Field(min_length=1, max_length=100)
-    recording_start: datetime | None = None
-    recording_end: datetime | None = None
+    recording_start: attendance.Instant = None
+    recording_end: attendance.Instant = None
     recording_type: _Text = ""
     file_type: _Text = ""
     file_extension: _Text = ""
@@ -67,7 +67,7 @@ class RecordingFile(BaseModel):
     status: _Text = ""
 
 
-class RecordingObject(attendance.MeetingObject):
+class RecordingObject(attendance.MeetingRef):
     recording_files: list[RecordingFile] = Field(default_factory=list, max_length=200)
 
 
