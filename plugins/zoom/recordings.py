@@ -3,9 +3,9 @@
 ``recording.completed`` brings the files and a download token Zoom makes for the delivery
 (valid 24 hours). Each file becomes a record linked to the booking, the token is kept
 encrypted with a key derived from the app's Secret Token, and ``recording.ready`` is
-emitted once per delivery. A party downloads a file through this platform's route, which
-fetches it from Zoom with the token and streams it on: no Zoom token reaches a client.
-Records are kept for the configured retention, then a sweep deletes them.
+emitted for the files not known before. A party downloads a file through this platform's
+route, which fetches it from Zoom with the token and streams it on: no Zoom token reaches
+a client. Records are kept for the configured retention, then a sweep deletes them.
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ async def recording_completed(
     files = [f for f in meeting.recording_files if f.status in ("", "completed")]
     sealed = seal(event.download_token, delivery.settings)
     collection = ZoomRecording.get_pymongo_collection()
+    new_files = []
     for file in files:
         record = ZoomRecording(
             booking_id=booking.id,
@@ -178,11 +179,12 @@ async def recording_completed(
             expires_at=now + delivery.settings.recording_retention,
         )
         fields = record.model_dump(exclude={"id", "revision_id"})
-        await collection.update_one({"file_id": file.id}, {"$set": fields}, upsert=True)
-    if files:
-        ready = new_event(
-            RECORDING_READY, booking_id=str(booking.id), file_ids=[f.id for f in files]
-        )
+        # Told again (with a fresh download token, say), a file is updated, not announced.
+        written = await collection.update_one({"file_id": file.id}, {"$set": fields}, upsert=True)
+        if written.upserted_id is not None:
+            new_files.append(file.id)
+    if new_files:
+        ready = new_event(RECORDING_READY, booking_id=str(booking.id), file_ids=new_files)
         await update_with_events(
             attendance.ZoomMeetingRecord,
             {"booking_id": booking.id},

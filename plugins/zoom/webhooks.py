@@ -167,7 +167,7 @@ def endpoint(settings: ZoomWebhookSettings) -> Callable[[Request], Awaitable[Res
         except ValidationError:
             log.warning("zoom %s delivery not understood", envelope.event)
             return _status("malformed", 400)
-        return await _handle(envelope.event, raw, signature, payload, handler, now, settings)
+        return await handle(envelope.event, raw, signature, payload, handler, now, settings)
 
     return receive
 
@@ -180,7 +180,7 @@ def _url_validation(secret: str, payload: dict[str, Any]) -> Response:
     return JSONResponse({"plainToken": plain, "encryptedToken": sign(secret, plain.encode())})
 
 
-async def _handle(
+async def handle(
     event: str,
     raw: dict[str, Any],
     signature: str,
@@ -189,6 +189,7 @@ async def _handle(
     now: datetime,
     settings: ZoomWebhookSettings,
 ) -> Response:
+    """Handle a checked delivery once: remember it, apply it, forget it if that failed."""
     receipt = ZoomWebhookReceipt(
         signature=signature,
         event_key=event_key(raw),

@@ -5,11 +5,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 import time
 
+import pytest
+from pydantic import SecretStr
+
+from specialistly.core.clock import utcnow
+from specialistly.core.events import OutboxEvent
 from specialistly.runtime import Runtime
-from specialistly_zoom.attendance import ZoomMeetingRecord, ZoomParticipation
-from specialistly_zoom.webhooks import ZoomWebhookReceipt, event_key
+from specialistly_zoom.attendance import (
+    MeetingEvent,
+    ZoomMeetingRecord,
+    ZoomParticipation,
+    meeting_started,
+)
+from specialistly_zoom.webhook_settings import Delivery, ZoomWebhookSettings
+from specialistly_zoom.webhooks import Handler, ZoomWebhookReceipt, event_key, handle
 from tests.zoom_webhooks.bookings import zoom_booking
 from tests.zoom_webhooks.deliveries import (
     SECRET,
@@ -107,3 +119,27 @@ async def test_bodies_it_cannot_read_are_refused_and_others_ignored(
 async def test_without_a_secret_token_every_delivery_is_refused(api_url: str) -> None:
     response = await deliver(api_url, example("endpoint.url_validation.request"))
     assert response.status_code == 503
+
+
+async def test_a_delivery_whose_handling_fails_is_forgotten_so_that_zoom_retries(
+    runtime: Runtime,
+) -> None:
+    body = {"event": "meeting.started", "event_ts": 1, "payload": {"object": {"id": "1"}}}
+    payload = MeetingEvent.model_validate(body)
+    settings = ZoomWebhookSettings(secret_token=SecretStr(SECRET))
+    signature = f"v0={secrets.token_hex(32)}"
+
+    async def fail(event: MeetingEvent, delivery: Delivery) -> list[OutboxEvent]:
+        raise RuntimeError("the database went away")
+
+    failing = Handler(MeetingEvent, fail)
+    with pytest.raises(RuntimeError):
+        await handle("meeting.started", body, signature, payload, failing, utcnow(), settings)
+    assert await ZoomWebhookReceipt.find({"event_key": event_key(body)}).count() == 0
+
+    handled = Handler(MeetingEvent, meeting_started)
+    response = await handle(
+        "meeting.started", body, signature, payload, handled, utcnow(), settings
+    )
+    assert response.status_code == 200
+    assert await ZoomWebhookReceipt.find({"event_key": event_key(body)}).count() == 1

@@ -103,6 +103,27 @@ async def test_a_completed_recording_is_stored_for_the_booking_and_announced(
     assert await recordings_seen(stranger.client, zb) is None
 
 
+async def test_a_recording_told_again_with_a_fresh_token_is_not_announced_again(
+    zoom_api: str, runtime: Runtime, downloads: FakeDownloads
+) -> None:
+    zb = await recorded(zoom_api, downloads)
+    body = for_meeting("recording.completed", zb.meeting_id, zb.host_id)
+    body["download_token"] = "a-fresh-download-token"
+    for file in body["payload"]["object"]["recording_files"]:
+        file["id"] = f"{file['id']}-{zb.meeting_id}"
+        file["download_url"] = downloads.url(file["file_type"])
+    assert (await deliver(zoom_api, body)).json() == {"status": "handled"}
+
+    record = await ZoomMeetingRecord.find_one({"booking_id": zb.booking.id})
+    assert record is not None
+    announced = await Event.find({"subject": f"zoom_meeting_records:{record.id}"}).to_list()
+    assert [e.name for e in announced] == [RECORDING_READY]
+    assert await ZoomRecording.find({"booking_id": zb.booking.id}).count() == 2
+    # The fresh token replaced the first: the download now fails at the fake.
+    response = await fetch(zoom_api, f"{VIDEO}-{zb.meeting_id}", zb.customer.token)
+    assert response.status_code == 502
+
+
 async def test_the_parties_download_through_the_platform_and_nobody_else(
     zoom_api: str, runtime: Runtime, downloads: FakeDownloads
 ) -> None:
