@@ -121,7 +121,7 @@ def signature_of(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def timestamp_is_fresh(timestamp: str, now: datetime, settings: ZoomWebhookSettings) -> bool:
-    if not timestamp.isdigit() or len(timestamp) > 16:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
         return False
     value = int(timestamp)
     seconds = value / 1000 if value >= 10**11 else value  # seconds, or milliseconds
@@ -155,7 +155,7 @@ def endpoint(settings: ZoomWebhookSettings) -> Callable[[Request], Awaitable[Res
         try:
             raw = json.loads(body)
             envelope = Envelope.model_validate(raw)
-        except (ValueError, ValidationError):
+        except (ValueError, RecursionError, ValidationError):
             return _status("malformed", 400)
         if envelope.event == URL_VALIDATION:
             return _url_validation(secret, envelope.payload)

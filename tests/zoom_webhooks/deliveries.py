@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,9 @@ def encode(body: dict[str, Any]) -> bytes:
 
 
 async def deliver(
-    api_url: str, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
+    api_url: str,
+    body: dict[str, Any] | bytes,
+    headers: httpx.Headers | Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """POST a delivery to the webhook endpoint, signed unless `headers` are given."""
     raw = body if isinstance(body, bytes) else encode(body)

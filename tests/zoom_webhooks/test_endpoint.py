@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -58,13 +59,15 @@ async def test_a_wrong_signature_is_refused_and_nothing_is_stored(
     joined = for_meeting("meeting.participant_joined", zb.meeting_id, zb.host_id)
     body = encode(joined)
     good = signed_headers(body)
-    attempts = [
+    attempts: list[tuple[bytes, httpx.Headers | dict[str, str]]] = [
         (body, signed_headers(body, secret="not-the-secret")),
         (body.replace(b"Jill", b"Evil"), good),  # the body changed after signing
         (body, {**good, "x-zm-signature": "v1=" + good["x-zm-signature"][3:]}),
         (body, {k: v for k, v in good.items() if k != "x-zm-signature"}),
         (body, {**good, "x-zm-request-timestamp": str(int(time.time()) + 1)}),
     ]
+    odd_digit = [(k.encode(), v.encode()) for k, v in good.items() if k != "x-zm-request-timestamp"]
+    attempts.append((body, httpx.Headers([*odd_digit, (b"x-zm-request-timestamp", b"\xb2")])))
     for raw, headers in attempts:
         response = await deliver(zoom_api, raw, headers)
         assert response.status_code == 401, response.text
@@ -107,6 +110,7 @@ async def test_bodies_it_cannot_read_are_refused_and_others_ignored(
     zoom_api: str, runtime: Runtime
 ) -> None:
     assert (await deliver(zoom_api, b"{not json")).status_code == 400
+    assert (await deliver(zoom_api, b"[" * 100_000)).status_code == 400
     assert (await deliver(zoom_api, {"event": "meeting.started"})).status_code == 400
     bad_time = {"event": "meeting.started", "event_ts": "soon", "payload": {"object": {}}}
     assert (await deliver(zoom_api, bad_time)).status_code == 400
