@@ -22,6 +22,7 @@ from specialistly_zoom.attendance import (
 )
 from tests.client import GraphQLClient, register
 from tests.factories import confirmed_booking_document
+from tests.waiting import eventually
 from tests.zoom_webhooks.bookings import ZoomBooking, zoom_booking
 from tests.zoom_webhooks.deliveries import deliver, for_meeting
 
@@ -178,7 +179,12 @@ async def test_a_meeting_the_customer_never_joined_is_offered_as_a_no_show_once(
     assert (seen["possibleNoShow"], seen["endedAt"]) == (True, iso(75).replace("Z", "+00:00"))
     record = await ZoomMeetingRecord.find_one({"booking_id": zb.booking.id})
     assert record is not None and record.no_show_offered_at is not None
-    offered = await Event.find({"subject": f"zoom_meeting_records:{record.id}"}).to_list()
+    subject = f"zoom_meeting_records:{record.id}"
+
+    async def published() -> list[Event]:  # after the answer left, as the request ended
+        return await Event.find({"subject": subject}).to_list()
+
+    offered = await eventually(published, within=60)
     assert [(e.name, e.data["booking_id"]) for e in offered] == [
         (NO_SHOW_SUSPECTED, str(zb.booking.id))
     ]
