@@ -35,8 +35,9 @@ attribute of the runtime belongs to the platform and may change in any release.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import pluggy
@@ -57,6 +58,9 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 S = TypeVar("S", bound=BaseSettings)
+
+# A periodic clean-up: given the current time, it does what is due (see the ``sweeps`` hook).
+Sweep = Callable[[datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -244,3 +248,18 @@ def on_event(event: Event, runtime: PluginRuntime) -> Awaitable[None] | None:
         (``settings``, ``plugin_settings``, ``providers``).
     :return: ``None`` or an awaitable that the platform awaits.
     """
+
+
+@hookspec
+def sweeps(plugin_settings: PluginSettings) -> Sequence[Sweep]:
+    """Periodic clean-ups the worker runs every sweep interval (retention, expiry, ...).
+
+    Collected at each sweep; each clean-up is awaited with the current time, in a unit of
+    work (the events it writes are published when the sweep ends) and in its own ``try``:
+    a failing one is logged, naming its plugin, and retried at the next sweep. Several
+    workers may sweep at once, so a clean-up must be safe to run twice.
+
+    :param plugin_settings: every plugin's validated settings.
+    :return: the clean-ups (possibly empty), async callables taking ``now`` (UTC).
+    """
+    return ()

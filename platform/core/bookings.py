@@ -87,6 +87,9 @@ class Booking(Document):
     hold_expires_at: datetime | None = None
     video_provider: str
     meeting: MeetingInfo | None = None
+    # "provider:external id" of `meeting`, top-level so that a provider's webhook finds the
+    # booking by an indexed equality (see `meeting_ref`).
+    meeting_ref: str | None = None
     meeting_error: str | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
@@ -111,7 +114,13 @@ class Booking(Document):
             IndexModel([("customer_id", ASCENDING), ("start", DESCENDING)]),
             IndexModel([("status", ASCENDING), ("end", ASCENDING)]),
             IndexModel([("releasing", ASCENDING)]),
+            IndexModel([("meeting_ref", ASCENDING)]),
         ]
+
+
+def meeting_ref(provider: str, external_id: str) -> str:
+    """The value of `Booking.meeting_ref` for a provider's meeting."""
+    return f"{provider}:{external_id}"
 
 
 class SlotClaim(Document):
@@ -364,6 +373,11 @@ def booking_filter(
     if start:
         query["start"] = start
     return query
+
+
+async def booking_of_meeting(provider: str, external_id: str) -> Booking | None:
+    """The booking whose meeting is the provider's `external_id`, if any."""
+    return await Booking.find_one({"meeting_ref": meeting_ref(provider, external_id)})
 
 
 async def visible_booking(booking_id: str, viewer: User) -> Booking:

@@ -37,6 +37,7 @@ from specialistly.core.bookings import (
     acting_party,
     booking_lock,
     booking_not_found,
+    meeting_ref,
 )
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
@@ -111,7 +112,7 @@ async def _store(booking: Booking, details: MeetingDetails) -> bool:
         return await update_with_events(
             Booking,
             {"_id": booking.id, "meeting": None, "status": BookingStatus.CONFIRMED.value},
-            {"$set": {"meeting": _info(details).model_dump(), "meeting_error": None}},
+            {"$set": {**_meeting_fields(details), "meeting_error": None}},
             [_event(events.MEETING_CREATED, booking, details)],
         )
 
@@ -184,7 +185,7 @@ async def set_manual_link(user: User, booking_id: str, url: str) -> Booking:
         await update_with_events(
             Booking,
             {"_id": booking.id},
-            {"$set": {"meeting": _info(details).model_dump(), "meeting_error": None}},
+            {"$set": {**_meeting_fields(details), "meeting_error": None}},
             [_event(events.MEETING_CREATED, booking, details)],
         )
     stored = await Booking.get(booking.id)
@@ -213,7 +214,7 @@ async def move_meeting(booking: Booking, runtime: Runtime) -> None:
     if moved != old:
         async with booking_lock(booking.id):  # type: ignore[arg-type]
             await Booking.find_one(Booking.id == booking.id).update(
-                {"$set": {"meeting": _info(moved).model_dump()}}
+                {"$set": _meeting_fields(moved)}
             )
 
 
@@ -254,6 +255,13 @@ async def _record_failure(booking: Booking, reason: str) -> None:
             {"$set": {"meeting_error": reason[:500], "updated_at": utcnow()}},
             [failed],
         )
+
+
+def _meeting_fields(details: MeetingDetails) -> dict[str, object]:
+    return {
+        "meeting": _info(details).model_dump(),
+        "meeting_ref": meeting_ref(details.provider, details.external_id),
+    }
 
 
 def _info(details: MeetingDetails) -> MeetingInfo:

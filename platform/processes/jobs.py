@@ -7,6 +7,7 @@ job wrote when it ends.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from specialistly.core import sweeps
@@ -16,6 +17,8 @@ from specialistly.infra import db
 from specialistly.infra.metrics.registry import EVENTS_DUE, OUTBOX_BACKLOG
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
+
+log = logging.getLogger("specialistly.processes.jobs")
 
 # An outbox older than this was left behind by a change that stopped half-way.
 OUTBOX_GRACE = timedelta(seconds=5)
@@ -52,3 +55,14 @@ async def sweep_bookings(runtime: Runtime) -> None:
     await sweeps.expire_holds(now)
     await sweeps.complete_past(now)
     await sweeps.release_abandoned(now)
+
+
+async def sweep_plugins(runtime: Runtime) -> None:
+    """Run every plugin's clean-ups (the ``sweeps`` hook), each on its own."""
+    now = utcnow()
+    for name, sweeps_of_plugin in runtime.plugins.collect("sweeps"):
+        for sweep in sweeps_of_plugin or ():
+            try:
+                await sweep(now)
+            except Exception:
+                log.exception("a clean-up of plugin %r failed; the next sweep retries", name)

@@ -211,7 +211,7 @@ def test_each_plugins_settings_are_kept_by_name_and_class(monkeypatch: pytest.Mo
     example = pm.plugin_settings.of(ExampleSettings)
     assert example.greeting == "hi"
     assert pm.plugin_settings[EXAMPLE] is example
-    assert set(pm.plugin_settings) == {"jitsi", "zoom", EXAMPLE}
+    assert set(pm.plugin_settings) == {"jitsi", "zoom", "zoom-webhooks", EXAMPLE}
     with pytest.raises(LookupError, match="no plugin has the settings class JitsiSettings"):
         PluginSettings().of(JitsiSettings)
 

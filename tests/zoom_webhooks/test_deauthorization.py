@@ -1,0 +1,74 @@
+"""app_deauthorized: the Zoom data stored for the user goes, and their tokens are asked to."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from specialistly.core.events import Event
+from specialistly.runtime import Runtime
+from specialistly_zoom.attendance import ZoomMeetingRecord, ZoomParticipation
+from specialistly_zoom.recordings import ZoomRecording
+from specialistly_zoom.webhooks import ZOOM_DEAUTHORIZED, ZoomWebhookReceipt
+from tests.waiting import eventually
+from tests.zoom_webhooks.bookings import ZoomBooking, zoom_booking
+from tests.zoom_webhooks.deliveries import deliver, example, for_meeting
+from tests.zoom_webhooks.downloads import FakeDownloads, fake_downloads
+
+
+@pytest.fixture(scope="module")
+def downloads() -> Iterator[FakeDownloads]:
+    with fake_downloads("token") as fake:
+        yield fake
+
+
+async def with_zoom_data(zoom_api: str, downloads: FakeDownloads) -> ZoomBooking:
+    zb = await zoom_booking(zoom_api)
+    for event in ("meeting.started", "meeting.participant_joined", "recording.completed"):
+        body = for_meeting(event, zb.meeting_id, zb.host_id)
+        if event == "recording.completed":
+            for file in body["payload"]["object"]["recording_files"]:
+                file["id"] = f"{file['id']}-{zb.meeting_id}"
+                file["download_url"] = downloads.url("file")
+        assert (await deliver(zoom_api, body)).json() == {"status": "handled"}
+    return zb
+
+
+async def zoom_data_of(zb: ZoomBooking) -> tuple[int, int, int]:
+    query = {"booking_id": zb.booking.id}
+    return (
+        await ZoomMeetingRecord.find(query).count(),
+        await ZoomParticipation.find(query).count(),
+        await ZoomRecording.find(query).count(),
+    )
+
+
+async def test_deauthorization_deletes_the_users_zoom_data_and_asks_for_the_tokens(
+    zoom_api: str, runtime: Runtime, downloads: FakeDownloads
+) -> None:
+    leaving, staying = (
+        await with_zoom_data(zoom_api, downloads),
+        await with_zoom_data(zoom_api, downloads),
+    )
+    assert await zoom_data_of(leaving) == (1, 1, 2)
+
+    body = example("app_deauthorized")
+    body["payload"]["user_id"] = leaving.host_id
+    body["payload"]["event_ts"] = str(time.time())
+    assert (await deliver(zoom_api, body)).json() == {"status": "handled"}
+
+    assert await zoom_data_of(leaving) == (0, 0, 0)
+    assert await zoom_data_of(staying) == (1, 1, 2)
+    wanted = {"zoom_user_id": leaving.host_id, "zoom_account_id": "AAAAAABBBB"}
+
+    async def announced() -> bool:  # published as the request ended, after the answer left
+        receipts = await ZoomWebhookReceipt.find({"event": "app_deauthorized"}).to_list()
+        for receipt in receipts:
+            events = await Event.find({"subject": f"zoom_webhook_receipts:{receipt.id}"}).to_list()
+            if any(e.name == ZOOM_DEAUTHORIZED and e.data == wanted for e in events):
+                return True
+        return False
+
+    await eventually(announced, within=60)
