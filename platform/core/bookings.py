@@ -278,7 +278,7 @@ async def get_booking(booking_id: PydanticObjectId | str) -> Booking:
 async def release_time(booking: Booking) -> None:
     """After a booking stopped holding its time: free its cells and its limit places."""
     assert booking.id is not None
-    await claims.release(booking.id)
+    await claims.release(booking.id, booking.specialist_id)
     await claims.release_places(booking.quota_places)
 
 

@@ -13,7 +13,6 @@ from specialistly.core.bookings import (
     HOLDING,
     Booking,
     BookingStatus,
-    SlotClaim,
     booking_collection,
     booking_event,
     booking_lock,
@@ -73,7 +72,7 @@ async def complete_past(now: datetime) -> list[PydanticObjectId]:
         event = booking_event(events.BOOKING_COMPLETED, booking)
         await transition(booking, BookingStatus.COMPLETED, now, [event])
         assert booking.id is not None
-        await claims.release(booking.id)  # its limit places stay: it did happen
+        await claims.release(booking.id, booking.specialist_id)  # its places stay: it happened
         return True
 
     return await _sweep({"status": BookingStatus.CONFIRMED.value, "end": {"$lt": now}}, complete)
@@ -100,18 +99,15 @@ async def _tidy(booking: Booking, cutoff: datetime) -> bool:
     if booking.status == BookingStatus.RESERVING and booking.created_at < cutoff:
         # Its request died before settling it (places it took, if any, stay taken).
         await booking_collection().delete_one({"_id": booking_id})
-        await claims.release(booking_id)
+        await claims.release(booking_id, booking.specialist_id)
         return True
     marker = booking.reschedule_started_at
     if marker is None or marker >= cutoff:
         return False
     # A move died half-way: keep exactly the cells of the booking's current claim.
     if booking.status in HOLDING:
-        keep = claims.cells(booking.claim_start, booking.claim_end)
-        await SlotClaim.get_pymongo_collection().delete_many(
-            {"booking_id": booking_id, "cell": {"$nin": keep}}
-        )
+        await claims.keep_only(booking)
     else:
-        await claims.release(booking_id)
+        await claims.release(booking_id, booking.specialist_id)
     await clear_reschedule_mark(booking_id, marker)
     return True
