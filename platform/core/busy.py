@@ -1,7 +1,7 @@
 """Busy time: one small document per specialist listing the time its bookings hold.
 
-It is the hot read of the slots query: one document read by `_id`, its entries parallel
-arrays of numbers, instead of every booking of the window. The claim cells
+It is the hot read of the slots query: one document read by `_id`, its entries packed in
+one binary field, instead of every booking of the window. The claim cells
 (`core/claims.py`) stay the truth about conflicts; this document follows them:
 
 - an entry is added once a booking's cells are all claimed, and dropped before its cells
@@ -17,6 +17,7 @@ A booking has one entry, or two while a move holds both its old and its new time
 
 from __future__ import annotations
 
+import struct
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,19 +44,20 @@ _PROJECTION = {
     "claim_end": 1,
     "reschedule_started_at": 1,
 }
-_FIELDS = ("booking", "service", "start", "claim_start", "claim_end")
+_PACKED = struct.Struct("<12s12sqqq")  # booking id, service id, start, claim start, claim end
 
 
 class BusyTime(Document):
-    """The time a specialist's bookings hold (`_id` is the specialist's id); entry i is
-    (booking[i], service[i], start[i], claim_start[i], claim_end[i]), instants in whole
-    seconds since 1970 (UTC)."""
+    """The time a specialist's bookings hold (`_id` is the specialist's id): `entries`
+    packs each entry as its booking and service ids and its start, claim start and claim
+    end in seconds since 1970 (UTC), sorted by claim start.
 
-    booking: list[PydanticObjectId] = []
-    service: list[PydanticObjectId] = []
-    start: list[int] = []
-    claim_start: list[int] = []
-    claim_end: list[int] = []
+    Packed rather than arrays: FerretDB decodes each array element on its own (about 13 us
+    each, 45 ms for 500 entries as five arrays) while one binary field costs what a tiny
+    document does; MongoDB reads either form as fast.
+    """
+
+    entries: bytes = b""
 
     class Settings:
         name = "busy_times"
@@ -87,17 +89,33 @@ def seconds(instant: datetime) -> int:
 
 
 def instant(value: int) -> datetime:
-    return _EPOCH + timedelta(seconds=value)
+    return datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BusyTimes:
+    """A specialist's busy time as read, decoded on demand."""
+
+    packed: bytes
+
+    def overlapping(self, span: Interval) -> list[Entry]:
+        """The entries whose claim overlaps `span`."""
+        return _decode(self.packed, span)
+
+
+async def read(specialist_id: PydanticObjectId) -> BusyTimes:
+    """The specialist's busy time: one read by `_id` (the first one builds it)."""
+    raw = await _collection().find_one({"_id": specialist_id})
+    if raw is None:
+        async with _lock(specialist_id):
+            await _current(specialist_id)
+        raw = await _collection().find_one({"_id": specialist_id}) or {}
+    return BusyTimes(raw.get("entries", b""))
 
 
 async def held(specialist_id: PydanticObjectId, span: Interval) -> list[Entry]:
-    """The entries whose claim overlaps `span`: one read by `_id` (a first one builds it)."""
-    raw = await _collection().find_one({"_id": specialist_id})
-    if raw is None:
-        entries = await rebuild(specialist_id)
-    else:
-        entries = _decode(raw, span)
-    return [e for e in entries if e.claim.start < span.end and e.claim.end > span.start]
+    """The entries whose claim overlaps `span`."""
+    return (await read(specialist_id)).overlapping(span)
 
 
 async def add(specialist_id: PydanticObjectId, entry: Entry) -> None:
@@ -145,7 +163,7 @@ async def rebuild(specialist_id: PydanticObjectId) -> list[Entry]:
 
 
 async def _rebuild(specialist_id: PydanticObjectId) -> list[Entry]:
-    existing = await _stored(specialist_id) or []
+    existing = await stored(specialist_id) or []
     holding = [status.value for status in bookings.HOLDING]
     cursor = bookings.booking_collection().find(
         {
@@ -174,15 +192,16 @@ async def _rebuild(specialist_id: PydanticObjectId) -> list[Entry]:
     return entries
 
 
-async def _stored(specialist_id: PydanticObjectId) -> list[Entry] | None:
+async def stored(specialist_id: PydanticObjectId) -> list[Entry] | None:
+    """The entries as stored, in order of their claims; None if there is no document."""
     raw = await _collection().find_one({"_id": specialist_id})
-    return None if raw is None else _decode(raw, None)
+    return None if raw is None else _decode(raw.get("entries", b""), None)
 
 
 async def _current(specialist_id: PydanticObjectId) -> list[Entry]:
     """The entries as stored (the caller holds the lock); built if there is no document."""
-    stored = await _stored(specialist_id)
-    return stored if stored is not None else await _rebuild(specialist_id)
+    found = await stored(specialist_id)
+    return found if found is not None else await _rebuild(specialist_id)
 
 
 async def _write(specialist_id: PydanticObjectId, entries: Iterable[Entry]) -> None:
@@ -190,30 +209,32 @@ async def _write(specialist_id: PydanticObjectId, entries: Iterable[Entry]) -> N
     kept = sorted(
         (e for e in entries if seconds(e.claim.end) >= since), key=lambda e: e.claim.start
     )
-    fields: dict[str, list[Any]] = {
-        "booking": [e.booking_id for e in kept],
-        "service": [e.service_id for e in kept],
-        "start": [seconds(e.start) for e in kept],
-        "claim_start": [seconds(e.claim.start) for e in kept],
-        "claim_end": [seconds(e.claim.end) for e in kept],
-    }
-    await _collection().replace_one({"_id": specialist_id}, fields, upsert=True)
+    packed = b"".join(
+        _PACKED.pack(
+            e.booking_id.binary,
+            e.service_id.binary,
+            seconds(e.start),
+            seconds(e.claim.start),
+            seconds(e.claim.end),
+        )
+        for e in kept
+    )
+    await _collection().replace_one({"_id": specialist_id}, {"entries": packed}, upsert=True)
 
 
-def _decode(raw: dict[str, Any], span: Interval | None) -> list[Entry]:
-    columns = [raw.get(name, []) for name in _FIELDS]
+def _decode(packed: bytes, span: Interval | None) -> list[Entry]:
     low = seconds(span.start) if span else None
     high = seconds(span.end) if span else None
     entries = []
-    for booking_id, service_id, start, claim_start, claim_end in zip(*columns, strict=True):
+    for booking_id, service_id, start, claim_start, claim_end in _PACKED.iter_unpack(packed):
         if low is not None and high is not None and (claim_start >= high or claim_end <= low):
             continue
         entries.append(
             Entry(
-                booking_id,
-                service_id,
+                PydanticObjectId(booking_id),
+                PydanticObjectId(service_id),
                 instant(start),
-                Interval(instant(claim_start), instant(claim_end)),
+                Interval.of_utc(instant(claim_start), instant(claim_end)),
             )
         )
     return entries

@@ -80,11 +80,14 @@ async def service_slots(
     minutes = choose_duration(service, duration)
     if service.status == ServiceStatus.ARCHIVED:
         return []
-    availability = await availability_of(service.specialist_id)
+    # Both by the specialist's id: read side by side.
+    availability, busy_times = await asyncio.gather(
+        availability_of(service.specialist_id), busy.read(service.specialist_id)
+    )
     if availability is None:
         return []
     tz = ZoneInfo(availability.timezone)
-    held = await load_held(service.specialist_id, needed_range([service], wanted, tz))
+    held = busy_times.overlapping(needed_range([service], wanted, tz))
     # Thousands of candidate starts are CPU work: off the event loop, which keeps serving.
     return await asyncio.to_thread(
         slots_for, service, availability, held, wanted, duration=minutes, now=now or utcnow()
@@ -110,12 +113,15 @@ async def next_slots(
     specialists = {s.specialist_id for s in bookable}
     if len(specialists) != 1:
         raise ValueError("next_slots takes the services of one specialist")
-    availability = await availability_of(bookable[0].specialist_id)
+    specialist_id = bookable[0].specialist_id
+    availability, busy_times = await asyncio.gather(
+        availability_of(specialist_id), busy.read(specialist_id)
+    )
     if availability is None:
         return found
     wanted = Interval(now, now + timedelta(days=days))
     tz = ZoneInfo(availability.timezone)
-    held = await load_held(bookable[0].specialist_id, needed_range(bookable, wanted, tz))
+    held = busy_times.overlapping(needed_range(bookable, wanted, tz))
 
     def first_slots() -> None:
         for service in bookable:
@@ -144,11 +150,6 @@ def needed_range(services: Sequence[Service], wanted: Interval, tz: ZoneInfo) ->
         start = min(start, _midnight(first, tz) - _DAY)
         end = max(end, _midnight(last, tz) + 2 * _DAY)
     return Interval(start, end)
-
-
-async def load_held(specialist_id: PydanticObjectId, span: Interval) -> list[Held]:
-    """The time held by bookings that overlaps `span`: one read of the busy time."""
-    return await busy.held(specialist_id, span)
 
 
 def slots_for(

@@ -25,12 +25,9 @@ Held = tuple[PydanticObjectId | None, datetime, datetime]
 
 async def stored(specialist_id: PydanticObjectId) -> list[Held]:
     """(booking, claim start, claim end) of each entry, as the document holds them."""
-    raw = await BusyTime.get_pymongo_collection().find_one({"_id": specialist_id})
-    assert raw is not None
-    return [
-        (b, busy.instant(s), busy.instant(e))
-        for b, s, e in zip(raw["booking"], raw["claim_start"], raw["claim_end"], strict=True)
-    ]
+    entries = await busy.stored(specialist_id)
+    assert entries is not None
+    return [(e.booking_id, e.claim.start, e.claim.end) for e in entries]
 
 
 def held(booking: Booking) -> Held:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
@@ -25,7 +26,9 @@ SCHEMA = build_schema(create_plugin_manager(SETTINGS), SETTINGS)
 
 async def test_the_same_text_is_parsed_and_validated_once() -> None:
     text = f"query Again{secrets.token_hex(4)} {{ __typename }}"
-    parsed, validated = _get_parse_cache(DOCUMENTS_CACHED), _get_validate_cache(DOCUMENTS_CACHED)
+    # strawberry's module-level LRU caches (functools.lru_cache, typed as plain callables).
+    parsed: Any = _get_parse_cache(DOCUMENTS_CACHED)
+    validated: Any = _get_validate_cache(DOCUMENTS_CACHED)
     for _ in range(3):
         result = await SCHEMA.execute(text, context_value=offline_context())
         assert result.errors is None
