@@ -70,10 +70,10 @@ TARGET_P50_MS = 20.0
 TARGET_RATIO = 2.0
 
 
-async def seed(first_day: datetime) -> Service:
+async def seed(first_day: datetime, bookings: int) -> Service:
     every_day = [DayHours(d, [("08:00", "20:00")]) for d in range(7)]
     _, service = await make_specialist(every_day, slot_interval=15, buffer_after=5)
-    taken = sample(half_hours(first_day.date(), DAYS, 8, 20), BOOKINGS)
+    taken = sample(half_hours(first_day.date(), DAYS, 8, 20), bookings)
     await add_bookings(service, taken, buffer_after=5)
     return service
 
@@ -130,7 +130,7 @@ def baseline(shape: Callable[[list[schedule.Slot], ZoneInfo], dict[str, Any]]) -
     return Route(f"/baseline/{shape.__name__}", endpoint, methods=["POST"])
 
 
-async def run(requests: int) -> dict[str, Figures]:
+async def run(requests: int, bookings: int = BOOKINGS) -> dict[str, Figures]:
     settings = bench_settings()
     plugins = create_plugin_manager(settings)
     app = create_app(settings, plugins)
@@ -142,7 +142,7 @@ async def run(requests: int) -> dict[str, Figures]:
         first_day = datetime.combine(
             datetime.now(UTC).date() + timedelta(days=1), time(0), tzinfo=UTC
         )
-        service = await seed(first_day)
+        service = await seed(first_day, bookings)
         variables = {
             "id": str(relay.GlobalID("Service", str(service.id))),
             "from": first_day.isoformat(),
@@ -175,9 +175,9 @@ async def run(requests: int) -> dict[str, Figures]:
     return figures
 
 
-def report(figures: dict[str, Figures], requests: int) -> None:
+def report(figures: dict[str, Figures], requests: int, bookings: int = BOOKINGS) -> None:
     print(
-        f"\n{BOOKINGS} bookings, {DAYS} days, {requests} sequential requests each"
+        f"\n{bookings} bookings, {DAYS} days, {requests} sequential requests each"
         " (shared machine: figures are noisy)"
     )
     for f in figures.values():
@@ -195,8 +195,9 @@ def report(figures: dict[str, Figures], requests: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--bookings", type=int, default=BOOKINGS)
     args = parser.parse_args()
-    report(asyncio.run(run(args.requests)), args.requests)
+    report(asyncio.run(run(args.requests, args.bookings)), args.requests, args.bookings)
 
 
 if __name__ == "__main__":
