@@ -96,6 +96,8 @@ def cost(query: str, variables: dict[str, Any] | None = None) -> int:
             ' to: "2030-03-04T00:00:00Z", timezone: "UTC") { starts } }',
             2 * 62 * 288,
         ),
+        # Every service a page can show, each with its first slots: 1 + 20 * (1 + 5).
+        ('{ specialist(slug: "x") { offers { nextSlots { start } } } }', 121),
     ],
 )
 def test_the_cost_of_an_operation(query: str, expected: int) -> None:
