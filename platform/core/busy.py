@@ -45,6 +45,9 @@ _PROJECTION = {
     "reschedule_started_at": 1,
 }
 _PACKED = struct.Struct("<12s12sqqq")  # booking id, service id, start, claim start, claim end
+# Writers of one specialist's busy time queue for its lock: longer than a document's usual
+# wait, since every booking change of the specialist passes here, for a few milliseconds.
+_WAIT = timedelta(seconds=20)
 
 
 class BusyTime(Document):
@@ -257,7 +260,7 @@ def _collection() -> Any:
 async def _lock(specialist_id: PydanticObjectId) -> AsyncIterator[None]:
     """The document's lock; BOOKING_BUSY if another writer keeps it too long."""
     try:
-        async with locks.document_lock(BusyTime, specialist_id):
+        async with locks.document_lock(BusyTime, specialist_id, wait=_WAIT):
             yield
     except locks.LockTimeoutError:
         raise DomainError.of(

@@ -84,8 +84,18 @@ async def release(
     claim: Interval | None = None,
 ) -> None:
     """Drop the booking's busy time (the entry of `claim`, or all of it), then its claims
-    on the given cells, or on all its cells."""
-    await busy.drop(specialist_id, booking_id, claim)
+    on the given cells, or on all its cells.
+
+    A booking that no longer holds its time and cannot have its busy time dropped now (the
+    calendar is too busy) keeps its cells: the sweeper finds them without a holding
+    booking and releases both. Part of a booking's cells are never left that way.
+    """
+    try:
+        await busy.drop(specialist_id, booking_id, claim)
+    except DomainError:
+        if which is not None:
+            raise
+        return
     await _release_cells(booking_id, which)
 
 

@@ -150,3 +150,27 @@ async def _starts(service: Service, wanted: Interval) -> list[datetime]:
 
 async def _set(booking: Booking, **fields: object) -> None:
     await Booking.get_pymongo_collection().update_one({"_id": booking.id}, {"$set": fields})
+
+
+async def test_a_cancellation_on_a_busy_calendar_leaves_the_release_to_the_sweeper(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = await make_service()
+    customer = await make_user()
+    booking = await book(customer, service, day_at(10))
+    # Another writer holds the calendar's lock for longer than a cancellation waits.
+    monkeypatch.setattr(busy, "_WAIT", timedelta(0))
+    locks = BusyTime.get_pymongo_collection().database.get_collection("locks")
+    key = f"busy_times:{service.specialist_id}"
+    await locks.insert_one({"_id": key, "token": "other", "until": utcnow() + timedelta(minutes=1)})
+    try:
+        cancelled = await booking_changes.cancel(str(booking.id), customer)
+    finally:
+        await locks.delete_one({"_id": key})
+    assert cancelled.status == "cancelled"
+    assert len(await cells_of(booking.id)) == 6  # shown busy, never free while held
+    assert await stored(service.specialist_id) == [held(booking)]
+
+    await sweeps.release_abandoned(utcnow())
+    assert await cells_of(booking.id) == []
+    assert await stored(service.specialist_id) == []
