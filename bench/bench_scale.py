@@ -94,7 +94,8 @@ async def run(sizes: list[int], bookings: int, requests: int) -> dict[int, dict[
             for size in sizes:
                 await calendar.grow_to(size, runtime)
                 series[size] = await measure_all(http, calendar, requests)
-                print(f"{size} specialists x {bookings} bookings measured")
+                p50s = ", ".join(f"{n} {f.p50:.2f}" for n, f in series[size].items())
+                print(f"{size} specialists x {bookings} bookings: p50 ms {p50s}", flush=True)
     finally:
         await runtime.mongo.drop_database(settings.database)
         await runtime.close()
