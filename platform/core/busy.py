@@ -48,6 +48,8 @@ _PACKED = struct.Struct("<12s12sqqq")  # booking id, service id, start, claim st
 # Writers of one specialist's busy time queue for its lock: longer than a document's usual
 # wait, since every booking change of the specialist passes here, for a few milliseconds.
 _WAIT = timedelta(seconds=20)
+# A first read, which builds the document, waits less: it can read the bookings instead.
+_READ_WAIT = timedelta(seconds=1)
 
 
 class BusyTime(Document):
@@ -109,11 +111,14 @@ class BusyTimes:
 async def read(specialist_id: PydanticObjectId) -> BusyTimes:
     """The specialist's busy time: one read by `_id` (the first one builds it)."""
     raw = await _collection().find_one({"_id": specialist_id})
-    if raw is None:
-        async with _lock(specialist_id):
-            await _current(specialist_id)
-        raw = await _collection().find_one({"_id": specialist_id}) or {}
-    return BusyTimes(raw.get("entries", b""))
+    if raw is not None:
+        return BusyTimes(raw.get("entries", b""))
+    try:
+        async with _lock(specialist_id, wait=_READ_WAIT):
+            entries = await _current(specialist_id)
+    except DomainError:  # others are writing it: read the bookings without storing
+        entries = await _from_bookings(specialist_id, [])
+    return BusyTimes(_pack(entries))
 
 
 async def held(specialist_id: PydanticObjectId, span: Interval) -> list[Entry]:
@@ -166,7 +171,12 @@ async def rebuild(specialist_id: PydanticObjectId) -> list[Entry]:
 
 
 async def _rebuild(specialist_id: PydanticObjectId) -> list[Entry]:
-    existing = await stored(specialist_id) or []
+    entries = await _from_bookings(specialist_id, await stored(specialist_id) or [])
+    await _write(specialist_id, entries)
+    return entries
+
+
+async def _from_bookings(specialist_id: PydanticObjectId, existing: list[Entry]) -> list[Entry]:
     holding = [status.value for status in bookings.HOLDING]
     cursor = bookings.booking_collection().find(
         {
@@ -191,7 +201,6 @@ async def _rebuild(specialist_id: PydanticObjectId) -> list[Entry]:
         entries.append(entry)
         if doc.get("reschedule_started_at") is not None:  # the time it is moving to
             entries.extend(e for e in own if _key(e) != _key(entry))
-    await _write(specialist_id, entries)
     return entries
 
 
@@ -208,11 +217,16 @@ async def _current(specialist_id: PydanticObjectId) -> list[Entry]:
 
 
 async def _write(specialist_id: PydanticObjectId, entries: Iterable[Entry]) -> None:
+    packed = _pack(entries)
+    await _collection().replace_one({"_id": specialist_id}, {"entries": packed}, upsert=True)
+
+
+def _pack(entries: Iterable[Entry]) -> bytes:
     since = seconds(utcnow() - _KEEP_PAST)
     kept = sorted(
         (e for e in entries if seconds(e.claim.end) >= since), key=lambda e: e.claim.start
     )
-    packed = b"".join(
+    return b"".join(
         _PACKED.pack(
             e.booking_id.binary,
             e.service_id.binary,
@@ -222,7 +236,6 @@ async def _write(specialist_id: PydanticObjectId, entries: Iterable[Entry]) -> N
         )
         for e in kept
     )
-    await _collection().replace_one({"_id": specialist_id}, {"entries": packed}, upsert=True)
 
 
 def _decode(packed: bytes, span: Interval | None) -> list[Entry]:
@@ -257,10 +270,12 @@ def _collection() -> Any:
 
 
 @asynccontextmanager
-async def _lock(specialist_id: PydanticObjectId) -> AsyncIterator[None]:
+async def _lock(
+    specialist_id: PydanticObjectId, *, wait: timedelta | None = None
+) -> AsyncIterator[None]:
     """The document's lock; BOOKING_BUSY if another writer keeps it too long."""
     try:
-        async with locks.document_lock(BusyTime, specialist_id, wait=_WAIT):
+        async with locks.document_lock(BusyTime, specialist_id, wait=wait or _WAIT):
             yield
     except locks.LockTimeoutError:
         raise DomainError.of(
