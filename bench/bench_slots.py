@@ -1,11 +1,14 @@
-"""The slots query through the whole GraphQL stack vs. a raw endpoint sending the same JSON.
+"""The slots query through GraphQL vs. a hand-written endpoint doing the same work.
 
-Both go through the same Starlette app (same middleware) over httpx's ASGI transport, so the
-difference is what the query costs: GraphQL parsing and validation, two or three database
-reads, slot computation and serialisation. Needs the real services:
+One specialist open 08:00-20:00 every day, one 30-minute service on a 15-minute grid with
+a 5-minute buffer, 500 confirmed bookings in 30 days; the window is those 30 days. The
+baseline is a plain Starlette endpoint in the same app (same middleware) that makes the
+same reads (the service, the hours, the busy time), the same computation
+(`schedule.service_slots`) and answers the same JSON: the ratio is what the GraphQL layer
+costs. Both `slots` (with local times) and `slotsByDay` are measured. With the services
+up (`scripts/services up`):
 
-    MONGODB_URL=mongodb://127.0.0.1:27019/ REDIS_URL=redis://127.0.0.1:6391/0 \\
-        python bench/bench_slots.py [--requests 200] [--concurrency 1]
+    python -m bench.bench_slots [--requests 300]
 
 It works in a database of its own (bench_<random>) and drops it afterwards.
 """
@@ -14,195 +17,188 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
-import secrets
-import statistics
-import time as clock
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+from beanie import PydanticObjectId
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from strawberry import relay
 
-from specialistly.core import catalog, working_hours
-from specialistly.core.bookings import Booking, BookingStatus
+from bench.common import (
+    Figures,
+    add_bookings,
+    bench_settings,
+    half_hours,
+    make_specialist,
+    measure,
+    sample,
+    verdict,
+)
+from specialistly.api.loaders import Loaders
+from specialistly.api.slots import by_day
+from specialistly.core import catalog, schedule
 from specialistly.core.services import Service
-from specialistly.core.users import Role, SpecialistProfile, User
 from specialistly.core.working_hours import DayHours
 from specialistly.plugin_system.manager import create_plugin_manager
 from specialistly.processes.app import create_app
 from specialistly.runtime import start_runtime
-from specialistly.settings import Settings
 
-NO_LOGIN = "-"  # the bench specialist never logs in
 BOOKINGS = 500
 DAYS = 30
-QUERY = """
-query Slots($id: ID!, $from: DateTime!, $to: DateTime!) {
-  slots(serviceId: $id, from: $from, to: $to, timezone: "America/New_York") {
+ZONE = "America/New_York"
+SLOTS = """
+query Slots($id: ID!, $from: DateTime!, $to: DateTime!, $tz: String!) {
+  slots(serviceId: $id, from: $from, to: $to, timezone: $tz) {
     start end
     startLocal { dateTime date time timezone }
     endLocal { dateTime date time timezone }
   }
 }
 """
+BY_DAY = """
+query SlotsByDay($id: ID!, $from: DateTime!, $to: DateTime!, $tz: String!) {
+  slotsByDay(serviceId: $id, from: $from, to: $to, timezone: $tz) { date starts times }
+}
+"""
+TARGET_P50_MS = 20.0
+TARGET_RATIO = 2.0
 
 
-async def seed(first_day: datetime) -> Service:
-    """A specialist open 08:00-20:00 every day, one service, BOOKINGS bookings in DAYS days."""
-    email = f"bench-{secrets.token_hex(4)}@example.com"
-    user = await User(
-        email=email,
-        email_key=email,
-        password_hash=NO_LOGIN,
-        display_name="Bench",
-        roles=[Role.SPECIALIST],
-    ).insert()
-    assert user.id is not None
-    await SpecialistProfile(
-        user_id=user.id, slug=f"bench-{secrets.token_hex(4)}", display_name="Bench"
-    ).insert()
-    await working_hours.set_weekly_hours(
-        user, "UTC", [DayHours(d, [("08:00", "20:00")]) for d in range(7)]
-    )
-    service = await catalog.create_service(
-        user,
-        {
-            "title": "Bench",
-            "durations": [30],
-            "price": 1000,
-            "currency": "usd",
-            "minimum_notice": 0,
-            "slot_interval": 15,
-            "buffer_after": 5,
-        },
-        video_providers=["jitsi"],
-    )
-    service = await catalog.publish_service(user, str(service.id))
-    assert service.id is not None
-    cells = [
-        datetime.combine(first_day.date() + timedelta(days=d), time(8), tzinfo=UTC)
-        + timedelta(minutes=30 * n)
-        for d in range(DAYS)
-        for n in range(24)
-    ]
-    rng = random.Random(7)
-    bookings = [
-        Booking(
-            customer_id=user.id,
-            specialist_id=user.id,
-            service_id=service.id,
-            start=start,
-            end=start + timedelta(minutes=30),
-            claim_start=start,
-            claim_end=start + timedelta(minutes=30),
-            price=1000,
-            currency="usd",
-            customer_timezone="UTC",
-            idempotency_key=secrets.token_hex(8),
-            status=BookingStatus.CONFIRMED,
-            video_provider="jitsi",
-        )
-        for start in rng.sample(cells, BOOKINGS)
-    ]
-    await Booking.insert_many(bookings)
+async def seed(first_day: datetime, bookings: int) -> Service:
+    every_day = [DayHours(d, [("08:00", "20:00")]) for d in range(7)]
+    _, service = await make_specialist(every_day, slot_interval=15, buffer_after=5)
+    taken = sample(half_hours(first_day.date(), DAYS, 8, 20), bookings)
+    await add_bookings(service, taken, buffer_after=5)
     return service
 
 
-async def measure(
-    name: str, send: Callable[[], Awaitable[httpx.Response]], requests: int, concurrency: int
-) -> tuple[float, float]:
-    latencies: list[float] = []
-
-    async def one() -> None:
-        started = clock.perf_counter()
-        response = await send()
-        latencies.append(clock.perf_counter() - started)
-        assert response.status_code == 200, response.text
-
-    for _ in range(10):  # warm up
-        await one()
-    latencies.clear()
-    started = clock.perf_counter()
-    for _ in range(requests // concurrency):
-        await asyncio.gather(*(one() for _ in range(concurrency)))
-    elapsed = clock.perf_counter() - started
-    rate, mean = len(latencies) / elapsed, statistics.fmean(latencies) * 1000
-    print(f"{name:<10} {rate:10.1f} req/s   mean {mean:8.2f} ms   p95 {p95(latencies):8.2f} ms")
-    return rate, mean
+def local(instant: datetime, zone: ZoneInfo) -> dict[str, str]:
+    shown = instant.astimezone(zone)
+    return {
+        "dateTime": shown.isoformat(),
+        "date": shown.date().isoformat(),
+        "time": shown.strftime("%H:%M"),
+        "timezone": zone.key,
+    }
 
 
-def p95(values: list[float]) -> float:
-    return sorted(values)[int(len(values) * 0.95) - 1] * 1000
+def slots_json(found: list[schedule.Slot], zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "slots": [
+            {
+                "start": s.start.isoformat(),
+                "end": s.end.isoformat(),
+                "startLocal": local(s.start, zone),
+                "endLocal": local(s.end, zone),
+            }
+            for s in found
+        ]
+    }
 
 
-async def main(requests: int, concurrency: int) -> None:
-    # The request limits are lifted for the run: one client sends every request.
-    unlimited = 10**9
-    settings = Settings(
-        database=f"bench_{secrets.token_hex(4)}",
-        environment="test",
-        requests_per_minute_anonymous=unlimited,
-        requests_per_minute_user=unlimited,
-    )
-    print("rate limits lifted for this run (requests per minute: unlimited)")
+def by_day_json(found: list[schedule.Slot], zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "slotsByDay": [
+            {"date": d.date, "starts": [s.isoformat() for s in d.starts], "times": d.times}
+            for d in by_day(found, zone)
+        ]
+    }
+
+
+def baseline(shape: Callable[[list[schedule.Slot], ZoneInfo], dict[str, Any]]) -> Route:
+    """The hand-written endpoint: the resolver's reads and computation, then plain JSON."""
+
+    async def endpoint(request: Request) -> Response:
+        variables = (await request.json())["variables"]
+        service_id = PydanticObjectId(relay.GlobalID.from_id(variables["id"]).node_id)
+        zone = ZoneInfo(variables["tz"])
+        wanted = schedule.window(
+            datetime.fromisoformat(variables["from"]), datetime.fromisoformat(variables["to"])
+        )
+        service = await Loaders().by_id(Service).load(service_id)
+        assert service is not None and catalog.can_see(None, service)
+        found = await schedule.service_slots(service, wanted)
+        body = json.dumps({"data": shape(found, zone)}, separators=(",", ":"))
+        return Response(body, media_type="application/json")
+
+    return Route(f"/baseline/{shape.__name__}", endpoint, methods=["POST"])
+
+
+async def run(requests: int, bookings: int = BOOKINGS) -> dict[str, Figures]:
+    settings = bench_settings()
     plugins = create_plugin_manager(settings)
     app = create_app(settings, plugins)
-    precomputed: dict[str, bytes] = {}
-
-    async def raw(request: Request) -> Response:
-        await request.body()  # read the request as the GraphQL side does
-        return Response(precomputed["body"], media_type="application/json")
-
-    app.router.routes.append(Route("/raw-slots", raw, methods=["POST"]))
+    app.router.routes.extend([baseline(slots_json), baseline(by_day_json)])
     runtime = await start_runtime(settings, plugins)
     app.state.runtime = runtime  # the ASGI transport runs no lifespan
+    figures: dict[str, Figures] = {}
     try:
         first_day = datetime.combine(
             datetime.now(UTC).date() + timedelta(days=1), time(0), tzinfo=UTC
         )
-        service = await seed(first_day)
-        body: dict[str, Any] = {
-            "query": QUERY,
-            "variables": {
-                "id": str(relay.GlobalID("Service", str(service.id))),
-                "from": first_day.isoformat(),
-                "to": (first_day + timedelta(days=DAYS)).isoformat(),
-            },
+        service = await seed(first_day, bookings)
+        variables = {
+            "id": str(relay.GlobalID("Service", str(service.id))),
+            "from": first_day.isoformat(),
+            "to": (first_day + timedelta(days=DAYS)).isoformat(),
+            "tz": ZONE,
         }
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-            reply = await http.post("/graphql", json=body)
-            data = reply.json()
-            assert "errors" not in data, data
-            precomputed["body"] = reply.content
-            print(
-                f"{BOOKINGS} bookings, {DAYS} days: {len(data['data']['slots'])} slots,"
-                f" {len(reply.content) / 1024:.0f} KiB per reply;"
-                f" {requests} requests, concurrency {concurrency}"
-            )
-            g_rate, g_mean = await measure(
-                "graphql", lambda: http.post("/graphql", json=body), requests, concurrency
-            )
-            r_rate, r_mean = await measure(
-                "raw", lambda: http.post("/raw-slots", json=body), requests, concurrency
-            )
-        print(
-            f"ratio      raw/graphql throughput {r_rate / g_rate:.1f}x,"
-            f" graphql/raw latency {g_mean / r_mean:.1f}x"
-        )
+            for label, query, shape in (
+                ("slots", SLOTS, "slots_json"),
+                ("slotsByDay", BY_DAY, "by_day_json"),
+            ):
+                body = {"query": query, "variables": variables}
+                graphql = await http.post("/graphql", json=body)
+                hand = await http.post(f"/baseline/{shape}", json=body)
+                assert graphql.json() == hand.json(), "the baseline must answer the same JSON"
+                count = len(graphql.json()["data"][label])
+                print(f"{label}: {count} items, {len(graphql.content) / 1024:.0f} KiB per reply")
+
+                for name, path in (("graphql", "/graphql"), ("baseline", f"/baseline/{shape}")):
+
+                    async def send(path: str = path, body: dict[str, Any] = body) -> None:
+                        reply = await http.post(path, json=body)
+                        assert reply.status_code == 200, reply.text
+
+                    figures[f"{label} {name}"] = await measure(f"{label} {name}", send, requests)
     finally:
         await runtime.mongo.drop_database(settings.database)
         await runtime.close()
+    return figures
+
+
+def report(figures: dict[str, Figures], requests: int, bookings: int = BOOKINGS) -> None:
+    print(
+        f"\n{bookings} bookings, {DAYS} days, {requests} sequential requests each"
+        " (shared machine: figures are noisy)"
+    )
+    for f in figures.values():
+        print(f.line())
+    for label in ("slots", "slotsByDay"):
+        graphql, hand = figures[f"{label} graphql"], figures[f"{label} baseline"]
+        ratio = graphql.p50 / hand.p50
+        print(
+            f"{label}: graphql/baseline p50 {ratio:.2f}x;"
+            f" {verdict(f'p50 <= {TARGET_P50_MS:.0f} ms', graphql.p50 <= TARGET_P50_MS)},"
+            f" {verdict(f'ratio <= {TARGET_RATIO:.0f}x', ratio <= TARGET_RATIO)}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--bookings", type=int, default=BOOKINGS)
+    args = parser.parse_args()
+    report(asyncio.run(run(args.requests, args.bookings)), args.requests, args.bookings)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=1)
-    args = parser.parse_args()
-    asyncio.run(main(args.requests, args.concurrency))
+    main()

@@ -14,6 +14,7 @@ from beanie import PydanticObjectId
 from specialistly.core import catalog, working_hours
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import Booking, BookingStatus
+from specialistly.core.busy import BusyTime
 from specialistly.core.catalog import ServiceFields
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
@@ -94,7 +95,7 @@ async def book(
 ) -> Booking:
     assert service.id is not None
     end = start + minutes * MINUTE
-    return await Booking(
+    booking = await Booking(
         customer_id=PydanticObjectId(),
         specialist_id=service.specialist_id,
         service_id=service.id,
@@ -109,6 +110,9 @@ async def book(
         status=status,
         video_provider="jitsi",
     ).insert()
+    # Written past the claims: the specialist's busy time is rebuilt from the bookings.
+    await BusyTime.get_pymongo_collection().delete_one({"_id": service.specialist_id})
+    return booking
 
 
 def monday(weeks_ahead: int = 1) -> date:

@@ -22,10 +22,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import operations
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.stats import StatsEntry
+
+from bench.load import operations
 
 # The operations in the order the report lists them.
 OPERATIONS = (

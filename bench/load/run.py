@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from seed import seed
 
+from bench.load.seed import seed
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 
@@ -233,7 +233,8 @@ def _locust(url: str, plan: Path, work: Path, args: argparse.Namespace) -> dict[
         "0",  # the summary decides
     ]
     with (work / "locust.log").open("wb") as out:
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False)
+        # From the repository root, where the locustfile imports bench.load.operations.
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
     if done.returncode != 0 or not summary.exists():
         log = (work / "locust.log").read_text(errors="replace")
         raise SystemExit(f"locust failed ({done.returncode}):\n{log[-4000:]}")

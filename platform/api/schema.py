@@ -8,12 +8,15 @@ from collections.abc import Callable
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -29,6 +32,9 @@ from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
 from specialistly.settings import Settings
 
+# Query texts whose parsed and validated document is kept: clients send few distinct ones.
+DOCUMENTS_CACHED = 256
+
 
 def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
     # Merged in registration order, not call order: the platform's own fields come first in
@@ -42,12 +48,19 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
     if query is None:
         raise PluginError("no plugin contributes a Query type")
+    # The limiters' rule classes are made once: the validation cache knows a document by
+    # its rules too, and a limiter made per request makes new ones every time.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
     # Factories, so that no extension instance is shared by two requests.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         UnitOfWork,
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: ParserCache(maxsize=DOCUMENTS_CACHED),
+        lambda: AddValidationRules(limits),
+        lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
         lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
         SubscriptionsOverWebSocket,
         lambda: _MaskErrors(should_mask_error=_is_unexpected),

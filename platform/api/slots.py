@@ -48,6 +48,22 @@ class SlotType:
         )
 
 
+@strawberry.type(
+    name="SlotDay",
+    description="The bookable starts of one local day, as a calendar shows them.",
+)
+class SlotDayType:
+    date: str = strawberry.field(description='"YYYY-MM-DD" in the `timezone` asked for.')
+    starts: list[datetime] = strawberry.field(
+        description="The slots' starts that day, with the zone's UTC offset (what"
+        " `createBooking` takes), in order."
+    )
+    times: list[str] = strawberry.field(
+        description='The same starts as "HH:MM" wall-clock times (a time repeated by a'
+        " change of clocks appears twice)."
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -65,14 +81,58 @@ class Query:
         duration_minutes: DurationMinutes = None,
     ) -> list[SlotType]:
         zone = viewer_zone(timezone)
-        wanted = schedule.window(from_, to)
-        service = await load_service(info, node_id(service_id, "Service"))
-        if service is None or not catalog.can_see(await info.context.viewer(), service):
-            raise catalog.service_not_found("service_id")
-        if not await _can_host(info, service):
-            return []
-        found = await schedule.service_slots(service, wanted, duration=duration_minutes)
+        found = await _slots(info, service_id, from_, to, duration_minutes)
         return [SlotType.of(s, zone) for s in found]
+
+    @strawberry.field(
+        description="Bookable start times of a service within [from, to) (at most 62 days),"
+        " grouped by local day in `timezone`: days without a slot are left out.",
+        # Counted like `slots`: every five-minute start of the window, each day's lists
+        # of starts being the work.
+        metadata={LIST_LENGTH: lambda args: most_slots(args.get("from"), args.get("to"))},
+    )
+    async def slots_by_day(
+        self,
+        info: Info[Context, None],
+        service_id: relay.GlobalID,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        timezone: str,
+        duration_minutes: DurationMinutes = None,
+    ) -> list[SlotDayType]:
+        zone = viewer_zone(timezone)
+        assert zone is not None
+        found = await _slots(info, service_id, from_, to, duration_minutes)
+        return by_day(found, zone)
+
+
+async def _slots(
+    info: Info[Context, None],
+    service_id: relay.GlobalID,
+    from_: datetime,
+    to: datetime,
+    duration_minutes: int | None,
+) -> list[schedule.Slot]:
+    wanted = schedule.window(from_, to)
+    service = await load_service(info, node_id(service_id, "Service"))
+    if service is None or not catalog.can_see(await info.context.viewer(), service):
+        raise catalog.service_not_found("service_id")
+    if not await _can_host(info, service):
+        return []
+    return await schedule.service_slots(service, wanted, duration=duration_minutes)
+
+
+def by_day(found: list[schedule.Slot], zone: ZoneInfo) -> list[SlotDayType]:
+    """The slots' starts grouped by their local date in zone, in order."""
+    days: list[SlotDayType] = []
+    for slot in found:
+        local = slot.start.astimezone(zone)
+        day = local.date().isoformat()
+        if not days or days[-1].date != day:
+            days.append(SlotDayType(date=day, starts=[], times=[]))
+        days[-1].starts.append(local)
+        days[-1].times.append(local.strftime("%H:%M"))
+    return days
 
 
 async def _can_host(info: Info[Context, None], service: Service) -> bool:

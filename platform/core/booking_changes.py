@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 
-from specialistly.core import catalog, claims, events, slots, validation
+from specialistly.core import busy, catalog, claims, events, slots, validation
 from specialistly.core.bookings import (
     Booking,
     BookingStatus,
@@ -158,8 +158,8 @@ async def _move(
     held_keys = {claims.place_key(p) for p in kept}
     try:
         extra = await claims.claim_with_places(
-            booking.id,
             booking.specialist_id,
+            busy.Entry(booking.id, booking.service_id, start, claim),
             wanted,
             [(k, n) for k, n in limits if k not in held_keys],
             field=field,
@@ -191,7 +191,12 @@ async def _move(
             "$push": {"outbox": event},
         },
     )
-    await claims.release(booking.id, [c for c in old_cells if c not in set(new_cells)])
+    await claims.release(
+        booking.id,
+        booking.specialist_id,
+        [c for c in old_cells if c not in set(new_cells)],
+        claim=busy.entry_of(booking).claim,
+    )
     await claims.release_places([p for p in booking.quota_places if p not in kept])
     await clear_reschedule_mark(booking.id, marker)
     done: Booking = moved.model_copy(update={"reschedule_started_at": None})

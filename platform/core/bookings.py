@@ -309,15 +309,16 @@ async def release_time(booking: Booking) -> None:
     """After a booking stopped holding its time: free its cells and its limit places."""
     assert booking.id is not None
     await claims.release_places(booking.quota_places)
-    await free_cells(booking.id)
+    await free_cells(booking.id, booking.specialist_id)
 
 
-async def free_cells(booking_id: PydanticObjectId) -> None:
-    """After a booking stopped holding its time: free its cells (its places stay)."""
-    await claims.release(booking_id)
-    await booking_collection().update_one(
-        {"_id": booking_id, "releasing": True}, {"$set": {"releasing": False}}
-    )
+async def free_cells(booking_id: PydanticObjectId, specialist_id: PydanticObjectId) -> None:
+    """After a booking stopped holding its time: free its busy time and cells (its places
+    stay); it stays marked `releasing` for the sweeper if its calendar is too busy now."""
+    if await claims.release(booking_id, specialist_id):
+        await booking_collection().update_one(
+            {"_id": booking_id, "releasing": True}, {"$set": {"releasing": False}}
+        )
 
 
 async def clear_reschedule_mark(booking_id: PydanticObjectId, marker: datetime) -> None:

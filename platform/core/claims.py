@@ -19,9 +19,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 # The module, not its names: bookings imports this module while it is still loading.
-from specialistly.core import bookings
+from specialistly.core import bookings, busy
 from specialistly.core.clock import as_utc
 from specialistly.core.errors import DomainError, ErrorCode
+from specialistly.core.slots import Interval
 
 CELL = timedelta(minutes=5)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -45,32 +46,63 @@ def cells(claim_start: datetime, claim_end: datetime) -> list[datetime]:
 
 
 async def claim(
-    booking_id: PydanticObjectId,
     specialist_id: PydanticObjectId,
+    entry: busy.Entry,
     wanted: Sequence[datetime],
     *,
     field: str = "start",
 ) -> None:
-    """Insert one claim per cell, all or none; SLOT_TAKEN if any cell is held already."""
-    if not wanted:
-        return
-    docs = [
-        bookings.SlotClaim(specialist_id=specialist_id, cell=c, booking_id=booking_id)
-        for c in wanted
-    ]
+    """Insert one claim per wanted cell, all or none, then record the entry's busy time;
+    SLOT_TAKEN if any cell is held already."""
+    booking_id = entry.booking_id
+    if wanted:
+        docs = [
+            bookings.SlotClaim(specialist_id=specialist_id, cell=c, booking_id=booking_id)
+            for c in wanted
+        ]
+        try:
+            # ordered: the cells before the first conflict are exactly the ones written.
+            await bookings.SlotClaim.get_pymongo_collection().insert_many(
+                [d.model_dump(by_alias=True, exclude={"id"}) for d in docs], ordered=True
+            )
+        except (BulkWriteError, DuplicateKeyError) as exc:
+            inserted = exc.details.get("nInserted", 0) if isinstance(exc, BulkWriteError) else 0
+            await _release_cells(booking_id, wanted[:inserted])
+            raise slot_taken(field) from None
     try:
-        # ordered: the cells before the first conflict are exactly the ones written.
-        await bookings.SlotClaim.get_pymongo_collection().insert_many(
-            [d.model_dump(by_alias=True, exclude={"id"}) for d in docs], ordered=True
-        )
-    except (BulkWriteError, DuplicateKeyError) as exc:
-        inserted = exc.details.get("nInserted", 0) if isinstance(exc, BulkWriteError) else 0
-        await release(booking_id, wanted[:inserted])
-        raise slot_taken(field) from None
+        await busy.add(specialist_id, entry)
+    except BaseException:
+        await _release_cells(booking_id, wanted)
+        raise
 
 
-async def release(booking_id: PydanticObjectId, which: Iterable[datetime] | None = None) -> None:
-    """Drop this booking's claims on the given cells, or on all its cells."""
+async def release(
+    booking_id: PydanticObjectId,
+    specialist_id: PydanticObjectId,
+    which: Iterable[datetime] | None = None,
+    *,
+    claim: Interval | None = None,
+) -> bool:
+    """Drop the booking's busy time (the entry of `claim`, or all of it), then its claims
+    on the given cells, or on all its cells; False if nothing was released.
+
+    A booking that no longer holds its time and cannot have its busy time dropped now (the
+    calendar is too busy) keeps its cells, and stays marked `releasing` for the sweeper to
+    try again. Part of a booking's cells are never left that way: that raises.
+    """
+    try:
+        await busy.drop(specialist_id, booking_id, claim)
+    except DomainError:
+        if which is not None:
+            raise
+        return False
+    await _release_cells(booking_id, which)
+    return True
+
+
+async def _release_cells(
+    booking_id: PydanticObjectId, which: Iterable[datetime] | None = None
+) -> None:
     query: dict[str, object] = {"booking_id": booking_id}
     if which is not None:
         listed = list(which)
@@ -78,6 +110,17 @@ async def release(booking_id: PydanticObjectId, which: Iterable[datetime] | None
             return
         query["cell"] = {"$in": listed}
     await bookings.SlotClaim.get_pymongo_collection().delete_many(query)
+
+
+async def keep_only(booking: bookings.Booking) -> None:
+    """After a move that stopped half-way: keep exactly the cells and the busy time of the
+    booking's current claim."""
+    entry = busy.entry_of(booking)
+    await busy.replace(booking.specialist_id, entry)
+    keep = cells(entry.claim.start, entry.claim.end)
+    await bookings.SlotClaim.get_pymongo_collection().delete_many(
+        {"booking_id": entry.booking_id, "cell": {"$nin": keep}}
+    )
 
 
 async def held(booking_id: PydanticObjectId) -> list[datetime]:
@@ -151,8 +194,8 @@ async def _check_places(limits: Sequence[tuple[str, int]], *, field: str = "star
 
 
 async def claim_with_places(
-    booking_id: PydanticObjectId,
     specialist_id: PydanticObjectId,
+    entry: busy.Entry,
     wanted: Sequence[datetime],
     limits: Sequence[tuple[str, int]],
     *,
@@ -166,11 +209,11 @@ async def claim_with_places(
     anything is claimed, so everyone asking on a full day hears the limit's code.
     """
     await _check_places(limits, field=field)
-    await claim(booking_id, specialist_id, wanted, field=field)
+    await claim(specialist_id, entry, wanted, field=field)
     try:
         return await take_places(limits, field=field)
     except DomainError:
-        await release(booking_id, wanted)
+        await release(entry.booking_id, specialist_id, wanted, claim=entry.claim)
         raise
 
 

@@ -6,6 +6,7 @@ from beanie import Document
 
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import Booking, BookingPlace, SlotClaim
+from specialistly.core.busy import BusyTime
 from specialistly.core.events import Event
 from specialistly.core.services import Service
 from specialistly.core.users import SpecialistProfile, User
@@ -18,5 +19,6 @@ CORE_MODELS: list[type[Document]] = [
     Booking,
     SlotClaim,
     BookingPlace,
+    BusyTime,
     Event,
 ]

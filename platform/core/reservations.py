@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import catalog, claims, events, schedule, slots, validation
+from specialistly.core import busy, catalog, claims, events, schedule, slots, validation
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import (
     Booking,
@@ -217,7 +217,10 @@ async def _reserve(
     limits = quota_limits(service, start, checked.availability.timezone)
     try:
         places = await claims.claim_with_places(
-            booking.id, booking.specialist_id, claims.cells(claim.start, claim.end), limits
+            booking.specialist_id,
+            busy.entry_of(booking),
+            claims.cells(claim.start, claim.end),
+            limits,
         )
     except DomainError:
         await booking_collection().delete_one({"_id": booking.id})

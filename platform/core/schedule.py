@@ -1,8 +1,8 @@
 """Bookable slots of services, from our own database only (never a provider).
 
 Computing the slots of any number of services of one specialist reads the availability
-once and the specialist's bookings once, with one range query on (specialist_id,
-claim_start), however many bookings there are.
+once and the specialist's busy time once (one small document, see core/busy.py), however
+many bookings there are.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
 
-from specialistly.core import validation
+from specialistly.core import busy, validation
 from specialistly.core.availability import Availability
-from specialistly.core.bookings import HOLDING, Booking
-from specialistly.core.catalog import MAX_BUFFER, MAX_DURATION
-from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.slots import (
@@ -33,11 +31,6 @@ from specialistly.core.slots import (
 from specialistly.core.working_hours import availability_of, local_range
 
 MAX_WINDOW = timedelta(days=62)
-# No booking claims more than this, so older claims cannot reach into a window.
-_LONGEST_CLAIM = timedelta(minutes=MAX_DURATION + 2 * MAX_BUFFER)
-# Enough for every booking of a 62-day window in the first reply: no getMore round trips.
-_BATCH = 50_000
-_HOLDING = [status.value for status in HOLDING]
 _DAY = timedelta(days=1)
 
 
@@ -47,13 +40,7 @@ class Slot:
     end: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    """A booking that holds the specialist's time."""
-
-    claim: Interval
-    start: datetime
-    service_id: PydanticObjectId
+Held = busy.Entry  # a booking that holds the specialist's time
 
 
 def window(start: datetime, end: datetime) -> Interval:
@@ -93,11 +80,14 @@ async def service_slots(
     minutes = choose_duration(service, duration)
     if service.status == ServiceStatus.ARCHIVED:
         return []
-    availability = await availability_of(service.specialist_id)
+    # Both by the specialist's id: read side by side.
+    availability, busy_times = await asyncio.gather(
+        availability_of(service.specialist_id), busy.read(service.specialist_id)
+    )
     if availability is None:
         return []
     tz = ZoneInfo(availability.timezone)
-    held = await load_held(service.specialist_id, needed_range([service], wanted, tz))
+    held = busy_times.overlapping(needed_range([service], wanted, tz))
     # Thousands of candidate starts are CPU work: off the event loop, which keeps serving.
     return await asyncio.to_thread(
         slots_for, service, availability, held, wanted, duration=minutes, now=now or utcnow()
@@ -123,12 +113,15 @@ async def next_slots(
     specialists = {s.specialist_id for s in bookable}
     if len(specialists) != 1:
         raise ValueError("next_slots takes the services of one specialist")
-    availability = await availability_of(bookable[0].specialist_id)
+    specialist_id = bookable[0].specialist_id
+    availability, busy_times = await asyncio.gather(
+        availability_of(specialist_id), busy.read(specialist_id)
+    )
     if availability is None:
         return found
     wanted = Interval(now, now + timedelta(days=days))
     tz = ZoneInfo(availability.timezone)
-    held = await load_held(bookable[0].specialist_id, needed_range(bookable, wanted, tz))
+    held = busy_times.overlapping(needed_range(bookable, wanted, tz))
 
     def first_slots() -> None:
         for service in bookable:
@@ -157,28 +150,6 @@ def needed_range(services: Sequence[Service], wanted: Interval, tz: ZoneInfo) ->
         start = min(start, _midnight(first, tz) - _DAY)
         end = max(end, _midnight(last, tz) + 2 * _DAY)
     return Interval(start, end)
-
-
-async def load_held(specialist_id: PydanticObjectId, span: Interval) -> list[Held]:
-    """The bookings holding time that overlaps `span`: one indexed range query."""
-    query = {
-        "specialist_id": specialist_id,
-        # The lower bound on claim_start keeps the index scan to the span (plus the longest
-        # possible claim), however long the specialist's history.
-        "claim_start": {"$gt": span.start - _LONGEST_CLAIM, "$lt": span.end},
-        "claim_end": {"$gt": span.start},
-        "status": {"$in": _HOLDING},
-    }
-    projection = {"_id": 0, "claim_start": 1, "claim_end": 1, "start": 1, "service_id": 1}
-    cursor = Booking.get_pymongo_collection().find(query, projection, batch_size=_BATCH)
-    return [
-        Held(
-            Interval(as_utc(d["claim_start"]), as_utc(d["claim_end"])),
-            as_utc(d["start"]),
-            d["service_id"],
-        )
-        for d in await cursor.to_list()
-    ]
 
 
 def slots_for(

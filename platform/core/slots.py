@@ -40,6 +40,14 @@ class Interval:
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
 
+    @classmethod
+    def of_utc(cls, start: datetime, end: datetime) -> Interval:
+        """Without the checks, for instants already in UTC and in order (hot loops)."""
+        made = object.__new__(cls)
+        object.__setattr__(made, "start", start)
+        object.__setattr__(made, "end", end)
+        return made
+
 
 @dataclass(frozen=True, slots=True)
 class LocalRange:
@@ -133,15 +141,18 @@ def compute_slots(
     open_starts = [i.start for i in open_time]
     blocked = _merge(busy)
     blocked_ends = [b.end for b in blocked]
+    duration, before = policy.duration, policy.buffer_before
+    after = policy.duration + policy.buffer_after
 
     def bookable(start: datetime) -> bool:
         i = bisect_right(open_starts, start) - 1
-        if i < 0 or open_time[i].end < start + policy.duration:
+        if i < 0 or open_time[i].end < start + duration:
             return False
-        claim = claim_interval(start, policy)
-        # blocked is disjoint and sorted, so only the first one ending after claim.start can hit.
-        j = bisect_right(blocked_ends, claim.start)
-        return j == len(blocked) or blocked[j].start >= claim.end
+        # The claim is [start - before, start + after) (claim_interval, inlined: this runs
+        # for every candidate). blocked is disjoint and sorted, so only the first one
+        # ending after the claim's start can hit.
+        j = bisect_right(blocked_ends, start - before)
+        return j == len(blocked) or blocked[j].start >= start + after
 
     slots: set[datetime] = set()
     for r in ranges:
@@ -254,7 +265,7 @@ def _merge(intervals: Iterable[Interval]) -> list[Interval]:
             continue
         if merged and i.start <= merged[-1].end:
             if i.end > merged[-1].end:
-                merged[-1] = Interval(merged[-1].start, i.end)
+                merged[-1] = Interval.of_utc(merged[-1].start, i.end)
         else:
             merged.append(i)
     return merged

@@ -13,7 +13,6 @@ from specialistly.core.bookings import (
     HOLDING,
     Booking,
     BookingStatus,
-    SlotClaim,
     booking_collection,
     booking_event,
     booking_lock,
@@ -74,7 +73,7 @@ async def complete_past(now: datetime) -> list[PydanticObjectId]:
         event = booking_event(events.BOOKING_COMPLETED, booking)
         await transition(booking, BookingStatus.COMPLETED, now, [event])
         assert booking.id is not None
-        await free_cells(booking.id)  # its limit places stay: it did happen
+        await free_cells(booking.id, booking.specialist_id)  # its places stay: it happened
         return True
 
     return await _sweep({"status": BookingStatus.CONFIRMED.value, "end": {"$lt": now}}, complete)
@@ -107,7 +106,7 @@ async def _free(booking: Booking) -> bool:
     if not booking.releasing or booking.status in HOLDING:
         return False
     assert booking.id is not None
-    await free_cells(booking.id)
+    await free_cells(booking.id, booking.specialist_id)
     return True
 
 
@@ -116,8 +115,10 @@ async def _tidy(booking: Booking, cutoff: datetime) -> bool:
     assert booking_id is not None
     if booking.status == BookingStatus.RESERVING and booking.created_at < cutoff:
         # Its request died before settling it (places it took, if any, stay taken). Its
-        # cells go first: deleted first, a crash in between would leave them held for good.
-        await claims.release(booking_id)
+        # busy time and cells go first: deleted first, a crash in between would leave them
+        # held for good; a calendar too busy now leaves the booking for the next sweep.
+        if not await claims.release(booking_id, booking.specialist_id):
+            return False
         await booking_collection().delete_one({"_id": booking_id})
         return True
     marker = booking.reschedule_started_at
@@ -125,11 +126,8 @@ async def _tidy(booking: Booking, cutoff: datetime) -> bool:
         return False
     # A move died half-way: keep exactly the cells of the booking's current claim.
     if booking.status in HOLDING:
-        keep = claims.cells(booking.claim_start, booking.claim_end)
-        await SlotClaim.get_pymongo_collection().delete_many(
-            {"booking_id": booking_id, "cell": {"$nin": keep}}
-        )
+        await claims.keep_only(booking)
     else:
-        await claims.release(booking_id)
+        await claims.release(booking_id, booking.specialist_id)
     await clear_reschedule_mark(booking_id, marker)
     return True

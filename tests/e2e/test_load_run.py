@@ -12,7 +12,7 @@ from tests.processes import ROOT
 
 def test_a_short_load_run_has_no_errors(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    command = [sys.executable, "bench/load/run.py", "--users", "4", "--spawn-rate", "4"]
+    command = [sys.executable, "-m", "bench.load.run", "--users", "4", "--spawn-rate", "4"]
     # Quick clicks, so that every user goes through whole visits within the run.
     command += ["--seconds", "10", "--think", "0.05", "--specialists", "2", "--report", str(report)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)

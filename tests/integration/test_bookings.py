@@ -9,12 +9,13 @@ import pytest
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import booking_changes, bookings, claims, reservations, sweeps
+from specialistly.core import booking_changes, bookings, busy, claims, reservations, sweeps
 from specialistly.core.bookings import Booking, BookingStatus, SlotClaim
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError
 from specialistly.core.events import Event
 from specialistly.core.services import CancellationPolicy, ServiceStatus
+from specialistly.core.slots import Interval
 from specialistly.core.users import Role, User
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import (
@@ -408,7 +409,12 @@ async def test_abandoned_reservations_and_stray_claims_are_cleaned_up() -> None:
     # A reschedule that crashed after moving the booking, before freeing the old cells.
     moving = await book(customer, service, day_at(14))
     assert moving.id is not None
-    await claims.claim(moving.id, moving.specialist_id, claims.cells(day_at(15), day_at(15, 30)))
+    new_time = Interval(day_at(15), day_at(15, 30))
+    await claims.claim(
+        moving.specialist_id,
+        busy.Entry(moving.id, moving.service_id, new_time.start, new_time),
+        claims.cells(new_time.start, new_time.end),
+    )
     started = utcnow().replace(microsecond=0)
     await Booking.get_pymongo_collection().update_one(
         {"_id": moving.id}, {"$set": {"reschedule_started_at": started}}

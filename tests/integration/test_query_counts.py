@@ -19,8 +19,8 @@ from strawberry import relay
 
 from specialistly.api.context import Context
 from specialistly.api.schema import build_schema
+from specialistly.core import busy as busy_time
 from specialistly.core import schedule
-from specialistly.core.bookings import Booking
 from specialistly.core.services import Service
 from specialistly.core.slots import Interval
 from specialistly.core.users import User
@@ -106,6 +106,7 @@ async def test_slots_reads_are_constant_in_the_number_of_bookings(
     api_reads: list[list[tuple[str, str]]] = []
     found: list[int] = []
     for service in (quiet, busy):
+        await busy_time.rebuild(service.specialist_id)  # as claiming the slots keeps it
         commands.events.clear()
         slots = await schedule.service_slots(service, wanted, now=wanted.start)
         core_reads.append(commands.reads())
@@ -124,30 +125,30 @@ async def test_slots_reads_are_constant_in_the_number_of_bookings(
         api_reads.append(commands.reads())
 
     assert found[0] > found[1] > 0  # the bookings were read and used
-    assert core_reads[0] == core_reads[1] == [("find", "availability"), ("find", "bookings")]
+    assert core_reads[0] == core_reads[1] == [("find", "availability"), ("find", "busy_times")]
     assert (
         api_reads[0]
         == api_reads[1]
         == [
             ("find", "services"),
             ("find", "availability"),
-            ("find", "bookings"),
+            ("find", "busy_times"),
         ]
     )
 
 
-async def test_bookings_are_read_with_one_indexed_range_query(commands: Commands) -> None:
+async def test_busy_time_is_read_by_id_and_built_once(commands: Commands) -> None:
     service = await specialist_with_bookings(3)
     wanted = Interval(utc(monday(1), 0), utc(monday(1) + timedelta(days=2), 0))
-    await schedule.service_slots(service, wanted, now=wanted.start)
-    (bookings,) = [e.command for e in commands.events if e.command.get("find") == "bookings"]
-    query = bookings["filter"]
-    assert query["specialist_id"] == service.specialist_id
-    assert set(query["claim_start"]) == {"$gt", "$lt"}  # bounded both ways on the index
-    assert query["claim_start"]["$lt"] > wanted.end  # reaches the last slot's end
-    assert query["claim_end"] == {"$gt": wanted.start}
-    indexes = await Booking.get_pymongo_collection().index_information()
-    assert [("specialist_id", 1), ("claim_start", 1)] in [i["key"] for i in indexes.values()]
+    first = await schedule.service_slots(service, wanted, now=wanted.start)
+    builds = [e.command for e in commands.events if e.command.get("find") == "bookings"]
+    assert [b["filter"]["specialist_id"] for b in builds] == [service.specialist_id]
+
+    commands.events.clear()
+    assert await schedule.service_slots(service, wanted, now=wanted.start) == first
+    (read,) = [e.command for e in commands.events if e.command.get("find") == "busy_times"]
+    assert read["filter"] == {"_id": service.specialist_id}
+    assert not [e for e in commands.events if e.command.get("find") == "bookings"]
 
 
 BOOKINGS = """

@@ -83,6 +83,19 @@ def cost(query: str, variables: dict[str, Any] | None = None) -> int:
             62 * 288,
         ),
         ("{ myBookings(first: -5) { nodes { id } } }", 1),
+        # The days' lists of starts count like slots: every five-minute start once.
+        (
+            '{ slotsByDay(serviceId: "x", from: "2030-01-01T00:00:00Z",'
+            ' to: "2030-01-02T00:00:00Z", timezone: "UTC") { date starts times } }',
+            288,
+        ),
+        (
+            '{ a: slotsByDay(serviceId: "x", from: "2030-01-01T00:00:00Z",'
+            ' to: "2030-03-04T00:00:00Z", timezone: "UTC") { starts }'
+            ' b: slotsByDay(serviceId: "x", from: "2030-01-01T00:00:00Z",'
+            ' to: "2030-03-04T00:00:00Z", timezone: "UTC") { starts } }',
+            2 * 62 * 288,
+        ),
         # Every service a page can show, each with its first slots: 1 + 20 * (1 + 5).
         ('{ specialist(slug: "x") { offers { nextSlots { start } } } }', 121),
     ],

@@ -1,0 +1,158 @@
+"""The scale series: reads whose cost must follow one user's data, not the whole database.
+
+One database grows from 1 to 10 to 50 specialists, each with 500 confirmed bookings in the
+next 30 days (each specialist's bookings made by one customer of their own). At each size
+the same four reads are timed through the whole app (in process, over the ASGI transport)
+for the first specialist and its customer: `slots` (30 days), `myBookings` and
+`specialistBookings` (a page of 20) and the marketplace's `specialists` (a page of 20).
+The baseline is the first size, measured in the same run; the target is that no p50 grows
+more than 1.3x by the last. With the services up (`scripts/services up`):
+
+    python -m bench.bench_scale [--sizes 1,10,50] [--bookings 500] [--requests 60]
+
+It works in a database of its own (bench_<random>) and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import httpx
+from strawberry import relay
+
+from bench.common import (
+    Figures,
+    add_bookings,
+    bench_settings,
+    half_hours,
+    make_specialist,
+    make_user,
+    measure,
+    sample,
+    verdict,
+)
+from specialistly.core.users import Role
+from specialistly.core.working_hours import DayHours
+from specialistly.plugin_system.manager import create_plugin_manager
+from specialistly.processes.app import create_app
+from specialistly.runtime import Runtime, start_runtime
+
+DAYS = 30
+TARGET_GROWTH = 1.3
+SLOTS = """
+query Slots($id: ID!, $from: DateTime!, $to: DateTime!) {
+  slots(serviceId: $id, from: $from, to: $to) { start end }
+}
+"""
+MINE = "{ myBookings(first: 20) { totalCount nodes { id start status } } }"
+THEIRS = "{ specialistBookings(first: 20) { totalCount nodes { id start status } } }"
+MARKET = "{ specialists(first: 20) { totalCount nodes { slug displayName priceMin } } }"
+
+
+class Calendar:
+    """The growing database: specialists, their services, customers and bookings."""
+
+    def __init__(self, bookings: int) -> None:
+        self.bookings = bookings
+        self.first_day = datetime.combine(
+            datetime.now(UTC).date() + timedelta(days=1), time(0), tzinfo=UTC
+        )
+        self.specialists = 0
+        self.measured: dict[str, Any] = {}
+
+    async def grow_to(self, count: int, runtime: Runtime) -> None:
+        every_day = [DayHours(d, [("08:00", "20:00")]) for d in range(7)]
+        free = half_hours(self.first_day.date(), DAYS, 8, 20)
+        while self.specialists < count:
+            owner, service = await make_specialist(every_day, slot_interval=30)
+            customer = await make_user(Role.CUSTOMER)
+            taken = sample(free, self.bookings, seed=self.specialists)
+            await add_bookings(service, taken, customer_id=customer.id)
+            if not self.measured:
+                self.measured = {
+                    "service": str(relay.GlobalID("Service", str(service.id))),
+                    "specialist": (await runtime.tokens.start_session(owner)).access_token,
+                    "customer": (await runtime.tokens.start_session(customer)).access_token,
+                }
+            self.specialists += 1
+
+
+async def run(sizes: list[int], bookings: int, requests: int) -> dict[int, dict[str, Figures]]:
+    settings = bench_settings()
+    plugins = create_plugin_manager(settings)
+    app = create_app(settings, plugins)
+    runtime = await start_runtime(settings, plugins)
+    app.state.runtime = runtime  # the ASGI transport runs no lifespan
+    calendar = Calendar(bookings)
+    series: dict[int, dict[str, Figures]] = {}
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            for size in sizes:
+                await calendar.grow_to(size, runtime)
+                series[size] = await measure_all(http, calendar, requests)
+                p50s = ", ".join(f"{n} {f.p50:.2f}" for n, f in series[size].items())
+                print(f"{size} specialists x {bookings} bookings: p50 ms {p50s}", flush=True)
+    finally:
+        await runtime.mongo.drop_database(settings.database)
+        await runtime.close()
+    return series
+
+
+async def measure_all(
+    http: httpx.AsyncClient, calendar: Calendar, requests: int
+) -> dict[str, Figures]:
+    start = calendar.first_day
+    slots_variables = {
+        "id": calendar.measured["service"],
+        "from": start.isoformat(),
+        "to": (start + timedelta(days=DAYS)).isoformat(),
+    }
+    reads: list[tuple[str, str, dict[str, Any], str | None]] = [
+        ("slots", SLOTS, slots_variables, None),
+        ("myBookings", MINE, {}, calendar.measured["customer"]),
+        ("specialistBookings", THEIRS, {}, calendar.measured["specialist"]),
+        ("specialists", MARKET, {}, None),
+    ]
+    figures = {}
+    for name, query, variables, token in reads:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body = {"query": query, "variables": variables}
+
+        async def send(body: dict[str, Any] = body, headers: dict[str, str] = headers) -> None:
+            reply = await http.post("/graphql", json=body, headers=headers)
+            assert reply.status_code == 200 and "errors" not in reply.json(), reply.text
+
+        figures[name] = await measure(name, send, requests, warmup=5)
+    return figures
+
+
+def report(series: dict[int, dict[str, Figures]], bookings: int, requests: int) -> None:
+    sizes = list(series)
+    print(
+        f"\np50 in ms by specialists x {bookings} bookings in the database;"
+        f" {requests} sequential requests each (shared machine: figures are noisy)"
+    )
+    print(f"{'read':<20}" + "".join(f"{n:>10}" for n in sizes) + f"{'growth':>10}")
+    for name in series[sizes[0]]:
+        p50s = [series[n][name].p50 for n in sizes]
+        growth = p50s[-1] / p50s[0]
+        row = "".join(f"{p:10.2f}" for p in p50s)
+        print(f"{name:<20}{row}{growth:9.2f}x  {verdict('growth', growth <= TARGET_GROWTH)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,50")
+    parser.add_argument("--bookings", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=60)
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+    report(asyncio.run(run(sizes, args.bookings, args.requests)), args.bookings, args.requests)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Each benchmark runs end to end on a tiny shape, so that a renamed function or a changed
+query breaks the build rather than the next measurement."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from beanie import init_beanie
+
+from bench import bench_peer, bench_scale, bench_slots
+from specialistly.infra import db
+from specialistly.runtime import Runtime
+from specialistly.settings import Settings
+
+
+@pytest_asyncio.fixture(loop_scope="session", autouse=True)
+async def rebind(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
+    """A benchmark binds the documents to a database of its own: bind them back."""
+    yield
+    await init_beanie(
+        database=runtime.mongo[settings.database],
+        document_models=db.document_models(runtime.plugins),
+        skip_indexes=True,
+    )
+
+
+async def test_bench_slots(capsys: pytest.CaptureFixture[str]) -> None:
+    figures = await bench_slots.run(requests=2, bookings=20)
+    bench_slots.report(figures, requests=2, bookings=20)
+    out = capsys.readouterr().out
+    assert "rate limits lifted" in out
+    assert "slots: graphql/baseline p50" in out and "slotsByDay: graphql/baseline p50" in out
+
+
+async def test_bench_peer(capsys: pytest.CaptureFixture[str]) -> None:
+    measured = await bench_peer.run(requests=2)
+    bench_peer.report(measured, requests=2)
+    out = capsys.readouterr().out
+    assert "rate limits lifted" in out
+    assert "141 free starts" in out and "the peer's p50" in out and "healthz" in out
+
+
+async def test_bench_scale(capsys: pytest.CaptureFixture[str]) -> None:
+    series = await bench_scale.run([1, 2], bookings=5, requests=2)
+    bench_scale.report(series, bookings=5, requests=2)
+    out = capsys.readouterr().out
+    assert "rate limits lifted" in out
+    assert all(name in out for name in ("slots", "myBookings", "specialistBookings"))
