@@ -18,6 +18,7 @@ from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 from tests.client import GraphQLClient
 from tests.processes import Process, free_port
+from tests.stripe_events import STRIPE_WEBHOOK_SECRET
 
 
 def _services_env() -> dict[str, str]:
@@ -45,6 +46,11 @@ def test_env() -> dict[str, str]:
         "SPECIALISTLY_PLUGINS_EXTRA": '["tests.plugins.example"]',
         # The tests pose as many client addresses (tests/client.py) through this proxy.
         "SPECIALISTLY_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
+        # Paid bookings pay through stripe-mock, started by `scripts/services`.
+        "SPECIALISTLY_STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+        "SPECIALISTLY_STRIPE_SECRET_KEY": "sk_test_specialistly",
+        "SPECIALISTLY_STRIPE_PUBLISHABLE_KEY": "pk_test_specialistly",
+        "SPECIALISTLY_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
     }
 
 

@@ -54,6 +54,8 @@ class ErrorCode(StrEnum):
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     CANCELLATION_TOO_LATE = "CANCELLATION_TOO_LATE"
     RESCHEDULE_TOO_LATE = "RESCHEDULE_TOO_LATE"
+    # Payments.
+    PAYMENT_UNAVAILABLE = "PAYMENT_UNAVAILABLE"  # the payment could not be started; try again
 
 
 @dataclass(frozen=True, slots=True)

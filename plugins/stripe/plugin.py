@@ -1,0 +1,35 @@
+"""The Stripe plugin: the payment provider for paid bookings and its webhook endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from beanie import Document
+from pydantic_settings import BaseSettings
+from starlette.routing import BaseRoute, Route
+
+from specialistly.hookspecs import PluginSettings, hookimpl
+from specialistly.providers import PaymentProvider
+from specialistly_stripe.provider import StripeProvider
+from specialistly_stripe.settings import StripeSettings
+from specialistly_stripe.webhooks import PATH, StripeEvent, endpoint
+
+
+@hookimpl
+def settings_class() -> type[BaseSettings]:
+    return StripeSettings
+
+
+@hookimpl
+def document_models() -> Sequence[type[Document]]:
+    return [StripeEvent]
+
+
+@hookimpl
+def payment_providers(plugin_settings: PluginSettings) -> Sequence[PaymentProvider]:
+    return [StripeProvider(plugin_settings.of(StripeSettings))]
+
+
+@hookimpl
+def http_routes(plugin_settings: PluginSettings) -> Sequence[BaseRoute]:
+    return [Route(PATH, endpoint(plugin_settings.of(StripeSettings)), methods=["POST"])]

@@ -1,0 +1,22 @@
+"""The Stripe plugin's settings (prefix ``SPECIALISTLY_STRIPE_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StripeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPECIALISTLY_STRIPE_", extra="ignore")
+
+    # Without a secret key no payment can start: paid bookings answer PAYMENT_UNAVAILABLE.
+    secret_key: SecretStr | None = None
+    publishable_key: str | None = None
+    # The signing secret of the webhook endpoint (whsec_...); unset, every delivery is refused.
+    webhook_secret: SecretStr | None = None
+    # Oldest signature timestamp accepted, in seconds; Stripe's libraries use 300 (never 0).
+    webhook_tolerance: int = Field(300, ge=1)
+    # Another address for Stripe's API (stripe-mock in tests and development).
+    api_base: str | None = None
+    # Seconds per call: a booking's time stays claimed while its payment is started.
+    timeout: float = Field(20.0, gt=0, le=40)
