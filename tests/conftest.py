@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import pytest
 import pytest_asyncio
 
+from specialistly.plugin_system.manager import PluginManager, create_plugin_manager
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 from tests.client import GraphQLClient
@@ -54,21 +56,34 @@ def test_env() -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def settings(test_env: dict[str, str]) -> Settings:
-    """The settings the session's processes read from `test_env`."""
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
     saved = dict(os.environ)
-    os.environ.update(test_env)
+    os.environ.update(env)
     try:
-        return Settings()
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
 
 
+@pytest.fixture(scope="session")
+def settings(test_env: dict[str, str]) -> Settings:
+    """The settings the session's processes read from `test_env`."""
+    with _environment(test_env):
+        return Settings()
+
+
+@pytest.fixture(scope="session")
+def plugins(test_env: dict[str, str], settings: Settings) -> PluginManager:
+    """The plugins with the settings they read from `test_env`."""
+    with _environment(test_env):
+        return create_plugin_manager(settings)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    rt = await start_runtime(settings)
+async def runtime(settings: Settings, plugins: PluginManager) -> AsyncIterator[Runtime]:
+    rt = await start_runtime(settings, plugins)
     try:
         yield rt
     finally:

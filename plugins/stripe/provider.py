@@ -7,6 +7,8 @@ needs nothing of a hosted page but the payment.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import stripe
@@ -27,16 +29,35 @@ def _failure(exc: stripe.StripeError) -> ProviderError:
     )
 
 
-def stripe_client(settings: StripeSettings) -> stripe.StripeClient:
+class _HTTPXClient(stripe.HTTPXClient):
+    """stripe's httpx client, sending the encoded form as ``content``: it passes it as
+    ``data``, which httpx deprecates for raw bytes (a DeprecationWarning on every call)."""
+
+    def _get_request_args_kwargs(  # type: ignore[no-untyped-def]
+        self, method: str, url: str, headers: Any, post_data
+    ) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        if isinstance(kwargs.get("data"), bytes | str):
+            kwargs["content"] = kwargs.pop("data")
+        return args, kwargs
+
+
+@asynccontextmanager
+async def stripe_client(settings: StripeSettings) -> AsyncIterator[stripe.StripeClient]:
+    """A client for one task, its connections closed after it (none outlives its loop)."""
     if settings.secret_key is None:
         raise ProviderError("Stripe is not configured (no secret key)", transient=False)
     base: Any = {"api": settings.api_base} if settings.api_base else None
-    return stripe.StripeClient(
-        settings.secret_key.get_secret_value(),
-        base_addresses=base,
-        http_client=stripe.HTTPXClient(timeout=settings.timeout),
-        max_network_retries=1,
-    )
+    http = _HTTPXClient(timeout=settings.timeout)
+    try:
+        yield stripe.StripeClient(
+            settings.secret_key.get_secret_value(),
+            base_addresses=base,
+            http_client=http,
+            max_network_retries=1,
+        )
+    finally:
+        await http.close_async()
 
 
 class StripeProvider:
@@ -45,13 +66,6 @@ class StripeProvider:
 
     def __init__(self, settings: StripeSettings) -> None:
         self._settings = settings
-        self._client: stripe.StripeClient | None = None
-
-    @property
-    def client(self) -> stripe.StripeClient:
-        if self._client is None:
-            self._client = stripe_client(self._settings)
-        return self._client
 
     async def create_payment(self, request: PaymentRequest) -> PaymentSession:
         params: Any = {
@@ -63,9 +77,10 @@ class StripeProvider:
             "metadata": {"booking_id": request.booking_id, "specialist_id": request.specialist_id},
         }
         try:
-            intent = await self.client.v1.payment_intents.create_async(
-                params, {"idempotency_key": request.idempotency_key}
-            )
+            async with stripe_client(self._settings) as client:
+                intent = await client.v1.payment_intents.create_async(
+                    params, {"idempotency_key": request.idempotency_key}
+                )
         except stripe.StripeError as exc:
             raise _failure(exc) from exc
         return PaymentSession(
@@ -78,7 +93,8 @@ class StripeProvider:
 
     async def cancel_payment(self, external_id: str) -> None:
         try:
-            await self.client.v1.payment_intents.cancel_async(external_id)
+            async with stripe_client(self._settings) as client:
+                await client.v1.payment_intents.cancel_async(external_id)
         except stripe.InvalidRequestError as exc:
             if exc.code != "payment_intent_unexpected_state":
                 raise _failure(exc) from exc
@@ -93,9 +109,10 @@ class StripeProvider:
             "metadata": {"reason": request.reason},
         }
         try:
-            refund = await self.client.v1.refunds.create_async(
-                params, {"idempotency_key": request.idempotency_key}
-            )
+            async with stripe_client(self._settings) as client:
+                refund = await client.v1.refunds.create_async(
+                    params, {"idempotency_key": request.idempotency_key}
+                )
         except stripe.StripeError as exc:
             raise _failure(exc) from exc
         return refund.id
