@@ -57,7 +57,7 @@ async def stripe_client(settings: StripeSettings) -> AsyncIterator[stripe.Stripe
             max_network_retries=1,
         )
     finally:
-        await http.close_async()
+        await http.close_async()  # type: ignore[no-untyped-call]
 
 
 class StripeProvider:
