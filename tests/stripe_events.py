@@ -49,17 +49,16 @@ def intent_event(
     **changes: Any,
 ) -> dict[str, Any]:
     status = {"payment_intent.succeeded": "succeeded"}.get(type, "requires_payment_method")
-    intent = fixture(
-        "payment_intent",
-        id=intent_id,
-        amount=amount,
-        amount_received=amount if status == "succeeded" else 0,
-        currency=currency,
-        status=status,
-        metadata={"booking_id": booking_id},
-        last_payment_error=None,
-        **changes,
-    )
+    values: dict[str, Any] = {
+        "id": intent_id,
+        "amount": amount,
+        "amount_received": amount if status == "succeeded" else 0,
+        "currency": currency,
+        "status": status,
+        "metadata": {"booking_id": booking_id},
+        "last_payment_error": None,
+    }
+    intent = fixture("payment_intent", **{**values, **changes})
     return event(type, intent)
 
 
