@@ -95,6 +95,7 @@ class BookingPayment(BaseModel):
     publishable_key: str | None = None
     failure: str | None = None  # why the last attempt failed
     refunds: dict[str, PaymentRefund] = {}  # by reason: one refund per booking and reason
+    dispute: str | None = None  # the status of a dispute the customer opened, if any
 
     @property
     def refunded(self) -> int:

@@ -32,6 +32,7 @@ from specialistly.core.clock import utcnow
 PAYMENT_SUCCEEDED = "payment.succeeded"
 PAYMENT_FAILED = "payment.failed"
 PAYMENT_REFUNDED = "payment.refunded"
+PAYMENT_DISPUTED = "payment.disputed"
 
 # Refund reasons (one refund per booking and reason).
 REFUND_CANCELLATION = "cancellation"
@@ -166,7 +167,8 @@ async def refunded(
         payment = booking.payment if booking else None
         if booking is None or payment is None:
             return Outcome.UNKNOWN
-        if reason in payment.refunds:
+        known = {refund.external_id for refund in payment.refunds.values()}
+        if reason in payment.refunds or external_id in known:
             return Outcome.IGNORED
         refund = PaymentRefund(amount=amount, external_id=external_id, created_at=now)
         event = _payment_event(PAYMENT_REFUNDED, booking, payment, refunded=amount, reason=reason)
@@ -183,4 +185,19 @@ async def refunded(
                 await release_time(booking)
         else:
             await update_booking(booking, {"$set": changes, "$push": {"outbox": event}})
+        return Outcome.RECORDED
+
+
+async def disputed(booking_id: PydanticObjectId, status: str) -> Outcome:
+    """The customer disputed the payment (or the dispute moved on): marked on the booking."""
+    async with booking_lock(booking_id):
+        booking = await Booking.get(booking_id)
+        payment = booking.payment if booking else None
+        if booking is None or payment is None:
+            return Outcome.UNKNOWN
+        if payment.dispute == status:
+            return Outcome.IGNORED
+        event = _payment_event(PAYMENT_DISPUTED, booking, payment, dispute=status)
+        changes = {"payment.dispute": status, "updated_at": utcnow()}
+        await update_booking(booking, {"$set": changes, "$push": {"outbox": event}})
         return Outcome.RECORDED

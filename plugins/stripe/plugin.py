@@ -10,7 +10,9 @@ from starlette.routing import BaseRoute, Route
 
 from specialistly.hookspecs import PluginSettings, hookimpl
 from specialistly.providers import PaymentProvider
+from specialistly_stripe.ledger import LedgerEntry
 from specialistly_stripe.provider import StripeProvider
+from specialistly_stripe.records import StripePayment
 from specialistly_stripe.settings import StripeSettings
 from specialistly_stripe.webhooks import PATH, StripeEvent, endpoint
 
@@ -22,7 +24,7 @@ def settings_class() -> type[BaseSettings]:
 
 @hookimpl
 def document_models() -> Sequence[type[Document]]:
-    return [StripeEvent]
+    return [StripeEvent, StripePayment, LedgerEntry]
 
 
 @hookimpl

@@ -14,6 +14,7 @@ from typing import Any
 import stripe
 
 from specialistly.providers import PaymentRequest, PaymentSession, ProviderError, RefundRequest
+from specialistly_stripe import records
 from specialistly_stripe.settings import StripeSettings
 
 # Errors that another try may get past; the others (bad key, bad request) will not.
@@ -83,6 +84,7 @@ class StripeProvider:
                 )
         except stripe.StripeError as exc:
             raise _failure(exc) from exc
+        await records.remember(intent.id, request.booking_id, request.specialist_id)
         return PaymentSession(
             provider=self.name,
             external_id=intent.id,

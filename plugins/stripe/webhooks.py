@@ -22,16 +22,14 @@ from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from specialistly.core import payments
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError
-from specialistly.core.payments import Outcome
+from specialistly_stripe.reactions import handle
 from specialistly_stripe.settings import StripeSettings
 
 log = logging.getLogger("specialistly_stripe.webhooks")
 
 PATH = "/plugins/stripe/webhooks"
-PROVIDER = "stripe"
 
 
 class StripeEvent(Document):
@@ -71,21 +69,6 @@ async def _stored(event: dict[str, Any]) -> StripeEvent:
         return found
 
 
-async def handle(event: dict[str, Any]) -> Outcome:
-    """Report one event to the core; what it did."""
-    obj = event["data"]["object"]
-    booking_id = (obj.get("metadata") or {}).get("booking_id")
-    if not isinstance(booking_id, str):
-        return Outcome.UNKNOWN if event["type"].startswith("payment_intent.") else Outcome.IGNORED
-    if event["type"] == "payment_intent.succeeded":
-        return await payments.succeeded(booking_id, PROVIDER, obj["id"])
-    if event["type"] == "payment_intent.payment_failed":
-        error = obj.get("last_payment_error") or {}
-        reason = error.get("message") or error.get("code") or "The payment failed."
-        return await payments.failed(booking_id, PROVIDER, obj["id"], str(reason))
-    return Outcome.IGNORED
-
-
 def endpoint(settings: StripeSettings) -> Any:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
 
@@ -109,7 +92,7 @@ def endpoint(settings: StripeSettings) -> Any:
         if record.outcome is not None:
             return JSONResponse({"received": True, "outcome": "duplicate"})
         try:
-            outcome = await handle(event)
+            outcome = await handle(event, settings)
         except DomainError:  # the booking is being changed: Stripe delivers it again later
             return JSONResponse({"error": "busy, deliver again"}, status_code=503)
         await StripeEvent.get_pymongo_collection().update_one(
