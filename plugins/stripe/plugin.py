@@ -8,8 +8,9 @@ from beanie import Document
 from pydantic_settings import BaseSettings
 from starlette.routing import BaseRoute, Route
 
-from specialistly.hookspecs import PluginSettings, hookimpl
+from specialistly.hookspecs import GraphQLContribution, PluginSettings, hookimpl
 from specialistly.providers import PaymentProvider
+from specialistly_stripe.earnings import Query
 from specialistly_stripe.ledger import LedgerEntry
 from specialistly_stripe.provider import StripeProvider
 from specialistly_stripe.records import StripePayment
@@ -25,6 +26,11 @@ def settings_class() -> type[BaseSettings]:
 @hookimpl
 def document_models() -> Sequence[type[Document]]:
     return [StripeEvent, StripePayment, LedgerEntry]
+
+
+@hookimpl
+def graphql_contribution() -> GraphQLContribution:
+    return GraphQLContribution(query=Query)
 
 
 @hookimpl

@@ -27,6 +27,11 @@ PROVIDER = "stripe"
 Reaction = Callable[[dict[str, Any], StripeSettings], Awaitable[Outcome]]
 
 
+class NotYetKnownError(Exception):
+    """The event is about a charge no earlier event told of: Stripe is to deliver it again
+    later (it retries for days), by when the PaymentIntent's success has named the charge."""
+
+
 def _when(obj: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(int(obj.get("created") or 0), UTC)
 
@@ -90,32 +95,34 @@ async def intent_failed(intent: dict[str, Any], settings: StripeSettings) -> Out
 
 
 async def charge_refunded(charge: dict[str, Any], settings: StripeSettings) -> Outcome:
-    """Refunds made anywhere (by the platform, or in Stripe's dashboard), as Stripe lists
-    them: the charge event need not carry them (it does not in recent API versions)."""
+    """Refunds made anywhere (by the platform, or in Stripe's dashboard). The charge lists
+    them in older API versions; otherwise (or when the list is cut short) Stripe is asked."""
     intent_id = _id(charge.get("payment_intent"))
     payment = await records.find(intent_id=intent_id, charge_id=charge["id"])
     if payment is None:
         return Outcome.UNKNOWN
     await _charge_entries(payment, charge)
-    async with stripe_client(settings) as client:
-        listed = await client.v1.refunds.list_async(
-            {"payment_intent": payment.intent_id, "limit": 100}
-        )
+    listed = charge.get("refunds")
+    if isinstance(listed, dict) and "data" in listed and not listed.get("has_more"):
+        refunds: list[dict[str, Any]] = listed["data"]
+    else:
+        refunds = await _refunds_of(payment.intent_id, settings)
     booking_id = PydanticObjectId(payment.booking_id)
-    for refund in listed.data:
-        if refund.status not in ("succeeded", "pending"):
+    for refund in refunds:
+        if refund.get("status") not in ("succeeded", "pending"):
             continue
-        ours = refund.metadata["reason"] if refund.metadata and "reason" in refund.metadata else ""
-        reason = ours or f"stripe_{refund.id}"  # made outside the platform
-        await payments.refunded(booking_id, reason, refund.amount, refund.id)
-        await _entry(
-            payment,
-            EntryKind.REFUND,
-            -refund.amount,
-            {"currency": refund.currency, "created": refund.created},
-            refund.id,
-        )
+        ours = (refund.get("metadata") or {}).get("reason")
+        reason = ours or f"stripe_{refund['id']}"  # made outside the platform
+        amount = int(refund["amount"])
+        await payments.refunded(booking_id, reason, amount, refund["id"])
+        await _entry(payment, EntryKind.REFUND, -amount, refund, refund["id"])
     return Outcome.RECORDED
+
+
+async def _refunds_of(intent_id: str, settings: StripeSettings) -> list[dict[str, Any]]:
+    async with stripe_client(settings) as client:
+        listed = await client.v1.refunds.list_async({"payment_intent": intent_id, "limit": 100})
+    return [refund.to_dict() for refund in listed.data]
 
 
 async def fee_refunded(fee: dict[str, Any], settings: StripeSettings) -> Outcome:
@@ -123,7 +130,8 @@ async def fee_refunded(fee: dict[str, Any], settings: StripeSettings) -> Outcome
     charge_id = _id(fee.get("originating_transaction")) or _id(fee.get("charge"))
     payment = await records.find(charge_id=charge_id)
     if payment is None:
-        return Outcome.UNKNOWN
+        # Application fees exist only on the platform's own charges: this one is ours.
+        raise NotYetKnownError(f"charge {charge_id} of application fee {fee.get('id')}")
     for fee_refund in (fee.get("refunds") or {}).get("data") or []:
         currency = fee_refund.get("currency") or fee["currency"]
         obj = {"currency": currency, "created": fee_refund.get("created")}

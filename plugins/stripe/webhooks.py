@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError
-from specialistly_stripe.reactions import handle
+from specialistly_stripe.reactions import NotYetKnownError, handle
 from specialistly_stripe.settings import StripeSettings
 
 log = logging.getLogger("specialistly_stripe.webhooks")
@@ -93,8 +93,11 @@ def endpoint(settings: StripeSettings) -> Any:
             return JSONResponse({"received": True, "outcome": "duplicate"})
         try:
             outcome = await handle(event, settings)
-        except DomainError:  # the booking is being changed: Stripe delivers it again later
-            return JSONResponse({"error": "busy, deliver again"}, status_code=503)
+        except (DomainError, NotYetKnownError) as exc:
+            # The booking is being changed, or the event came before the one it depends on:
+            # Stripe delivers it again later, and the record stays open until then.
+            log.info("Stripe event %s to be delivered again: %s", event["id"], exc)
+            return JSONResponse({"error": "deliver again later"}, status_code=503)
         await StripeEvent.get_pymongo_collection().update_one(
             {"_id": record.id, "outcome": None},
             {"$set": {"outcome": outcome.value, "handled_at": utcnow()}},
