@@ -35,6 +35,9 @@ class PaymentType:
     failure: str | None = strawberry.field(description="Why the last attempt to pay failed.")
     refunded_amount: int = strawberry.field(description="Refunded so far, in minor units.")
     refunds: list[RefundType]
+    dispute: str | None = strawberry.field(
+        description="The status of a dispute the customer opened with their bank, if any."
+    )
     _client_secret: strawberry.Private[str | None]
     _customer_id: strawberry.Private[PydanticObjectId]
 
@@ -63,6 +66,7 @@ class PaymentType:
                 RefundType(reason=reason, amount=r.amount, created_at=r.created_at)
                 for reason, r in sorted(payment.refunds.items(), key=lambda i: i[1].created_at)
             ],
+            dispute=payment.dispute,
             _client_secret=payment.client_secret,
             _customer_id=customer_id,
         )
