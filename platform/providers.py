@@ -116,6 +116,11 @@ class PaymentProvider(Protocol):
         """Refund ``request.amount`` of the payment; returns the provider's refund id."""
         ...
 
+    async def payout_problem(self, specialist_id: str) -> str | None:
+        """Why the specialist cannot be paid through this provider yet (None if they can):
+        a paid service stays off sale until then."""
+        ...
+
 
 # --------------------------------------------------------------------------- email
 

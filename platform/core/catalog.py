@@ -6,7 +6,7 @@ so a payload's errors always describe an unchanged database.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypedDict
 
 from beanie import PydanticObjectId
@@ -119,8 +119,21 @@ async def update_service(
     return service
 
 
-async def publish_service(user: User, service_id: str) -> Service:
-    """Put a draft on sale; an archived service stays off sale (ARCHIVED)."""
+# Why a specialist cannot be paid yet (None if they can), asked of the payment provider.
+PayoutProblem = Callable[[PydanticObjectId], Awaitable[str | None]]
+
+
+async def publish_service(
+    user: User, service_id: str, *, payout_problem: PayoutProblem | None = None
+) -> Service:
+    """Put a draft on sale; an archived service stays off sale (ARCHIVED), and a paid one
+    waits until its specialist can be paid (PAYOUTS_NOT_READY)."""
+    if payout_problem is not None:
+        service = await owned_service(user, service_id)
+        if service.requires_payment and service.status != ServiceStatus.PUBLISHED:
+            problem = await payout_problem(service.specialist_id)
+            if problem:
+                raise DomainError.of(ErrorCode.PAYOUTS_NOT_READY, problem, "id")
     return await _set_status(user, service_id, ServiceStatus.PUBLISHED)
 
 

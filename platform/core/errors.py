@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     RESCHEDULE_TOO_LATE = "RESCHEDULE_TOO_LATE"
     # Payments.
     PAYMENT_UNAVAILABLE = "PAYMENT_UNAVAILABLE"  # the payment could not be started; try again
+    PAYOUTS_NOT_READY = "PAYOUTS_NOT_READY"  # a paid service waits for the specialist's payouts
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from beanie import PydanticObjectId
 
 from specialistly.core import events, payments
 from specialistly.core.bookings import Booking, BookingPayment, BookingStatus, PaymentStatus
+from specialistly.core.catalog import PayoutProblem
 from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.events import Event
 from specialistly.core.reservations import StartPayment
@@ -73,6 +74,19 @@ def payment_starter(runtime: PluginRuntime, customer: User) -> StartPayment:
         )
 
     return start
+
+
+def payout_problem(runtime: PluginRuntime) -> PayoutProblem:
+    """Asks the platform's payment provider whether a specialist can be paid yet."""
+
+    async def problem(specialist_id: PydanticObjectId) -> str | None:
+        try:
+            provider = runtime.providers.payment[runtime.settings.payment_provider]
+        except UnknownProviderError:
+            return "Payments are not set up on this platform."
+        return await provider.payout_problem(str(specialist_id))
+
+    return problem
 
 
 @hookimpl

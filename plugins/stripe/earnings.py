@@ -17,6 +17,7 @@ from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.users import Role
 from specialistly_stripe import ledger
 from specialistly_stripe.ledger import EntryKind, LedgerEntry, Summary
+from specialistly_stripe.onboarding import PayoutAccountType, payout_account
 
 strawberry.enum(EntryKind, name="LedgerEntryKind")
 
@@ -93,6 +94,11 @@ def _period(start: datetime | None, end: datetime | None) -> Period:
 
 @strawberry.type
 class Query:
+    payout_account: PayoutAccountType | None = strawberry.field(
+        resolver=payout_account,
+        description="The viewer's Stripe payout account, if they started setting it up.",
+    )
+
     @strawberry.field(description="The viewer's earnings per currency (specialists).")
     async def my_earnings(
         self, info: Info[Context, None], start: _From = None, end: _To = None

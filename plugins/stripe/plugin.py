@@ -10,8 +10,10 @@ from starlette.routing import BaseRoute, Route
 
 from specialistly.hookspecs import GraphQLContribution, PluginSettings, hookimpl
 from specialistly.providers import PaymentProvider
+from specialistly_stripe.connect import StripeAccount
 from specialistly_stripe.earnings import Query
 from specialistly_stripe.ledger import LedgerEntry
+from specialistly_stripe.onboarding import Mutation
 from specialistly_stripe.provider import StripeProvider
 from specialistly_stripe.records import StripePayment
 from specialistly_stripe.settings import StripeSettings
@@ -25,12 +27,12 @@ def settings_class() -> type[BaseSettings]:
 
 @hookimpl
 def document_models() -> Sequence[type[Document]]:
-    return [StripeEvent, StripePayment, LedgerEntry]
+    return [StripeEvent, StripePayment, LedgerEntry, StripeAccount]
 
 
 @hookimpl
 def graphql_contribution() -> GraphQLContribution:
-    return GraphQLContribution(query=Query)
+    return GraphQLContribution(query=Query, mutation=Mutation)
 
 
 @hookimpl

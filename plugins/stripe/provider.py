@@ -7,58 +7,14 @@ needs nothing of a hosted page but the payment.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import stripe
 
-from specialistly.providers import PaymentRequest, PaymentSession, ProviderError, RefundRequest
-from specialistly_stripe import records
+from specialistly.providers import PaymentRequest, PaymentSession, RefundRequest
+from specialistly_stripe import connect, records
+from specialistly_stripe.client import failure, stripe_client
 from specialistly_stripe.settings import StripeSettings
-
-# Errors that another try may get past; the others (bad key, bad request) will not.
-_TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
-
-
-def _failure(exc: stripe.StripeError) -> ProviderError:
-    # The message says what went wrong without the request (which can hold the customer's email).
-    kind = type(exc).__name__
-    return ProviderError(
-        f"Stripe refused the request ({kind}, {exc.code or 'no code'})",
-        transient=isinstance(exc, _TRANSIENT),
-    )
-
-
-class _HTTPXClient(stripe.HTTPXClient):
-    """stripe's httpx client, sending the encoded form as ``content``: it passes it as
-    ``data``, which httpx deprecates for raw bytes (a DeprecationWarning on every call)."""
-
-    def _get_request_args_kwargs(  # type: ignore[no-untyped-def]
-        self, method: str, url: str, headers: Any, post_data
-    ) -> Any:
-        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
-        if isinstance(kwargs.get("data"), bytes | str):
-            kwargs["content"] = kwargs.pop("data")
-        return args, kwargs
-
-
-@asynccontextmanager
-async def stripe_client(settings: StripeSettings) -> AsyncIterator[stripe.StripeClient]:
-    """A client for one task, its connections closed after it (none outlives its loop)."""
-    if settings.secret_key is None:
-        raise ProviderError("Stripe is not configured (no secret key)", transient=False)
-    base: Any = {"api": settings.api_base} if settings.api_base else None
-    http = _HTTPXClient(timeout=settings.timeout)
-    try:
-        yield stripe.StripeClient(
-            settings.secret_key.get_secret_value(),
-            base_addresses=base,
-            http_client=http,
-            max_network_retries=1,
-        )
-    finally:
-        await http.close_async()  # type: ignore[no-untyped-call]
 
 
 class StripeProvider:
@@ -77,14 +33,21 @@ class StripeProvider:
             "receipt_email": request.customer_email,
             "metadata": {"booking_id": request.booking_id, "specialist_id": request.specialist_id},
         }
+        account = await connect.account_of(request.specialist_id)
+        destination = account.account_id if account and account.charges_enabled else None
+        if destination:
+            # A destination charge: the specialist's account gets it, less the platform's fee.
+            params["transfer_data"] = {"destination": destination}
+            fee = connect.application_fee(request.amount, self._settings.application_fee_bps)
+            params["application_fee_amount"] = fee
         try:
             async with stripe_client(self._settings) as client:
                 intent = await client.v1.payment_intents.create_async(
                     params, {"idempotency_key": request.idempotency_key}
                 )
         except stripe.StripeError as exc:
-            raise _failure(exc) from exc
-        await records.remember(intent.id, request.booking_id, request.specialist_id)
+            raise failure(exc) from exc
+        await records.remember(intent.id, request.booking_id, request.specialist_id, destination)
         return PaymentSession(
             provider=self.name,
             external_id=intent.id,
@@ -99,10 +62,20 @@ class StripeProvider:
                 await client.v1.payment_intents.cancel_async(external_id)
         except stripe.InvalidRequestError as exc:
             if exc.code != "payment_intent_unexpected_state":
-                raise _failure(exc) from exc
+                raise failure(exc) from exc
             # Already paid (its success is refunded when reported) or already cancelled.
         except stripe.StripeError as exc:
-            raise _failure(exc) from exc
+            raise failure(exc) from exc
+
+    async def payout_problem(self, specialist_id: str) -> str | None:
+        if not self._settings.require_payouts:
+            return None
+        account = await connect.account_of(specialist_id)
+        if account is None:
+            return "Set up payouts (startPayoutOnboarding) before selling paid services."
+        if not account.ready:
+            return "Stripe has not enabled charges and payouts for your account yet."
+        return None
 
     async def refund(self, request: RefundRequest) -> str:
         params: Any = {
@@ -110,11 +83,16 @@ class StripeProvider:
             "amount": request.amount,
             "metadata": {"reason": request.reason},
         }
+        payment = await records.find(intent_id=request.external_id)
+        if payment is not None and payment.destination:
+            # The specialist gives back the refunded share, the platform its share of the fee.
+            params["reverse_transfer"] = True
+            params["refund_application_fee"] = True
         try:
             async with stripe_client(self._settings) as client:
                 refund = await client.v1.refunds.create_async(
                     params, {"idempotency_key": request.idempotency_key}
                 )
         except stripe.StripeError as exc:
-            raise _failure(exc) from exc
+            raise failure(exc) from exc
         return refund.id

@@ -16,9 +16,9 @@ from beanie import PydanticObjectId
 
 from specialistly.core import payments
 from specialistly.core.payments import Outcome
-from specialistly_stripe import records
+from specialistly_stripe import connect, records
+from specialistly_stripe.client import stripe_client
 from specialistly_stripe.ledger import EntryKind, LedgerEntry, record
-from specialistly_stripe.provider import stripe_client
 from specialistly_stripe.records import StripePayment
 from specialistly_stripe.settings import StripeSettings
 
@@ -164,7 +164,31 @@ async def dispute_closed(dispute: dict[str, Any], settings: StripeSettings) -> O
     return await payments.disputed(PydanticObjectId(payment.booking_id), dispute["status"])
 
 
+async def account_updated(account: dict[str, Any], settings: StripeSettings) -> Outcome:
+    known = await connect.account_updated(account)
+    return Outcome.RECORDED if known else Outcome.UNKNOWN
+
+
+async def payout_paid(payout: dict[str, Any], account_id: str | None) -> Outcome:
+    """Money sent from a connected account to its specialist's bank."""
+    account = await connect.StripeAccount.find_one(
+        connect.StripeAccount.account_id == (account_id or "")
+    )
+    if account is None:
+        return Outcome.UNKNOWN
+    entry = LedgerEntry(
+        specialist_id=account.specialist_id,
+        kind=EntryKind.PAYOUT,
+        amount=-int(payout["amount"]),
+        currency=str(payout["currency"]).lower(),
+        stripe_id=payout["id"],
+        occurred_at=_when(payout),
+    )
+    return Outcome.RECORDED if await record(entry) else Outcome.IGNORED
+
+
 REACTIONS: dict[str, Reaction] = {
+    "account.updated": account_updated,
     "payment_intent.succeeded": intent_succeeded,
     "payment_intent.payment_failed": intent_failed,
     "charge.refunded": charge_refunded,
@@ -176,6 +200,8 @@ REACTIONS: dict[str, Reaction] = {
 
 async def handle(event: dict[str, Any], settings: StripeSettings) -> Outcome:
     """Report one event; what it did."""
+    if event["type"] == "payout.paid":  # Connect events name their account
+        return await payout_paid(event["data"]["object"], event.get("account"))
     reaction = REACTIONS.get(event["type"])
     if reaction is None:
         return Outcome.IGNORED

@@ -17,6 +17,7 @@ class StripePayment(Document):
     booking_id: str
     specialist_id: str
     charge_id: str | None = None  # known once it succeeded
+    destination: str | None = None  # the connected account of a destination charge
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:
@@ -27,7 +28,9 @@ class StripePayment(Document):
         ]
 
 
-async def remember(intent_id: str, booking_id: str, specialist_id: str) -> None:
+async def remember(
+    intent_id: str, booking_id: str, specialist_id: str, destination: str | None = None
+) -> None:
     """Note the PaymentIntent of a booking (again, harmlessly, on a retried request)."""
     await StripePayment.get_pymongo_collection().update_one(
         {"intent_id": intent_id},
@@ -36,6 +39,7 @@ async def remember(intent_id: str, booking_id: str, specialist_id: str) -> None:
                 "booking_id": booking_id,
                 "specialist_id": specialist_id,
                 "charge_id": None,
+                "destination": destination,
                 "created_at": utcnow(),
             }
         },

@@ -20,3 +20,12 @@ class StripeSettings(BaseSettings):
     api_base: str | None = None
     # Seconds per call: a booking's time stays claimed while its payment is started.
     timeout: float = Field(20.0, gt=0, le=40)
+
+    # Connect: where Stripe sends a specialist back after onboarding (or when the link
+    # expired); unset, the platform's public URL.
+    connect_return_url: str | None = None
+    connect_refresh_url: str | None = None
+    # The platform's fee on each destination charge, in hundredths of a percent.
+    application_fee_bps: int = Field(1000, ge=0, le=10_000)
+    # Whether a paid service may go on sale only once its specialist can take payouts.
+    require_payouts: bool = True

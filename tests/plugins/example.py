@@ -79,6 +79,9 @@ class ExamplePayment:
     async def cancel_payment(self, external_id: str) -> None:
         """Nothing to stop: this provider never collects anything."""
 
+    async def payout_problem(self, specialist_id: str) -> str | None:
+        return None
+
     async def refund(self, request: RefundRequest) -> str:
         return f"re_{request.external_id}_{request.amount}"
 
