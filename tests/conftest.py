@@ -20,7 +20,7 @@ from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 from tests.client import GraphQLClient
 from tests.processes import Process, free_port
-from tests.stripe_events import STRIPE_WEBHOOK_SECRET
+from tests.stripe_events import STRIPE_CONNECT_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
 
 
 def _services_env() -> dict[str, str]:
@@ -53,6 +53,7 @@ def test_env() -> dict[str, str]:
         "SPECIALISTLY_STRIPE_SECRET_KEY": "sk_test_specialistly",
         "SPECIALISTLY_STRIPE_PUBLISHABLE_KEY": "pk_test_specialistly",
         "SPECIALISTLY_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "SPECIALISTLY_STRIPE_CONNECT_WEBHOOK_SECRET": STRIPE_CONNECT_WEBHOOK_SECRET,
         # Paid services go on sale without Connect onboarding here; the gate has its own tests.
         "SPECIALISTLY_STRIPE_REQUIRE_PAYOUTS": "false",
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 STRIPE_WEBHOOK_SECRET = "whsec_test_specialistly"
+STRIPE_CONNECT_WEBHOOK_SECRET = "whsec_test_specialistly_connect"
 _FIXTURES: dict[str, Any] = json.loads((Path(__file__).parent / "stripe_fixtures.json").read_text())
 
 

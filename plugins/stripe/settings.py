@@ -14,6 +14,8 @@ class StripeSettings(BaseSettings):
     publishable_key: str | None = None
     # The signing secret of the webhook endpoint (whsec_...); unset, every delivery is refused.
     webhook_secret: SecretStr | None = None
+    # The signing secret of the Connect webhook endpoint (events of specialists' accounts).
+    connect_webhook_secret: SecretStr | None = None
     # Oldest signature timestamp accepted, in seconds; Stripe's libraries use 300 (never 0).
     webhook_tolerance: int = Field(300, ge=1)
     # Another address for Stripe's API (stripe-mock in tests and development).

@@ -69,19 +69,34 @@ async def _stored(event: dict[str, Any]) -> StripeEvent:
         return found
 
 
+def _verify(text: str, header: str | None, secrets: list[str], tolerance: int) -> None:
+    """Pass if the delivery is signed with any of the endpoints' secrets (the account's
+    endpoint and the Connect endpoint each have their own), within the tolerance."""
+    problem: stripe.SignatureVerificationError | None = None
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, header, secret, tolerance)
+        except stripe.SignatureVerificationError as exc:
+            problem = exc
+        else:
+            return
+    assert problem is not None
+    raise problem
+
+
 def endpoint(settings: StripeSettings) -> Any:
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    given = (settings.webhook_secret, settings.connect_webhook_secret)
+    secrets = [secret.get_secret_value() for secret in given if secret is not None]
 
     async def receive(request: Request) -> Response:
         payload = await request.body()
-        if secret is None:
+        if not secrets:
             log.error("refused a Stripe webhook delivery: no webhook secret is configured")
             return JSONResponse({"error": "invalid signature or payload"}, status_code=400)
         try:
             text = payload.decode("utf-8")
-            stripe.WebhookSignature.verify_header(
-                text, request.headers.get("stripe-signature"), secret, settings.webhook_tolerance
-            )
+            header = request.headers.get("stripe-signature")
+            _verify(text, header, secrets, settings.webhook_tolerance)
             event = json.loads(text)
             if not isinstance(event["data"]["object"], dict) or not event["id"]:
                 raise ValueError("not an event")

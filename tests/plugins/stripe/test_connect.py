@@ -22,7 +22,7 @@ from specialistly_stripe.settings import StripeSettings
 from specialistly_stripe.webhooks import PATH
 from tests.client import GraphQLClient, register, user_id
 from tests.factories import make_service, make_user
-from tests.stripe_events import delivery, event, fixture
+from tests.stripe_events import STRIPE_CONNECT_WEBHOOK_SECRET, delivery, event, fixture
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -41,8 +41,8 @@ def stripe_settings(**changes: Any) -> StripeSettings:
     return StripeSettings(**values)
 
 
-async def deliver(api_url: str, body: dict[str, Any]) -> dict[str, Any]:
-    raw, headers = delivery(body)
+async def deliver(api_url: str, body: dict[str, Any], **sign_args: Any) -> dict[str, Any]:
+    raw, headers = delivery(body, **sign_args)
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         answer = await http.post(PATH, content=raw, headers=headers)
     assert answer.status_code == 200, answer.text
@@ -165,7 +165,9 @@ async def test_a_payout_enters_the_ledger_apart_from_earnings(api_url: str) -> N
     }
     paid = event("payout.paid", payout)
     paid["account"] = account.account_id
-    assert (await deliver(api_url, paid))["outcome"] == "recorded"
+    # Signed by the Connect endpoint's own secret, as Stripe signs connected accounts' events.
+    connect_signed = await deliver(api_url, paid, secret=STRIPE_CONNECT_WEBHOOK_SECRET)
+    assert connect_signed["outcome"] == "recorded"
     assert (await deliver(api_url, paid))["outcome"] == "duplicate"
     [summary] = await ledger.summary(specialist, None, None)
     assert (summary.currency, summary.payouts, summary.net) == ("kwd", 12_345, 0)
