@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -192,3 +193,24 @@ async def test_an_event_of_an_unknown_payment_writes_no_entry(runtime: Runtime) 
     stranger = fixture("charge", id=f"ch_{secrets.token_hex(6)}", payment_intent="pi_nobody")
     assert await reactions.handle(event("charge.refunded", stranger), NO_API) == "unknown"
     assert await LedgerEntry.find(LedgerEntry.stripe_id == stranger["id"]).count() == 0
+
+
+async def test_a_period_counts_the_entries_that_occurred_in_it(runtime: Runtime) -> None:
+    specialist = str(PydanticObjectId())
+    days = [datetime(2030, 1, d, 12, tzinfo=UTC) for d in (1, 2, 3)]
+    for i, day in enumerate(days):
+        await ledger.record(
+            LedgerEntry(
+                specialist_id=specialist,
+                kind=EntryKind.CHARGE,
+                amount=100 * (i + 1),
+                currency="eur",
+                stripe_id=f"ch_{secrets.token_hex(6)}",
+                occurred_at=day,
+            )
+        )
+    [middle] = await ledger.summary(specialist, days[1], days[2])
+    assert (middle.gross, middle.entries) == (200, 1)
+    [from_second] = await ledger.summary(specialist, days[1], None)
+    assert from_second.gross == 500
+    assert await ledger.summary(specialist, None, days[0]) == []
