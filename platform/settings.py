@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # None: on everywhere except in production.
     graphql_introspection: bool | None = None
 
+    # Bearer token a scrape of /metrics must carry; unset: metrics are open in development
+    # and test (loopback only) and off in production.
+    metrics_token: SecretStr | None = None
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.access_token_ttl > timedelta(hours=24):
@@ -90,6 +94,8 @@ class Settings(BaseSettings):
                 self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
         elif len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("SPECIALISTLY_JWT_SECRET must be at least 32 characters")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 16:
+            raise ValueError("SPECIALISTLY_METRICS_TOKEN must be at least 16 characters")
         if self.login_free_attempts < 1:
             raise ValueError("login_free_attempts must be at least 1")
         return self
