@@ -83,19 +83,36 @@ async def ready_to_host(provider: VideoProvider, specialist_id: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class PaymentRequest:
+    """What a payment provider needs to collect the price of one booking."""
+
     booking_id: str
-    amount: int  # minor units
+    specialist_id: str
+    amount: int  # minor units of currency, never a float
     currency: str  # ISO 4217, lower case
     customer_email: str
     description: str
+    # Derived from the booking: the provider must never charge twice for one key.
+    idempotency_key: str
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentSession:
+    """A payment as the provider started it: what a client needs to pay, and no secret."""
+
     provider: str
     external_id: str
-    client_secret: str | None
+    client_secret: str | None  # the customer's client pays with it; shown to the customer only
     status: str
+    publishable_key: str | None = None  # the key the client's payment form is set up with
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    external_id: str  # the payment's
+    amount: int  # minor units
+    reason: str
+    # One per booking and reason: asking again refunds nothing more.
+    idempotency_key: str
 
 
 @runtime_checkable
@@ -104,11 +121,23 @@ class PaymentProvider(Protocol):
     display_name: str
 
     async def create_payment(self, request: PaymentRequest) -> PaymentSession:
-        """Start collecting a payment; idempotent per ``request.booking_id``."""
+        """Start collecting a payment; the same ``request.idempotency_key`` again returns
+        the same payment. The provider reports its outcome later (webhooks) through
+        :mod:`specialistly.core.payments`."""
         ...
 
-    async def refund(self, payment: PaymentSession, amount: int) -> str:
-        """Refund ``amount`` minor units of the payment; returns the provider's refund id."""
+    async def cancel_payment(self, external_id: str) -> None:
+        """Stop waiting for a payment; one already settled (paid or cancelled) is left as
+        it is, and a payment that arrives anyway is refunded when it is reported."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> str:
+        """Refund ``request.amount`` of the payment; returns the provider's refund id."""
+        ...
+
+    async def payout_problem(self, specialist_id: str) -> str | None:
+        """Why the specialist cannot be paid through this provider yet (None if they can):
+        a paid service stays off sale until then."""
         ...
 
 

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     event_retry_delay: timedelta = timedelta(seconds=30)
     payment_hold: timedelta = timedelta(minutes=15)
     meeting_deadline: timedelta = timedelta(minutes=30)
+    payment_provider: str = "stripe"
 
     # No default: a published default would let anyone sign tokens. `specialistly dev` keeps
     # a random one in its run directory; tests get a random one per process.

@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import pytest
 import pytest_asyncio
 
+from specialistly.plugin_system.manager import PluginManager, create_plugin_manager
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 from tests.client import GraphQLClient
 from tests.processes import Process, free_port
+from tests.stripe_events import STRIPE_CONNECT_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
 
 
 def _services_env() -> dict[str, str]:
@@ -45,24 +48,45 @@ def test_env() -> dict[str, str]:
         "SPECIALISTLY_PLUGINS_EXTRA": '["tests.plugins.example"]',
         # The tests pose as many client addresses (tests/client.py) through this proxy.
         "SPECIALISTLY_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
+        # Paid bookings pay through stripe-mock, started by `scripts/services`.
+        "SPECIALISTLY_STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+        "SPECIALISTLY_STRIPE_SECRET_KEY": "sk_test_specialistly",
+        "SPECIALISTLY_STRIPE_PUBLISHABLE_KEY": "pk_test_specialistly",
+        "SPECIALISTLY_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "SPECIALISTLY_STRIPE_CONNECT_WEBHOOK_SECRET": STRIPE_CONNECT_WEBHOOK_SECRET,
+        # Paid services go on sale without Connect onboarding here; the gate has its own tests.
+        "SPECIALISTLY_STRIPE_REQUIRE_PAYOUTS": "false",
     }
 
 
-@pytest.fixture(scope="session")
-def settings(test_env: dict[str, str]) -> Settings:
-    """The settings the session's processes read from `test_env`."""
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
     saved = dict(os.environ)
-    os.environ.update(test_env)
+    os.environ.update(env)
     try:
-        return Settings()
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
 
 
+@pytest.fixture(scope="session")
+def settings(test_env: dict[str, str]) -> Settings:
+    """The settings the session's processes read from `test_env`."""
+    with _environment(test_env):
+        return Settings()
+
+
+@pytest.fixture(scope="session")
+def plugins(test_env: dict[str, str], settings: Settings) -> PluginManager:
+    """The plugins with the settings they read from `test_env`."""
+    with _environment(test_env):
+        return create_plugin_manager(settings)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    rt = await start_runtime(settings)
+async def runtime(settings: Settings, plugins: PluginManager) -> AsyncIterator[Runtime]:
+    rt = await start_runtime(settings, plugins)
     try:
         yield rt
     finally:

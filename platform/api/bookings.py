@@ -18,6 +18,7 @@ from specialistly.api.context import Context
 from specialistly.api.errors import UserError
 from specialistly.api.local_times import LocalDateTimeType
 from specialistly.api.pagination import Connection, paginate
+from specialistly.api.payments import PaymentType
 from specialistly.api.services import node_id
 from specialistly.core import booking_changes, bookings, reservations
 from specialistly.core.bookings import Booking, BookingStatus
@@ -25,6 +26,7 @@ from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.services import Service
 from specialistly.core.users import Role, User
 from specialistly.features import meetings
+from specialistly.features.payments import payment_starter
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
 if TYPE_CHECKING:
@@ -122,6 +124,11 @@ class BookingType(relay.Node):
             _host_url=meeting.host_url,
             _parties=parties,
         )
+
+    @strawberry.field(description="The payment of a paid booking; null for a free one.")
+    def payment(self) -> PaymentType | None:
+        payment = self._doc.payment
+        return PaymentType.of(payment, self._doc.customer_id) if payment else None
 
     @classmethod
     def of(cls, b: Booking) -> BookingType:
@@ -343,7 +350,10 @@ class Mutation:
         )
         customer = await ctx.require_user()
         booking = await reservations.create_booking(
-            customer, request, payment_hold=ctx.runtime.settings.payment_hold
+            customer,
+            request,
+            payment_hold=ctx.runtime.settings.payment_hold,
+            start_payment=payment_starter(ctx.runtime, customer),
         )
         return BookingPayload(booking=BookingType.of(booking))
 

@@ -18,6 +18,7 @@ from specialistly.core import catalog
 from specialistly.core.catalog import ServiceFields
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role, User
+from specialistly.features.payments import payout_problem
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 
 if TYPE_CHECKING:
@@ -250,8 +251,12 @@ class Mutation:
     async def publish_service(
         self, info: Info[Context, None], id: relay.GlobalID
     ) -> ServicePayload:
+        problem = payout_problem(info.context.runtime)
         return await _as_specialist(
-            info, lambda user: catalog.publish_service(user, node_id(id, "Service"))
+            info,
+            lambda user: catalog.publish_service(
+                user, node_id(id, "Service"), payout_problem=problem
+            ),
         )
 
     @strawberry.mutation(description="Take the service off sale for good; its bookings keep it.")

@@ -35,6 +35,9 @@ MAX_REASON = 500
 
 
 async def _policy(booking: Booking) -> CancellationPolicy:
+    """The policy the booking was made under (the service's, for older bookings)."""
+    if booking.policy is not None:
+        return booking.policy
     service = await Service.get(booking.service_id)
     return service.policy if service else CancellationPolicy()
 

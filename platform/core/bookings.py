@@ -70,6 +70,38 @@ class MeetingInfo(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class PaymentStatus(StrEnum):
+    PENDING = "pending"  # waiting for the customer to pay
+    FAILED = "failed"  # the last attempt failed; the customer may try again within the hold
+    SUCCEEDED = "succeeded"
+    CANCELLED = "cancelled"  # the booking stopped waiting for it
+
+
+class PaymentRefund(BaseModel):
+    amount: int  # minor units
+    external_id: str  # the provider's refund id
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BookingPayment(BaseModel):
+    """The payment of a paid booking, as its provider started it."""
+
+    provider: str
+    external_id: str
+    amount: int  # minor units of currency
+    currency: str
+    status: PaymentStatus = PaymentStatus.PENDING
+    client_secret: str | None = None  # what the customer's client pays with
+    publishable_key: str | None = None
+    failure: str | None = None  # why the last attempt failed
+    refunds: dict[str, PaymentRefund] = {}  # by reason: one refund per booking and reason
+    dispute: str | None = None  # the status of a dispute the customer opened, if any
+
+    @property
+    def refunded(self) -> int:
+        return sum(refund.amount for refund in self.refunds.values())
+
+
 class Booking(Document):
     customer_id: PydanticObjectId
     specialist_id: PydanticObjectId
@@ -91,6 +123,9 @@ class Booking(Document):
     # booking by an indexed equality (see `meeting_ref`).
     meeting_ref: str | None = None
     meeting_error: str | None = None
+    payment: BookingPayment | None = None
+    # The service's policy when the booking was made: later edits do not change it.
+    policy: CancellationPolicy | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     cancelled_by: str | None = None  # "customer", "specialist" or "admin"

@@ -6,7 +6,7 @@ so a payload's errors always describe an unchanged database.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypedDict
 
 from beanie import PydanticObjectId
@@ -122,9 +122,16 @@ async def update_service(
     return service
 
 
-async def publish_service(user: User, service_id: str) -> Service:
-    """Put a draft on sale; an archived service stays off sale (ARCHIVED), and at most
-    `MAX_ON_SALE` are on sale at once (TOO_MANY_ON_SALE)."""
+# Why a specialist cannot be paid yet (None if they can), asked of the payment provider.
+PayoutProblem = Callable[[PydanticObjectId], Awaitable[str | None]]
+
+
+async def publish_service(
+    user: User, service_id: str, *, payout_problem: PayoutProblem | None = None
+) -> Service:
+    """Put a draft on sale; an archived service stays off sale (ARCHIVED), at most
+    `MAX_ON_SALE` are on sale at once (TOO_MANY_ON_SALE), and a paid one waits until its
+    specialist can be paid (PAYOUTS_NOT_READY)."""
     service = await owned_service(user, service_id)
     if service.status != ServiceStatus.PUBLISHED:
         on_sale = await Service.find(  # one mapping: Beanie would join two under `$and`
@@ -136,6 +143,10 @@ async def publish_service(user: User, service_id: str) -> Service:
                 f"At most {MAX_ON_SALE} services can be on sale at once; archive one first.",
                 "id",
             )
+        if service.requires_payment and payout_problem is not None:
+            problem = await payout_problem(service.specialist_id)
+            if problem:
+                raise DomainError.of(ErrorCode.PAYOUTS_NOT_READY, problem, "id")
     return await _set_status(user, service_id, ServiceStatus.PUBLISHED)
 
 

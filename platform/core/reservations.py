@@ -7,6 +7,7 @@ grid, inside the specialist's hours, and within the service's booking limits.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from specialistly.core import busy, catalog, claims, events, schedule, slots, va
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import (
     Booking,
+    BookingPayment,
     BookingStatus,
     booking_collection,
     booking_event,
@@ -100,6 +102,10 @@ def quota_limits(service: Service, start: datetime, timezone: str) -> list[tuple
 
 # --------------------------------------------------------------------------- create
 
+# Starts the payment of a booking still RESERVING (its time claimed); raising leaves no
+# booking behind and the time free.
+StartPayment = Callable[[Booking], Awaitable[BookingPayment]]
+
 
 @dataclass(frozen=True)
 class BookingRequest:
@@ -124,12 +130,15 @@ async def create_booking(
     request: BookingRequest,
     *,
     payment_hold: timedelta,
+    start_payment: StartPayment | None = None,
     now: datetime | None = None,
 ) -> Booking:
     """Reserve a slot for the customer: PENDING_PAYMENT for a paid service, else CONFIRMED.
 
-    The same idempotency key again returns the booking it made; a request arriving while
-    the first is still running waits for it.
+    A paid service's payment is started by `start_payment` once the time is claimed; when
+    it fails, the booking is not made and the time is free again. The same idempotency key
+    again returns the booking it made; a request arriving while the first is still running
+    waits for it.
     """
     now = now or utcnow()
     key = _idempotency_key(request.idempotency_key)
@@ -138,7 +147,9 @@ async def create_booking(
         if existing is None:
             checked = await _check_request(customer, request, now)
             try:
-                return await _reserve(customer, request, key, checked, now, payment_hold)
+                return await _reserve(
+                    customer, request, key, checked, now, payment_hold, start_payment
+                )
             except DuplicateKeyError:
                 existing = await Booking.find_one(
                     {"customer_id": customer.id, "idempotency_key": key}
@@ -191,6 +202,7 @@ async def _reserve(
     checked: _Checked,
     now: datetime,
     payment_hold: timedelta,
+    start_payment: StartPayment | None,
 ) -> Booking:
     service, start = checked.service, checked.start
     claim = slots.claim_interval(start, slot_policy(service, request.duration_minutes))
@@ -209,6 +221,7 @@ async def _reserve(
         status=BookingStatus.RESERVING,
         idempotency_key=key,
         video_provider=service.video_provider,
+        policy=service.policy,
         created_at=now,
         updated_at=now,
     )
@@ -226,11 +239,25 @@ async def _reserve(
         await booking_collection().delete_one({"_id": booking.id})
         raise
     hold = now + payment_hold if service.requires_payment else None
-    return await _settle(booking.id, places, now, hold)
+    payment = None
+    if hold is not None and start_payment is not None:
+        try:
+            payment = await start_payment(booking)
+        except BaseException:
+            # A calendar too busy to release now leaves the reservation to the sweeper.
+            if await claims.release(booking.id, booking.specialist_id):
+                await booking_collection().delete_one({"_id": booking.id})
+            await claims.release_places(places)
+            raise
+    return await _settle(booking.id, places, now, hold, payment)
 
 
 async def _settle(
-    booking_id: PydanticObjectId, places: list[str], now: datetime, hold: datetime | None
+    booking_id: PydanticObjectId,
+    places: list[str],
+    now: datetime,
+    hold: datetime | None,
+    payment: BookingPayment | None = None,
 ) -> Booking:
     """RESERVING -> CONFIRMED or PENDING_PAYMENT, with its events, in one update."""
     async with booking_lock(booking_id):
@@ -245,7 +272,15 @@ async def _settle(
         to = BookingStatus.PENDING_PAYMENT if hold else BookingStatus.CONFIRMED
         if to == BookingStatus.CONFIRMED:
             outbox.append(booking_event(events.BOOKING_CONFIRMED, booking))
-        return await transition(booking, to, now, outbox, hold_expires_at=hold, quota_places=places)
+        return await transition(
+            booking,
+            to,
+            now,
+            outbox,
+            hold_expires_at=hold,
+            quota_places=places,
+            payment=payment.model_dump() if payment else None,
+        )
 
 
 def _summary(booking: Booking) -> dict[str, Any]:

@@ -32,6 +32,7 @@ DEFAULT_PLUGINS = {
     "marketplace": "specialistly.api.marketplace",
     "bookings": "specialistly.api.bookings",
     "meetings": "specialistly.features.meetings",
+    "payments": "specialistly.features.payments",
     "notifications": "specialistly.features.notifications",
     "lifecycle-events": "specialistly.api.notifications",
 }

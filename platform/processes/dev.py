@@ -74,6 +74,7 @@ def run_dev(settings: Settings, host: str, port: int) -> int:
         # The API (built by uvicorn's factory) and the worker read it from the environment.
         os.environ["SPECIALISTLY_JWT_SECRET"] = secret
         settings = settings.model_copy(update={"jwt_secret": SecretStr(secret)})
+    _stripe_mock_unless_configured()
     try:
         logins = asyncio.run(_seed(settings))
     except KeyboardInterrupt:
@@ -88,6 +89,22 @@ def run_dev(settings: Settings, host: str, port: int) -> int:
     finally:
         _stop(worker)
     return 0
+
+
+def _stripe_mock_unless_configured() -> None:
+    """Without Stripe keys, paid bookings pay through the local stripe-mock of
+    scripts/services (the API, the worker and the seeding read these)."""
+    if os.environ.get("SPECIALISTLY_STRIPE_SECRET_KEY"):
+        return
+    mock = os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:12111")
+    os.environ.update(
+        {
+            "SPECIALISTLY_STRIPE_SECRET_KEY": "sk_test_development",
+            "SPECIALISTLY_STRIPE_PUBLISHABLE_KEY": "pk_test_development",
+            "SPECIALISTLY_STRIPE_API_BASE": mock,
+            "SPECIALISTLY_STRIPE_REQUIRE_PAYOUTS": "false",
+        }
+    )
 
 
 def _print_banner(host: str, port: int, logins: list[str]) -> None:

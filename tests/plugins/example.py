@@ -22,6 +22,7 @@ from specialistly.providers import (
     MeetingRequest,
     PaymentRequest,
     PaymentSession,
+    RefundRequest,
 )
 from specialistly.runtime import Runtime
 
@@ -75,8 +76,14 @@ class ExamplePayment:
     async def create_payment(self, request: PaymentRequest) -> PaymentSession:
         return PaymentSession(self.name, f"pay_{request.booking_id}", "secret", "pending")
 
-    async def refund(self, payment: PaymentSession, amount: int) -> str:
-        return f"re_{payment.external_id}_{amount}"
+    async def cancel_payment(self, external_id: str) -> None:
+        """Nothing to stop: this provider never collects anything."""
+
+    async def payout_problem(self, specialist_id: str) -> str | None:
+        return None
+
+    async def refund(self, request: RefundRequest) -> str:
+        return f"re_{request.external_id}_{request.amount}"
 
 
 class ExampleEmail:
