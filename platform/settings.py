@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -77,6 +78,16 @@ class Settings(BaseSettings):
     graphql_max_cost: int = Field(60_000, ge=1)
     # None: on everywhere except in production.
     graphql_introspection: bool | None = None
+
+    # Email: which provider sends, from whom, and the brand the messages carry.
+    email_provider: str = "smtp"
+    email_sender: str = "Specialistly <no-reply@specialistly.localhost>"
+    email_templates_dir: Path | None = None
+    brand_name: str = "Specialistly"
+    brand_logo_url: str | None = None
+    brand_color: str = Field("#2f5bea", pattern=r"^#[0-9a-fA-F]{6}$")
+    support_email: str = "support@specialistly.localhost"
+    frontend_url: str = "http://127.0.0.1:3000"
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

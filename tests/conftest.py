@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import pytest
 import pytest_asyncio
@@ -17,6 +18,7 @@ import pytest_asyncio
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 from tests.client import GraphQLClient
+from tests.mail import MailSink, SmtpServer
 from tests.processes import Process, free_port
 
 
@@ -31,7 +33,32 @@ def _services_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def test_env() -> dict[str, str]:
+def smtp_server() -> Iterator[SmtpServer]:
+    """The session's SMTP server: every email the platform sends in the tests lands here."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: SmtpServer) -> MailSink:
+    return smtp_server.sink
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """`env` in os.environ inside the block (plugins read their settings from it)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def test_env(smtp_server: SmtpServer) -> dict[str, str]:
     """The environment of this session's API and worker processes."""
     name = f"test_{secrets.token_hex(5)}"
     return {
@@ -45,24 +72,22 @@ def test_env() -> dict[str, str]:
         "SPECIALISTLY_PLUGINS_EXTRA": '["tests.plugins.example"]',
         # The tests pose as many client addresses (tests/client.py) through this proxy.
         "SPECIALISTLY_FORWARDED_ALLOW_IPS": '["127.0.0.1"]',
+        "SPECIALISTLY_SMTP_HOST": "127.0.0.1",
+        "SPECIALISTLY_SMTP_PORT": str(smtp_server.port),
     }
 
 
 @pytest.fixture(scope="session")
 def settings(test_env: dict[str, str]) -> Settings:
     """The settings the session's processes read from `test_env`."""
-    saved = dict(os.environ)
-    os.environ.update(test_env)
-    try:
+    with environment(test_env):
         return Settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    rt = await start_runtime(settings)
+async def runtime(settings: Settings, test_env: dict[str, str]) -> AsyncIterator[Runtime]:
+    with environment(test_env):
+        rt = await start_runtime(settings)
     try:
         yield rt
     finally:

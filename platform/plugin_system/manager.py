@@ -33,6 +33,8 @@ DEFAULT_PLUGINS = {
     "bookings": "specialistly.api.bookings",
     "meetings": "specialistly.features.meetings",
     "notifications": "specialistly.features.notifications",
+    "smtp": "specialistly.features.smtp",
+    "mail": "specialistly.features.mail",
     "lifecycle-events": "specialistly.api.notifications",
 }
 
