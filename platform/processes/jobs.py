@@ -12,6 +12,7 @@ from datetime import timedelta
 from specialistly.core import sweeps
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, documents_with_outbox, due_events, with_outbox
+from specialistly.features import reminders
 from specialistly.infra import db
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
@@ -47,3 +48,8 @@ async def sweep_bookings(runtime: Runtime) -> None:
     await sweeps.expire_holds(now)
     await sweeps.complete_past(now)
     await sweeps.release_abandoned(now)
+
+
+async def sweep_reminders(runtime: Runtime) -> None:
+    """Send the booking reminders that are due."""
+    await reminders.send_due(runtime, utcnow())

@@ -64,7 +64,11 @@ def bootstrap(settings: Settings) -> WorkerParts:
         return name
 
     declare(jobs.dispatch_event)
-    periodic = (declare(jobs.sweep_events), declare(jobs.sweep_bookings))
+    periodic = (
+        declare(jobs.sweep_events),
+        declare(jobs.sweep_bookings),
+        declare(jobs.sweep_reminders),
+    )
     return WorkerParts(broker=broker, periodic=periodic)
 
 

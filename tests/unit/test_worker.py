@@ -11,8 +11,13 @@ from specialistly.settings import Settings
 def test_bootstrap_declares_every_actor_on_its_own_broker(settings: Settings) -> None:
     first, second = bootstrap(settings), bootstrap(settings)
     try:
-        assert first.actor_names() == ["dispatch_event", "sweep_bookings", "sweep_events"]
-        assert first.periodic == ("sweep_events", "sweep_bookings")
+        assert first.actor_names() == [
+            "dispatch_event",
+            "sweep_bookings",
+            "sweep_events",
+            "sweep_reminders",
+        ]
+        assert first.periodic == ("sweep_events", "sweep_bookings", "sweep_reminders")
         # Nothing is registered on import or kept in a module: each bootstrap stands alone.
         assert second.broker is not first.broker
         assert second.actor_names() == first.actor_names()
