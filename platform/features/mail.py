@@ -27,7 +27,7 @@ from specialistly.core import events
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.events import Event
 from specialistly.core.users import User
-from specialistly.features import outgoing
+from specialistly.features import deliveries, outgoing
 from specialistly.features.booking_mail import BookingFacts, booking_facts, invitation
 from specialistly.features.email_templates import EmailTemplates
 from specialistly.features.invites import attachment
@@ -37,6 +37,9 @@ from specialistly.runtime import Runtime
 from specialistly.settings import Settings
 
 log = logging.getLogger("specialistly.features.mail")
+
+# Emails a recipient can do without: not sent to a suppressed address.
+NON_ESSENTIAL = frozenset({"review_request", "reminder_customer", "reminder_specialist"})
 
 RECORDING_READY = "recording.ready"
 MEETING_PENDING = "meeting.pending"
@@ -94,7 +97,7 @@ def templates(settings: Settings) -> EmailTemplates:
 
 @hookimpl
 def document_models() -> Sequence[type[Document]]:
-    return [outgoing.OutgoingEmail]
+    return [outgoing.OutgoingEmail, deliveries.EmailSuppression]
 
 
 @hookimpl
@@ -149,8 +152,11 @@ async def _send_one(want: Wanted, facts: BookingFacts, event: Event, runtime: Ru
 
 
 async def deliver(draft: outgoing.Draft, runtime: Runtime) -> outgoing.OutgoingEmail:
-    """Record the draft and send it through the deployment's email provider."""
+    """Record the draft and send it through the deployment's email provider; a
+    non-essential one to an address that bounced or reported spam is not sent."""
     recorded = await outgoing.record(draft)
+    if draft.template in NON_ESSENTIAL and await deliveries.is_suppressed(draft.to):
+        return await outgoing.suppress(recorded)
     provider = runtime.providers.email[runtime.settings.email_provider]
     return await outgoing.send(recorded, provider, runtime.settings.email_sender)
 

@@ -37,6 +37,23 @@ class EmailStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # refused for good by the provider
+    SUPPRESSED = "suppressed"  # not sent: the address bounced or reported spam
+
+
+class Delivery(StrEnum):
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"  # for good: the address does not take mail
+    BLOCKED = "blocked"  # refused this time
+    DROPPED = "dropped"
+    SPAM_REPORT = "spam_report"
+
+
+class DeliveryReport(BaseModel):
+    key: str  # the provider's id of the report; a report seen twice is recorded once
+    status: Delivery
+    at: datetime
+    reason: str | None = None
 
 
 class StoredAttachment(BaseModel):
@@ -64,6 +81,9 @@ class OutgoingEmail(Document):
     last_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # What the provider reported since (see features/deliveries.py): the latest, and all.
+    delivery: Delivery | None = None
+    deliveries: list[DeliveryReport] = []
 
     class Settings:
         name = "emails"
@@ -71,6 +91,7 @@ class OutgoingEmail(Document):
             IndexModel([("key", ASCENDING)], unique=True),
             IndexModel([("booking_id", ASCENDING)]),
             IndexModel([("to", ASCENDING)]),
+            IndexModel([("provider_message_id", ASCENDING)]),
         ]
 
 
@@ -151,6 +172,13 @@ async def send(
         lease_until=None,
         last_error=None,
     )
+
+
+async def suppress(email: OutgoingEmail) -> OutgoingEmail:
+    """Mark a recorded email as not to be sent (its address is suppressed)."""
+    if email.status != EmailStatus.PENDING:
+        return email
+    return await _set(email, status=EmailStatus.SUPPRESSED)
 
 
 async def _set(email: OutgoingEmail, **changes: object) -> OutgoingEmail:

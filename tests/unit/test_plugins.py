@@ -58,7 +58,7 @@ def test_builtin_entry_point_and_extra_plugins_load() -> None:
     providers = pm.providers()
     assert providers.video.names() == ["example-video", "jitsi"]
     assert providers.payment.names() == ["example-payment"]
-    assert providers.email.names() == ["example-email", "smtp"]
+    assert providers.email.names() == ["example-email", "sendgrid", "smtp"]
 
 
 def test_a_plugin_can_be_disabled_by_setting() -> None:
@@ -211,7 +211,7 @@ def test_each_plugins_settings_are_kept_by_name_and_class(monkeypatch: pytest.Mo
     example = pm.plugin_settings.of(ExampleSettings)
     assert example.greeting == "hi"
     assert pm.plugin_settings[EXAMPLE] is example
-    assert set(pm.plugin_settings) == {"jitsi", "smtp", EXAMPLE}
+    assert set(pm.plugin_settings) == {"jitsi", "sendgrid", "smtp", EXAMPLE}
     with pytest.raises(LookupError, match="no plugin has the settings class JitsiSettings"):
         PluginSettings().of(JitsiSettings)
 
