@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     brand_color: str = Field("#2f5bea", pattern=r"^#[0-9a-fA-F]{6}$")
     support_email: str = "support@specialistly.localhost"
     frontend_url: str = "http://127.0.0.1:3000"
+    # How long a sender has to finish an email before another may send it (after a crash).
+    email_send_lease: timedelta = Field(timedelta(minutes=2), gt=timedelta(0))
     reminder_customer_before: timedelta = Field(timedelta(hours=24), gt=timedelta(0))
     reminder_specialist_before: timedelta = Field(timedelta(hours=2), gt=timedelta(0))
 

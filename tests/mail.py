@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import ipaddress
@@ -60,10 +61,19 @@ class MailSink:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self.refuse_with: str | None = None
+        # While `accepting` is clear, a message waits for it, then is dropped (its sender is
+        # gone by then); `held` tells that one waits.
+        self.accepting = threading.Event()
+        self.accepting.set()
+        self.held = threading.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.refuse_with is not None:
             return self.refuse_with
+        if not self.accepting.is_set():
+            self.held.set()
+            await asyncio.to_thread(self.accepting.wait, 60)
+            return "451 Dropped"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:

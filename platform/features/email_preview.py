@@ -32,8 +32,9 @@ SAMPLE: dict[str, Any] = {
     "price": "50.00 EUR",
     "reconnect_url": "https://app.example.com/settings/integrations",
     "reminder_before": "24 hours",
-    "unsubscribe_url": "https://api.example.com/email/unsubscribe?token=sample",
 }
+_UNSUBSCRIBE = "https://api.example.com/email/unsubscribe?token=sample"
+_NON_ESSENTIAL = {"reminder_customer", "reminder_specialist", "review_request"}
 
 # Messages to the specialist read better with the specialist as recipient.
 _TO_SPECIALIST = {
@@ -46,6 +47,13 @@ _TO_SPECIALIST = {
 
 
 def sample_values(name: str) -> dict[str, Any]:
+    values = _values(name)
+    if name in _NON_ESSENTIAL:
+        values["unsubscribe_url"] = _UNSUBSCRIBE
+    return values
+
+
+def _values(name: str) -> dict[str, Any]:
     if name in _TO_SPECIALIST:
         return {
             **SAMPLE,

@@ -29,6 +29,13 @@ from specialistly.core.events import Event
 from specialistly.core.users import User
 from specialistly.features import deliveries, outgoing
 from specialistly.features.booking_mail import BookingFacts, booking_facts, invitation
+from specialistly.features.email_preferences import (
+    KIND_OF_TEMPLATE,
+    EmailPreferences,
+    unsubscribe_headers,
+    unsubscribe_url,
+    wants,
+)
 from specialistly.features.email_templates import EmailTemplates
 from specialistly.features.invites import attachment
 from specialistly.hookspecs import hookimpl
@@ -38,8 +45,9 @@ from specialistly.settings import Settings
 
 log = logging.getLogger("specialistly.features.mail")
 
-# Emails a recipient can do without: not sent to a suppressed address.
-NON_ESSENTIAL = frozenset({"review_request", "reminder_customer", "reminder_specialist"})
+# Emails a recipient can do without: they carry an unsubscribe link and are not sent to a
+# user who turned their kind off, nor to an address that bounced or reported spam.
+NON_ESSENTIAL = frozenset(KIND_OF_TEMPLATE)
 
 RECORDING_READY = "recording.ready"
 MEETING_PENDING = "meeting.pending"
@@ -97,7 +105,7 @@ def templates(settings: Settings) -> EmailTemplates:
 
 @hookimpl
 def document_models() -> Sequence[type[Document]]:
-    return [outgoing.OutgoingEmail, deliveries.EmailSuppression]
+    return [outgoing.OutgoingEmail, deliveries.EmailSuppression, EmailPreferences]
 
 
 @hookimpl
@@ -133,6 +141,7 @@ async def _send_one(want: Wanted, facts: BookingFacts, event: Event, runtime: Ru
         return
     scope = f"booking:{facts.booking.id}" if want.once_per_booking else f"event:{event.id}"
     values = facts.values_for(want.to.value)
+    headers = with_unsubscribe(values, user, want.template, runtime.settings)
     rendered = templates(runtime.settings).render(want.template, values)
     attachments: tuple[Attachment, ...] = ()
     if want.invite:
@@ -146,19 +155,37 @@ async def _send_one(want: Wanted, facts: BookingFacts, event: Event, runtime: Ru
         rendered=rendered,
         user_id=user.id,
         booking_id=facts.booking.id,
+        headers=headers,
         attachments=attachments,
     )
     await deliver(draft, runtime)
+
+
+def with_unsubscribe(
+    values: dict[str, Any], user: User, template: str, settings: Settings
+) -> dict[str, str]:
+    """For a non-essential email: its unsubscribe link among the values, and its headers."""
+    kind = KIND_OF_TEMPLATE.get(template)
+    if kind is None or user.id is None:
+        return {}
+    url = unsubscribe_url(settings, user.id, kind)
+    values["unsubscribe_url"] = url
+    return unsubscribe_headers(url)
 
 
 async def deliver(draft: outgoing.Draft, runtime: Runtime) -> outgoing.OutgoingEmail:
     """Record the draft and send it through the deployment's email provider; a
     non-essential one to an address that bounced or reported spam is not sent."""
     recorded = await outgoing.record(draft)
-    if draft.template in NON_ESSENTIAL and await deliveries.is_suppressed(draft.to):
+    if draft.template in NON_ESSENTIAL and (
+        not await wants(draft.user_id, draft.template) or await deliveries.is_suppressed(draft.to)
+    ):
         return await outgoing.suppress(recorded)
     provider = runtime.providers.email[runtime.settings.email_provider]
-    return await outgoing.send(recorded, provider, runtime.settings.email_sender)
+    settings = runtime.settings
+    return await outgoing.send(
+        recorded, provider, settings.email_sender, lease=settings.email_send_lease
+    )
 
 
 async def _zoom_disconnected(event: Event, runtime: Runtime) -> None:

@@ -29,7 +29,8 @@ from specialistly.providers import Attachment, EmailMessage, EmailProvider, Prov
 
 log = logging.getLogger("specialistly.features.outgoing")
 
-# How long a sender has to finish before another may send the same email.
+# How long a sender has to finish before another may send the same email (the default of
+# SPECIALISTLY_EMAIL_SEND_LEASE).
 SEND_LEASE = timedelta(minutes=2)
 
 
@@ -37,7 +38,8 @@ class EmailStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # refused for good by the provider
-    SUPPRESSED = "suppressed"  # not sent: the address bounced or reported spam
+    # Not sent: the user turned this kind off, or the address bounced or reported spam.
+    SUPPRESSED = "suppressed"
 
 
 class Delivery(StrEnum):
@@ -139,7 +141,12 @@ async def record(draft: Draft) -> OutgoingEmail:
 
 
 async def send(
-    email: OutgoingEmail, provider: EmailProvider, sender: str, *, now: datetime | None = None
+    email: OutgoingEmail,
+    provider: EmailProvider,
+    sender: str,
+    *,
+    now: datetime | None = None,
+    lease: timedelta = SEND_LEASE,
 ) -> OutgoingEmail:
     """Send a recorded email unless it was sent (or refused for good) already.
 
@@ -154,7 +161,7 @@ async def send(
             return current
         if current.lease_until is not None and as_utc(current.lease_until) > now:
             raise SendBusyError(str(current.id))
-        current = await _set(current, lease_until=now + SEND_LEASE, attempts=current.attempts + 1)
+        current = await _set(current, lease_until=now + lease, attempts=current.attempts + 1)
     try:
         message_id = await provider.send(_message(current, sender))
     except ProviderError as exc:

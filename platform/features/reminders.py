@@ -19,7 +19,7 @@ from specialistly.core.clock import as_utc
 from specialistly.core.events import Event
 from specialistly.features import outgoing
 from specialistly.features.booking_mail import booking_facts
-from specialistly.features.mail import deliver, templates
+from specialistly.features.mail import deliver, templates, with_unsubscribe
 from specialistly.providers import ProviderError
 from specialistly.runtime import Runtime
 
@@ -69,6 +69,7 @@ async def _remind(runtime: Runtime, booking: Booking, party: str, before: timede
         return
     name = f"reminder_{party}"
     values = {**facts.values_for(party), "reminder_before": _human(before)}
+    headers = with_unsubscribe(values, user, name, runtime.settings)
     start = as_utc(booking.start).isoformat()
     draft = outgoing.Draft(
         key=f"reminder:{booking.id}:{start}:{user.id}:{name}",
@@ -77,6 +78,7 @@ async def _remind(runtime: Runtime, booking: Booking, party: str, before: timede
         rendered=templates(runtime.settings).render(name, values),
         user_id=user.id,
         booking_id=booking.id,
+        headers=headers,
     )
     try:
         await deliver(draft, runtime)

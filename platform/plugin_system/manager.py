@@ -35,6 +35,7 @@ DEFAULT_PLUGINS = {
     "notifications": "specialistly.features.notifications",
     "smtp": "specialistly.features.smtp",
     "mail": "specialistly.features.mail",
+    "email-preferences": "specialistly.api.email_preferences",
     "lifecycle-events": "specialistly.api.notifications",
 }
 
