@@ -9,11 +9,12 @@ import strawberry
 from strawberry.types import Info
 
 from specialistly.api.context import Context
+from specialistly.api.cost import LIST_LENGTH
 from specialistly.api.errors import graphql_error
 from specialistly.api.pagination import Connection, paginate
 from specialistly.api.services import ServiceType
 from specialistly.api.slots import DurationMinutes, SlotType, viewer_zone
-from specialistly.core import marketplace, schedule
+from specialistly.core import catalog, marketplace, schedule
 from specialistly.core.errors import DomainError
 from specialistly.core.services import Service
 from specialistly.core.users import SpecialistProfile
@@ -58,7 +59,8 @@ class ServiceOfferType:
 
     @strawberry.field(
         description=f"The first free slots in the next {marketplace.PAGE_DAYS} days, in UTC and"
-        " in the page's `timezone`."
+        " in the page's `timezone`.",
+        metadata={LIST_LENGTH: lambda _: marketplace.PAGE_SLOTS},
     )
     async def next_slots(
         self,
@@ -84,7 +86,10 @@ class ServiceOfferType:
 @strawberry.type(name="SpecialistPage")
 class SpecialistPageType:
     specialist: PublicSpecialistType
-    offers: list[ServiceOfferType]
+    offers: list[ServiceOfferType] = strawberry.field(
+        description=f"The published services, at most {catalog.MAX_ON_SALE}.",
+        metadata={LIST_LENGTH: lambda _: catalog.MAX_ON_SALE},
+    )
 
 
 @strawberry.input(name="PriceRangeInput")

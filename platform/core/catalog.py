@@ -23,6 +23,9 @@ MAX_PRICE = 10_000_000
 MAX_DURATIONS = 10
 MAX_DURATION = 480  # minutes
 MAX_BUFFER = 240
+# Services on sale at once per specialist. Their public page computes the next free slots
+# of each one, so this bounds the work of one anonymous request (the page reads no more).
+MAX_ON_SALE = 20
 
 
 class PolicyFields(TypedDict, total=False):
@@ -120,7 +123,20 @@ async def update_service(
 
 
 async def publish_service(user: User, service_id: str) -> Service:
-    """Put a draft on sale; an archived service stays off sale (ARCHIVED)."""
+    """Put a draft on sale; an archived service stays off sale (ARCHIVED), and at most
+    `MAX_ON_SALE` are on sale at once (TOO_MANY_ON_SALE)."""
+    service = await owned_service(user, service_id)
+    if service.status != ServiceStatus.PUBLISHED:
+        on_sale = await Service.find(
+            Service.specialist_id == service.specialist_id,
+            Service.status == ServiceStatus.PUBLISHED,
+        ).count()
+        if on_sale >= MAX_ON_SALE:
+            raise DomainError.of(
+                ErrorCode.TOO_MANY_ON_SALE,
+                f"At most {MAX_ON_SALE} services can be on sale at once; archive one first.",
+                "id",
+            )
     return await _set_status(user, service_id, ServiceStatus.PUBLISHED)
 
 

@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     OVERLAPPING_RANGES = "OVERLAPPING_RANGES"
     # Bookings.
     ARCHIVED = "ARCHIVED"  # off sale for good
+    TOO_MANY_ON_SALE = "TOO_MANY_ON_SALE"  # archive a service before publishing another
     NOT_BOOKABLE = "NOT_BOOKABLE"  # the service exists but is not on sale
     SELF_BOOKING = "SELF_BOOKING"
     PAST_SLOT = "PAST_SLOT"

@@ -10,7 +10,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from specialistly.core import schedule, validation
-from specialistly.core.catalog import MAX_PRICE
+from specialistly.core.catalog import MAX_ON_SALE, MAX_PRICE
 from specialistly.core.errors import Check, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role, SpecialistProfile, User
@@ -90,8 +90,8 @@ class SpecialistPage:
 async def specialist_page(
     slug: str, viewer: User | None, *, now: datetime | None = None
 ) -> SpecialistPage | None:
-    """A published specialist's profile, published services and next free slots; None if
-    there is no such published specialist.
+    """A published specialist's profile, first `MAX_ON_SALE` published services and their
+    next free slots; None if there is no such published specialist.
 
     The specialist (and admins) may see their own page before publishing it.
     """
@@ -108,6 +108,7 @@ async def specialist_page(
             Service.specialist_id == profile.user_id, Service.status == ServiceStatus.PUBLISHED
         )
         .sort("+created_at", "+_id")
+        .limit(MAX_ON_SALE)  # publishing checks the cap, but two racing publishes may pass it
         .to_list()
     )
     slots = await schedule.next_slots(services, days=PAGE_DAYS, limit=PAGE_SLOTS, now=now)

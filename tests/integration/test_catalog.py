@@ -610,3 +610,36 @@ async def test_unpublished_page_is_only_for_its_owner() -> None:
     own = await marketplace.specialist_page(profile.slug, owner)
     assert own is not None and own.services == []
     assert await marketplace.specialist_page('{"$gt": ""}', None) is None
+
+
+async def test_at_most_twenty_services_are_on_sale_at_once() -> None:
+    owner = await make_specialist()
+    for n in range(catalog.MAX_ON_SALE):
+        await make_service(owner, title=f"Session {n}")
+    extra = await make_service(owner, title="One too many", publish=False)
+    assert await problems_of(catalog.publish_service(owner, str(extra.id))) == [
+        ("id", "TOO_MANY_ON_SALE")
+    ]
+    assert (await Service.get(extra.id)).status == ServiceStatus.DRAFT  # type: ignore[union-attr]
+    first = (await services_of(owner))[0]
+    await catalog.archive_service(owner, str(first["_id"]))
+    published = await catalog.publish_service(owner, str(extra.id))  # room again
+    assert published.status == ServiceStatus.PUBLISHED
+
+
+async def test_a_page_computes_slots_for_no_more_services_than_may_be_on_sale() -> None:
+    owner = await make_specialist()
+    await hours(owner)
+    for n in range(catalog.MAX_ON_SALE):
+        await make_service(owner, title=f"Session {n}")
+    # Two publishes racing past the cap: the page still shows (and computes) only the cap.
+    await make_service(owner, title="Raced", publish=False)
+    await Service.get_pymongo_collection().update_many(
+        {"specialist_id": owner.id}, {"$set": {"status": ServiceStatus.PUBLISHED.value}}
+    )
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == owner.id)
+    assert profile is not None
+    page = await marketplace.specialist_page(profile.slug, None, now=utc(monday(1), 8))
+    assert page is not None
+    assert len(page.services) == len(page.next_slots) == catalog.MAX_ON_SALE
+    assert "Raced" not in [s.title for s in page.services]

@@ -68,6 +68,13 @@ def test_api_and_worker_are_deployed_with_probes_limits_and_autoscaling() -> Non
     assert by_kind(docs, "Service")["demo-specialistly-api"]["spec"]["ports"][0]["port"] == 80
     config = by_kind(docs, "ConfigMap")["demo-specialistly-config"]["data"]
     assert config["SPECIALISTLY_ENVIRONMENT"] == "production"
+    assert config["SPECIALISTLY_FORWARDED_ALLOW_IPS"] == "[]"
+
+
+def test_trusted_proxies_are_passed_as_a_json_list() -> None:
+    docs = render(*SECRETS, "--set", "config.forwardedAllowIps={10.0.0.0/8,192.168.1.7}")
+    config = by_kind(docs, "ConfigMap")["demo-specialistly-config"]["data"]
+    assert config["SPECIALISTLY_FORWARDED_ALLOW_IPS"] == '["10.0.0.0/8","192.168.1.7"]'
 
 
 def test_secrets_are_required_unless_an_existing_secret_is_named() -> None:

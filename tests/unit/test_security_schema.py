@@ -83,6 +83,8 @@ def cost(query: str, variables: dict[str, Any] | None = None) -> int:
             62 * 288,
         ),
         ("{ myBookings(first: -5) { nodes { id } } }", 1),
+        # Every service a page can show, each with its first slots: 1 + 20 * (1 + 5).
+        ('{ specialist(slug: "x") { offers { nextSlots { start } } } }', 121),
     ],
 )
 def test_the_cost_of_an_operation(query: str, expected: int) -> None:
