@@ -30,6 +30,7 @@ async def all_dispatched(booking_id: str) -> bool:
     return bool(found) and all(e.dispatched_at is not None for e in found)
 
 
+@pytest.mark.usefixtures("runtime")
 async def test_a_booking_and_its_cancellation_mail_each_party_exactly_so(
     client: GraphQLClient, worker: Process, mailbox: MailSink
 ) -> None:
@@ -43,7 +44,7 @@ async def test_a_booking_and_its_cancellation_mail_each_party_exactly_so(
         return bool(mailbox.to(customer.email) and mailbox.to(specialist.email))
 
     await eventually(both_confirmed)
-    cancelled = await customer.client.data(CANCEL, {"id": booking_id, "reason": "Clash"})
+    cancelled = await specialist.client.data(CANCEL, {"id": booking_id, "reason": "Clash"})
     assert cancelled["cancelBooking"]["errors"] == []
 
     async def settled() -> bool:
@@ -68,12 +69,15 @@ def holding_smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
+@pytest.mark.usefixtures("runtime")
 async def test_a_worker_killed_mid_send_loses_nothing_and_duplicates_nothing(
     client: GraphQLClient,
     test_env: dict[str, str],
     holding_smtp: SmtpServer,
     tmp_path: Path,
+    worker_process: Process,
 ) -> None:
+    worker_process.stop()  # only this test's workers, which mail the holding server, run
     env = {
         **test_env,
         "SPECIALISTLY_SMTP_PORT": str(holding_smtp.port),
