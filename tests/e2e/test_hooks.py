@@ -35,6 +35,6 @@ async def test_hook_on_event(runtime: Runtime, worker: Process) -> None:
 
     stored = await dispatched(event.id)
     # Each success recorded in turn, in pluggy's order: the last registered plugin first.
-    assert stored.handled_by == ["tests.plugins.example", "notifications", "meetings"]
+    assert stored.handled_by == ["tests.plugins.example", "mail", "notifications", "meetings"]
     handled = await HandledEvent.get(event.id)
     assert handled is not None and (handled.started, handled.effects) == (1, 1)
