@@ -15,6 +15,8 @@ from specialistly.hookspecs import PluginSettings
 from specialistly.infra import db
 from specialistly.infra.auth import TokenService
 from specialistly.infra.broker import Jobs
+from specialistly.infra.metrics.mongo import DatabaseMetrics
+from specialistly.infra.metrics.redis_client import TimedRedis
 from specialistly.infra.ratelimit import RateLimiter
 from specialistly.plugin_system.manager import PluginManager, ProviderSet, create_plugin_manager
 from specialistly.settings import Settings
@@ -62,8 +64,8 @@ class Runtime:
 
 async def start_runtime(settings: Settings, plugins: PluginManager | None = None) -> Runtime:
     plugins = plugins or create_plugin_manager(settings)
-    mongo = await db.connect(settings, plugins)
-    redis = Redis.from_url(settings.redis_url)
+    mongo = await db.connect(settings, plugins, listeners=[DatabaseMetrics()])
+    redis = TimedRedis.from_url(settings.redis_url)
     return Runtime(
         settings=settings,
         plugins=plugins,

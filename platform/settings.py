@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     email_send_lease: timedelta = Field(timedelta(minutes=2), gt=timedelta(0))
     reminder_customer_before: timedelta = Field(timedelta(hours=24), gt=timedelta(0))
     reminder_specialist_before: timedelta = Field(timedelta(hours=2), gt=timedelta(0))
+    # Bearer token a scrape of /metrics must carry; unset: metrics are open in development
+    # and test (loopback only) and off in production.
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -104,6 +107,8 @@ class Settings(BaseSettings):
                 self.jwt_secret = SecretStr(secrets.token_urlsafe(32))
         elif len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("SPECIALISTLY_JWT_SECRET must be at least 32 characters")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 16:
+            raise ValueError("SPECIALISTLY_METRICS_TOKEN must be at least 16 characters")
         if self.login_free_attempts < 1:
             raise ValueError("login_free_attempts must be at least 1")
         return self

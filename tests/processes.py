@@ -41,7 +41,7 @@ class Process:
                 cwd=ROOT,
             )
 
-    def wait_until_ready(self, url: str, within: float = 30) -> None:
+    def wait_until_ready(self, url: str, within: float = 90) -> None:
         """Until GET `url` answers 200; fails with the log's tail if the process ends first."""
         deadline = time.monotonic() + within
         while True:

@@ -20,6 +20,7 @@ from strawberry.types.base import has_object_definition
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
+from specialistly.api.metrics import note_failure
 from specialistly.core.errors import DomainError, ErrorCode
 
 strawberry.enum(
@@ -120,6 +121,7 @@ class ErrorBoundary(FieldExtension):
     def _answer(self, error: DomainError) -> Any:
         if self._payload is None:
             raise graphql_error(error) from None
+        note_failure(error.problems[0].code)
         return self._payload(errors=user_errors(error, self._arguments, self._types))
 
 

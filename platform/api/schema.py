@@ -21,6 +21,7 @@ from strawberry.types.field import StrawberryField
 
 from specialistly.api.cost import QueryCostLimiter
 from specialistly.api.errors import ErrorBoundary
+from specialistly.api.metrics import OperationMetrics
 from specialistly.api.transport import SubscriptionsOverWebSocket
 from specialistly.api.unit_of_work import UnitOfWork
 from specialistly.core.errors import DomainError
@@ -50,6 +51,7 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
         lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
         SubscriptionsOverWebSocket,
         lambda: MaskErrors(should_mask_error=_is_unexpected),
+        OperationMetrics,  # after MaskErrors: it sees the errors before they are masked
     ]
     if not settings.introspection:
         extensions.insert(0, DisableIntrospection)

@@ -9,6 +9,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO
 
+from specialistly.infra.metrics.redis_client import timed
 from specialistly.settings import Settings
 
 QUEUE = "default"
@@ -37,7 +38,8 @@ class Jobs:
 
     async def send(self, actor_name: str, *args: Any, delay_ms: int | None = None) -> None:
         # The Redis client under Dramatiq is synchronous: keep it off the event loop.
-        await asyncio.to_thread(self.broker.enqueue, message(actor_name, *args), delay=delay_ms)
+        with timed("ENQUEUE"):
+            await asyncio.to_thread(self.broker.enqueue, message(actor_name, *args), delay=delay_ms)
 
     def close(self) -> None:
         self.broker.close()

@@ -19,6 +19,8 @@ from specialistly.api.transport import GraphQLApp, runtime_of
 from specialistly.api.unit_of_work import UnitOfWorkMiddleware
 from specialistly.infra.hardening import BodySizeLimit, SecurityHeaders
 from specialistly.infra.logs import RequestIdMiddleware
+from specialistly.infra.metrics.exposition import metrics_endpoint
+from specialistly.infra.metrics.http import HttpMetrics
 from specialistly.infra.ratelimit import RequestRateLimit
 from specialistly.plugin_system.manager import PluginManager, create_plugin_manager
 from specialistly.runtime import start_runtime
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, plugins: PluginManager | None =
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint(settings)),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, plugins: PluginManager | None =
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(HttpMetrics),
             Middleware(RequestIdMiddleware),
             Middleware(SecurityHeaders),
             Middleware(BodySizeLimit, max_bytes=settings.request_body_max_bytes),

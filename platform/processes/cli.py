@@ -29,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     worker = commands.add_parser("worker", help="run background job workers")
     worker.add_argument("--threads", type=int, default=4)
+    worker.add_argument("--metrics-host", default="127.0.0.1")
+    worker.add_argument("--metrics-port", type=int, help="serve the worker's /metrics on this port")
 
     dev = commands.add_parser("dev", help="API and worker in one process, with demo data")
     dev.add_argument("--host", default="127.0.0.1")
@@ -52,9 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     settings = Settings()
-    if args.command in ("serve", "dev") and settings.development and not _loopback(args.host):
+    host = args.metrics_host if args.command == "worker" else getattr(args, "host", None)
+    if host is not None and settings.development and not _loopback(host):
         print(
-            f"refusing to serve on {args.host} in development mode: bind to 127.0.0.1, or set"
+            f"refusing to serve on {host} in development mode: bind to 127.0.0.1, or set"
             " SPECIALISTLY_ENVIRONMENT=production and SPECIALISTLY_JWT_SECRET",
             file=sys.stderr,
         )
@@ -66,12 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.command in ("serve", "worker", "dev"):
+        # Before anything imports prometheus_client: see infra/metrics/directory.py.
+        from specialistly.infra.metrics import directory
+
+        directory.prepare()
     if args.command == "serve":
         return run_api(args.host, args.port, args.workers)
     if args.command == "worker":
         from specialistly.processes.worker import run_worker
 
-        return run_worker(settings, threads=args.threads)
+        metrics_at = (args.metrics_host, args.metrics_port) if args.metrics_port else None
+        return run_worker(settings, threads=args.threads, metrics_at=metrics_at)
     if args.command == "dev":
         from specialistly.processes.dev import run_dev
 

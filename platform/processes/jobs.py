@@ -14,6 +14,7 @@ from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, documents_with_outbox, due_events, with_outbox
 from specialistly.features import reminders
 from specialistly.infra import db
+from specialistly.infra.metrics.registry import EVENTS_DUE, OUTBOX_BACKLOG
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
 
@@ -30,9 +31,13 @@ async def sweep_events(runtime: Runtime) -> None:
     deliver again the events whose delivery is overdue."""
     now = utcnow()
     for model in with_outbox(db.document_models(runtime.plugins)):
-        for doc_id in await documents_with_outbox(model, now - OUTBOX_GRACE):
+        left = await documents_with_outbox(model, now - OUTBOX_GRACE)
+        OUTBOX_BACKLOG.labels(model.get_pymongo_collection().name).set(len(left))
+        for doc_id in left:
             await runtime.publish(model, doc_id)
-    for event in await due_events(now):
+    due = await due_events(now)
+    EVENTS_DUE.set(len(due))
+    for event in due:
         # Take a lease first so that the next sweep does not send it again meanwhile.
         leased = await Event.get_pymongo_collection().update_one(
             {"_id": event.id, "next_attempt_at": event.next_attempt_at},

@@ -24,6 +24,8 @@ from redis import Redis
 
 from specialistly.infra.broker import QUEUE, create_broker, message
 from specialistly.infra.logs import configure_logging
+from specialistly.infra.metrics.exposition import MetricsServer
+from specialistly.infra.metrics.jobs import JobMetrics
 from specialistly.processes import jobs
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
@@ -50,6 +52,7 @@ def bootstrap(settings: Settings) -> WorkerParts:
     broker = create_broker(settings)
     booted = _BootedRuntime(settings)
     broker.add_middleware(booted)
+    broker.add_middleware(JobMetrics())
 
     def declare(job: Job) -> str:
         @functools.wraps(job)
@@ -125,10 +128,14 @@ class _Scheduler(threading.Thread):
         self._stop.set()
 
 
-def run_worker(settings: Settings, threads: int = 4) -> int:
-    """Run one worker process until SIGINT or SIGTERM."""
+def run_worker(
+    settings: Settings, threads: int = 4, metrics_at: tuple[str, int] | None = None
+) -> int:
+    """Run one worker process until SIGINT or SIGTERM, serving its metrics at
+    `metrics_at` (host, port) if given."""
     configure_logging()
     parts = bootstrap(settings)
+    metrics = MetricsServer(settings, *metrics_at) if metrics_at else None
     worker = dramatiq.Worker(parts.broker, worker_threads=threads)
     scheduler = _Scheduler(settings, parts.broker, parts.periodic)
     stop = threading.Event()
@@ -136,8 +143,12 @@ def run_worker(settings: Settings, threads: int = 4) -> int:
         signal.signal(signum, lambda *_: stop.set())
     worker.start()  # boots the runtime before it returns
     scheduler.start()
+    if metrics is not None:
+        metrics.start()
     log.info("worker started", extra={"threads": threads, "actors": parts.actor_names()})
     stop.wait()
+    if metrics is not None:
+        metrics.stop()
     scheduler.stop()
     worker.stop()
     parts.broker.close()

@@ -61,7 +61,7 @@ def test_api_and_worker_are_deployed_with_probes_limits_and_autoscaling() -> Non
         assert container["resources"]["limits"]
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         secret_keys = {e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]}
-        assert secret_keys == {"jwtSecret", "mongodbUrl", "redisUrl"}
+        assert secret_keys == {"jwtSecret", "mongodbUrl", "redisUrl", "metricsToken"}
         assert "replicas" not in deployment["spec"]  # the autoscaler owns the count
     autoscalers = by_kind(docs, "HorizontalPodAutoscaler")
     assert set(autoscalers) == {"demo-specialistly-api", "demo-specialistly-worker"}
@@ -100,3 +100,52 @@ def test_fixed_replicas_when_autoscaling_is_off(component: str) -> None:
     deployment = by_kind(docs, "Deployment")[f"demo-specialistly-{component}"]
     assert deployment["spec"]["replicas"] == 2
     assert f"demo-specialistly-{component}" not in by_kind(docs, "HorizontalPodAutoscaler")
+
+
+def pod_of(docs: list[dict[str, Any]], component: str) -> dict[str, Any]:
+    pod: dict[str, Any] = by_kind(docs, "Deployment")[f"demo-specialistly-{component}"]["spec"][
+        "template"
+    ]
+    return pod
+
+
+def test_pods_carry_scrape_annotations_and_the_worker_serves_its_metrics() -> None:
+    docs = render(*SECRETS, "--set", "secrets.metricsToken=" + "m" * 24)
+    api, worker = pod_of(docs, "api"), pod_of(docs, "worker")
+    for pod, port in ((api, "8000"), (worker, "9191")):
+        annotations = pod["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == port
+        assert annotations["prometheus.io/path"] == "/metrics"
+        token = next(
+            e
+            for e in pod["spec"]["containers"][0]["env"]
+            if e["name"] == "SPECIALISTLY_METRICS_TOKEN"
+        )
+        assert token["valueFrom"]["secretKeyRef"] == {
+            "name": "demo-specialistly-secrets",
+            "key": "metricsToken",
+            "optional": True,  # an existing Secret without it: no metrics in production
+        }
+    container = worker["spec"]["containers"][0]
+    assert container["args"][-4:] == ["--metrics-host", "0.0.0.0", "--metrics-port", "9191"]  # noqa: S104
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9191}]
+    secret = by_kind(docs, "Secret")["demo-specialistly-secrets"]["stringData"]
+    assert secret["metricsToken"] == "m" * 24
+
+
+def test_metrics_can_be_turned_off_and_a_short_token_is_refused() -> None:
+    docs = render(*SECRETS, "--set", "metrics.enabled=false")
+    for component in ("api", "worker"):
+        pod = pod_of(docs, component)
+        assert not any(k.startswith("prometheus.io/") for k in pod["metadata"]["annotations"])
+        container = pod["spec"]["containers"][0]
+        assert "--metrics-port" not in container["args"]
+        assert all(e["name"] != "SPECIALISTLY_METRICS_TOKEN" for e in container["env"])
+    assert (
+        "metricsToken"
+        not in by_kind(render(*SECRETS), "Secret")["demo-specialistly-secrets"]["stringData"]
+    )
+    short = helm("template", "demo", str(CHART), *SECRETS, "--set", "secrets.metricsToken=short")
+    assert short.returncode != 0
+    assert "secrets.metricsToken must be at least 16 characters" in short.stderr

@@ -40,4 +40,18 @@ env:
     valueFrom: {secretKeyRef: {name: {{ include "specialistly.secretName" . }}, key: mongodbUrl}}
   - name: REDIS_URL
     valueFrom: {secretKeyRef: {name: {{ include "specialistly.secretName" . }}, key: redisUrl}}
+  {{- if .Values.metrics.enabled }}
+  - name: SPECIALISTLY_METRICS_TOKEN
+    valueFrom: {secretKeyRef: {name: {{ include "specialistly.secretName" . }}, key: metricsToken, optional: true}}
+  {{- end }}
+{{- end -}}
+
+{{/* Where Prometheus finds a pod's metrics (the scrape job adds the token). */}}
+{{- define "specialistly.scrapeAnnotations" -}}
+{{- if .root.Values.metrics.enabled -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+prometheus.io/scheme: http
+{{- end }}
 {{- end -}}
