@@ -145,13 +145,25 @@ class PaymentProvider(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. "text/calendar; method=REQUEST"
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class EmailMessage:
+    """One email. ``message_id`` is the platform's own id of it, the same on every attempt
+    (a provider that can should use it as its idempotency key or Message-ID)."""
+
     to: tuple[str, ...]
     subject: str
     text: str
     html: str | None = None
     sender: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    message_id: str | None = None
 
 
 @runtime_checkable
@@ -160,7 +172,8 @@ class EmailProvider(Protocol):
     display_name: str
 
     async def send(self, message: EmailMessage) -> str:
-        """Send the message; returns the provider's message id."""
+        """Send the message; returns the provider's message id. Raises
+        :class:`ProviderError` (``transient`` when trying again later may succeed)."""
         ...
 
 

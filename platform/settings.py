@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
@@ -80,6 +81,19 @@ class Settings(BaseSettings):
     # None: on everywhere except in production.
     graphql_introspection: bool | None = None
 
+    # Email: which provider sends, from whom, and the brand the messages carry.
+    email_provider: str = "smtp"
+    email_sender: str = "Specialistly <no-reply@specialistly.localhost>"
+    email_templates_dir: Path | None = None
+    brand_name: str = "Specialistly"
+    brand_logo_url: str | None = None
+    brand_color: str = Field("#2f5bea", pattern=r"^#[0-9a-fA-F]{6}$")
+    support_email: str = "support@specialistly.localhost"
+    frontend_url: str = "http://127.0.0.1:3000"
+    # How long a sender has to finish an email before another may send it (after a crash).
+    email_send_lease: timedelta = Field(timedelta(minutes=2), gt=timedelta(0))
+    reminder_customer_before: timedelta = Field(timedelta(hours=24), gt=timedelta(0))
+    reminder_specialist_before: timedelta = Field(timedelta(hours=2), gt=timedelta(0))
     # Bearer token a scrape of /metrics must carry; unset: metrics are open in development
     # and test (loopback only) and off in production.
     metrics_token: SecretStr | None = None

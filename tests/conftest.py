@@ -19,6 +19,7 @@ from specialistly.plugin_system.manager import PluginManager, create_plugin_mana
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 from tests.client import GraphQLClient
+from tests.mail import MailSink, SmtpServer
 from tests.processes import Process, free_port
 from tests.stripe_events import STRIPE_CONNECT_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
 
@@ -34,7 +35,32 @@ def _services_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def test_env() -> dict[str, str]:
+def smtp_server() -> Iterator[SmtpServer]:
+    """The session's SMTP server: every email the platform sends in the tests lands here."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: SmtpServer) -> MailSink:
+    return smtp_server.sink
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """`env` in os.environ inside the block (plugins read their settings from it)."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def test_env(smtp_server: SmtpServer) -> dict[str, str]:
     """The environment of this session's API and worker processes."""
     name = f"test_{secrets.token_hex(5)}"
     return {
@@ -56,31 +82,22 @@ def test_env() -> dict[str, str]:
         "SPECIALISTLY_STRIPE_CONNECT_WEBHOOK_SECRET": STRIPE_CONNECT_WEBHOOK_SECRET,
         # Paid services go on sale without Connect onboarding here; the gate has its own tests.
         "SPECIALISTLY_STRIPE_REQUIRE_PAYOUTS": "false",
+        "SPECIALISTLY_SMTP_HOST": "127.0.0.1",
+        "SPECIALISTLY_SMTP_PORT": str(smtp_server.port),
     }
-
-
-@contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
 def settings(test_env: dict[str, str]) -> Settings:
     """The settings the session's processes read from `test_env`."""
-    with _environment(test_env):
+    with environment(test_env):
         return Settings()
 
 
 @pytest.fixture(scope="session")
 def plugins(test_env: dict[str, str], settings: Settings) -> PluginManager:
     """The plugins with the settings they read from `test_env`."""
-    with _environment(test_env):
+    with environment(test_env):
         return create_plugin_manager(settings)
 
 

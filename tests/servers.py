@@ -18,7 +18,7 @@ def serve(env: dict[str, str], log_dir: Path, name: str = "api") -> Iterator[str
     server = Process(name, ["serve", "--port", str(port)], env, log_dir)
     server.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded machine may take that long to import
     while True:
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:

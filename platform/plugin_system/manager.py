@@ -34,6 +34,9 @@ DEFAULT_PLUGINS = {
     "meetings": "specialistly.features.meetings",
     "payments": "specialistly.features.payments",
     "notifications": "specialistly.features.notifications",
+    "smtp": "specialistly.features.smtp",
+    "mail": "specialistly.features.mail",
+    "email-preferences": "specialistly.api.email_preferences",
     "lifecycle-events": "specialistly.api.notifications",
 }
 

@@ -1,4 +1,5 @@
-"""The `specialistly` command: serve, worker, dev, admin, export-schema, plugins."""
+"""The `specialistly` command: serve, worker, dev, admin, export-schema, plugins,
+preview-email."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev = commands.add_parser("dev", help="API and worker in one process, with demo data")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--mail-port", type=int, default=1025, help="the catch-all mail server's")
+
+    preview = commands.add_parser("preview-email", help="render an email with sample data")
+    preview.add_argument("name", nargs="?", help="the template; without it, list them all")
+    preview.add_argument("--html", action="store_true", help="print the HTML, not the text")
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("path", nargs="?", type=Path, default=DEFAULT_SCHEMA_PATH)
@@ -78,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "dev":
         from specialistly.processes.dev import run_dev
 
-        return run_dev(settings, args.host, args.port)
+        return run_dev(settings, args.host, args.port, args.mail_port)
+    if args.command == "preview-email":
+        return _preview_email(settings, args.name, html=args.html)
     if args.command == "admin":
         return asyncio.run(_admin(settings, args.email, grant=args.action == "grant"))
     if args.command == "export-schema":
@@ -170,6 +178,27 @@ def _export_schema(settings: Settings, path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(schema_sdl(settings))
     print(f"wrote {path}")
+    return 0
+
+
+def _preview_email(settings: Settings, name: str | None, *, html: bool) -> int:
+    """Print one email rendered with sample data (subject, then text or HTML), or the list."""
+    import jinja2
+
+    from specialistly.features.email_preview import sample_values
+    from specialistly.features.email_templates import EmailTemplates
+
+    templates = EmailTemplates(settings)
+    if name is None:
+        print("\n".join(templates.names()))
+        return 0
+    try:
+        rendered = templates.render(name, sample_values(name))
+    except jinja2.TemplateNotFound as exc:
+        print(f"no email template {exc.name!r}", file=sys.stderr)
+        return 1
+    print(f"Subject: {rendered.subject}\n")
+    print(rendered.html if html else rendered.text)
     return 0
 
 

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from specialistly.infra.logs import configure_logging
 from specialistly.processes import demo
 from specialistly.processes.cli import run_api
+from specialistly.processes.dev_mail import start_mail_server
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 
@@ -60,12 +61,15 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run_dev(settings: Settings, host: str, port: int) -> int:
+def run_dev(settings: Settings, host: str, port: int, mail_port: int = 1025) -> int:
     """Run until SIGINT or SIGTERM, then stop the worker too.
 
     uvicorn shuts down gracefully on either signal, then raises it again; SIGTERM's
     default action would end this process at once and leave the worker orphaned, so
     SIGTERM is turned into the KeyboardInterrupt that SIGINT already is.
+
+    Unless ``SPECIALISTLY_SMTP_HOST`` names a mail server, the emails go to a catch-all
+    server on 127.0.0.1:`mail_port` that prints each one and keeps it in the run directory.
     """
     signal.signal(signal.SIGTERM, _interrupt)
     configure_logging()
@@ -75,6 +79,21 @@ def run_dev(settings: Settings, host: str, port: int) -> int:
         os.environ["SPECIALISTLY_JWT_SECRET"] = secret
         settings = settings.model_copy(update={"jwt_secret": SecretStr(secret)})
     _stripe_mock_unless_configured()
+    mail = None
+    if "SPECIALISTLY_SMTP_HOST" not in os.environ:
+        mail_dir = run_dir() / "mail"
+        mail = start_mail_server(mail_dir, mail_port)
+        # The API and the worker read the SMTP plugin's settings from the environment.
+        os.environ.update(SPECIALISTLY_SMTP_HOST="127.0.0.1", SPECIALISTLY_SMTP_PORT=str(mail_port))
+        print(f"  emails are printed here and kept in {mail_dir}", file=sys.stderr)
+    try:
+        return _run(settings, host, port)
+    finally:
+        if mail is not None:
+            mail.stop()
+
+
+def _run(settings: Settings, host: str, port: int) -> int:
     try:
         logins = asyncio.run(_seed(settings))
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from specialistly.core import sweeps
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, documents_with_outbox, due_events, with_outbox
+from specialistly.features import reminders
 from specialistly.infra import db
 from specialistly.infra.metrics.registry import EVENTS_DUE, OUTBOX_BACKLOG
 from specialistly.plugin_system import dispatch
@@ -66,3 +67,8 @@ async def sweep_plugins(runtime: Runtime) -> None:
                 await sweep(now)
             except Exception:
                 log.exception("a clean-up of plugin %r failed; the next sweep retries", name)
+
+
+async def sweep_reminders(runtime: Runtime) -> None:
+    """Send the booking reminders that are due."""
+    await reminders.send_due(runtime, utcnow())

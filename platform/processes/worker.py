@@ -71,6 +71,7 @@ def bootstrap(settings: Settings) -> WorkerParts:
         declare(jobs.sweep_events),
         declare(jobs.sweep_bookings),
         declare(jobs.sweep_plugins),
+        declare(jobs.sweep_reminders),
     )
     return WorkerParts(broker=broker, periodic=periodic)
 

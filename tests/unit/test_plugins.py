@@ -58,7 +58,7 @@ def test_builtin_entry_point_and_extra_plugins_load() -> None:
     providers = pm.providers()
     assert providers.video.names() == ["example-video", "jitsi", "zoom"]
     assert providers.payment.names() == ["example-payment", "stripe"]
-    assert providers.email.names() == ["example-email"]
+    assert providers.email.names() == ["example-email", "sendgrid", "smtp"]
 
 
 def test_a_plugin_can_be_disabled_by_setting() -> None:
@@ -149,7 +149,14 @@ def test_start_up_hooks_run_in_pluggys_order() -> None:
 
 def test_on_event_runs_in_pluggys_order() -> None:
     pm = ordered_plugins()
-    assert pm.call_order("on_event") == ["early", EXAMPLE, "notifications", "payments", "meetings"]
+    assert pm.call_order("on_event") == [
+        "early",
+        EXAMPLE,
+        "mail",
+        "notifications",
+        "payments",
+        "meetings",
+    ]
 
 
 def test_a_start_up_hook_that_fails_names_its_plugin() -> None:
@@ -211,7 +218,15 @@ def test_each_plugins_settings_are_kept_by_name_and_class(monkeypatch: pytest.Mo
     example = pm.plugin_settings.of(ExampleSettings)
     assert example.greeting == "hi"
     assert pm.plugin_settings[EXAMPLE] is example
-    assert set(pm.plugin_settings) == {"jitsi", "stripe", "zoom", "zoom-webhooks", EXAMPLE}
+    assert set(pm.plugin_settings) == {
+        "jitsi",
+        "sendgrid",
+        "smtp",
+        "stripe",
+        "zoom",
+        "zoom-webhooks",
+        EXAMPLE,
+    }
     with pytest.raises(LookupError, match="no plugin has the settings class JitsiSettings"):
         PluginSettings().of(JitsiSettings)
 

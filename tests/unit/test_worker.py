@@ -16,8 +16,14 @@ def test_bootstrap_declares_every_actor_on_its_own_broker(settings: Settings) ->
             "sweep_bookings",
             "sweep_events",
             "sweep_plugins",
+            "sweep_reminders",
         ]
-        assert first.periodic == ("sweep_events", "sweep_bookings", "sweep_plugins")
+        assert first.periodic == (
+            "sweep_events",
+            "sweep_bookings",
+            "sweep_plugins",
+            "sweep_reminders",
+        )
         # Nothing is registered on import or kept in a module: each bootstrap stands alone.
         assert second.broker is not first.broker
         assert second.actor_names() == first.actor_names()

@@ -1,0 +1,108 @@
+"""The SMTP email provider (a built-in plugin), for self-hosted deployments.
+
+Talks to any SMTP server with aiosmtplib: plain, STARTTLS or implicit TLS, with or without
+authentication. A refusal in the 4xx range, a timeout or a lost connection is transient (the
+message is tried again later); a 5xx refusal is permanent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Sequence
+from email.message import EmailMessage as MimeMessage
+from typing import Literal
+
+import aiosmtplib
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from specialistly.hookspecs import PluginSettings, hookimpl
+from specialistly.providers import EmailMessage, EmailProvider, ProviderError
+
+
+class SmtpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPECIALISTLY_SMTP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 1025
+    # "starttls" upgrades a plain connection; "tls" connects over TLS from the start.
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: float = 30.0
+    # A PEM file of the certificate authorities to trust instead of the system's.
+    ca_file: str | None = None
+
+
+class SmtpProvider:
+    name = "smtp"
+    display_name = "SMTP"
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    async def send(self, message: EmailMessage) -> str:
+        mime = to_mime(message)
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                mime,
+                hostname=s.host,
+                port=s.port,
+                username=s.username,
+                password=s.password.get_secret_value() if s.password else None,
+                use_tls=s.security == "tls",
+                start_tls=s.security == "starttls",
+                timeout=s.timeout,
+                cert_bundle=s.ca_file,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [refusal.code for refusal in exc.recipients]
+            raise ProviderError(str(exc), transient=all(400 <= c < 500 for c in codes)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise ProviderError(
+                f"SMTP {exc.code}: {exc.message}", transient=exc.code < 500
+            ) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # Connection refused or lost, timeouts, TLS failures: the server may be back later.
+            raise ProviderError(f"SMTP: {exc}", transient=True) from exc
+        return str(mime["Message-ID"])
+
+
+def to_mime(message: EmailMessage) -> MimeMessage:
+    """The message as MIME: text, an HTML alternative and attachments."""
+    mime = MimeMessage()
+    mime["Subject"] = message.subject
+    mime["From"] = message.sender or ""
+    mime["To"] = ", ".join(message.to)
+    mime["Date"] = email.utils.formatdate(localtime=False)
+    domain = email.utils.parseaddr(message.sender or "")[1].rpartition("@")[2] or "localhost"
+    mime["Message-ID"] = (
+        f"<{message.message_id}@{domain}>" if message.message_id else email.utils.make_msgid()
+    )
+    for name, value in message.headers.items():
+        mime[name] = value
+    mime.set_content(message.text)
+    if message.html is not None:
+        mime.add_alternative(message.html, subtype="html")
+    for attachment in message.attachments:
+        maintype, _, rest = attachment.content_type.partition("/")
+        subtype, *params = (part.strip() for part in rest.split(";"))
+        mime.add_attachment(
+            attachment.content,
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment.filename,
+            params=dict(p.split("=", 1) for p in params if "=" in p),
+        )
+    return mime
+
+
+@hookimpl
+def settings_class() -> type[BaseSettings]:
+    return SmtpSettings
+
+
+@hookimpl
+def email_providers(plugin_settings: PluginSettings) -> Sequence[EmailProvider]:
+    return [SmtpProvider(plugin_settings.of(SmtpSettings))]
