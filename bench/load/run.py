@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from bench.load.seed import seed
+from specialistly.processes.dev_mail import start_mail_server
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 
@@ -68,17 +69,21 @@ def main() -> int:
     args = parser.parse_args()
 
     name = f"load_{secrets.token_hex(4)}"
+    mail_port = _free_port()
     env = {
         **os.environ,
         "SPECIALISTLY_ENVIRONMENT": "production",
         "SPECIALISTLY_DATABASE": name,
         "SPECIALISTLY_BROKER_NAMESPACE": name,
         "SPECIALISTLY_JWT_SECRET": secrets.token_urlsafe(32),
+        **_sandbox_providers(mail_port),
         **LIFTED,
     }
     print("rate limits lifted for this run: " + ", ".join(f"{k}={v}" for k, v in LIFTED.items()))
-    with tempfile.TemporaryDirectory(prefix="load-") as tmp:
+    print("paid bookings pay through stripe-mock; emails go to a catch-all server of the run")
+    with tempfile.TemporaryDirectory(prefix="load-") as tmp, open(os.devnull, "w") as quiet:
         work = Path(tmp)
+        mail = start_mail_server(work / "mail", mail_port, quiet)
         plan = work / "plan.json"
         plan.write_text(json.dumps(asyncio.run(_seed(env, args.specialists, args.users))))
         print(f"seeded {args.specialists} specialists and {args.users} customers in {name}")
@@ -86,6 +91,7 @@ def main() -> int:
             with _platform(env, work) as (url, api_pid), _profiling(api_pid, args):
                 summary = _locust(url, plan, work, args)
         finally:
+            mail.stop()
             asyncio.run(_drop(env))
     _print(summary, args)
     if args.report:
@@ -108,6 +114,19 @@ async def _drop(env: dict[str, str]) -> None:
         await runtime.mongo.drop_database(settings.database)
     finally:
         await runtime.close()
+
+
+def _sandbox_providers(mail_port: int) -> dict[str, str]:
+    """Stripe in its sandbox (scripts/services' stripe-mock) and mail to a local server, as
+    `specialistly dev` has them: paid bookings and their emails cost what they do."""
+    return {
+        "SPECIALISTLY_STRIPE_SECRET_KEY": "sk_test_load",
+        "SPECIALISTLY_STRIPE_PUBLISHABLE_KEY": "pk_test_load",
+        "SPECIALISTLY_STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "http://127.0.0.1:12111"),
+        "SPECIALISTLY_STRIPE_REQUIRE_PAYOUTS": "false",
+        "SPECIALISTLY_SMTP_HOST": "127.0.0.1",
+        "SPECIALISTLY_SMTP_PORT": str(mail_port),
+    }
 
 
 def _settings(env: dict[str, str]) -> Settings:

@@ -78,10 +78,13 @@ async def booking_facts(booking: Booking, event: Event, settings: Settings) -> B
         specialist=await User.get(booking.specialist_id),
         specialist_timezone=profile.timezone if profile else "UTC",
         frontend_url=settings.frontend_url.rstrip("/"),
+        # One flat filter: FerretDB pushes down the equalities (not Beanie's `$and`).
         moves=await Event.find(
-            Event.subject == event.subject,
-            Event.name == BOOKING_RESCHEDULED,
-            Event.occurred_at <= event.occurred_at,
+            {
+                "subject": event.subject,
+                "name": BOOKING_RESCHEDULED,
+                "occurred_at": {"$lte": event.occurred_at},
+            }
         ).count(),
     )
 
