@@ -11,8 +11,9 @@ from specialistly.core.events import Event
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 30.0) -> T:
-    """The first truthy result of `check`, polled every 0.1 s; fails after `within` seconds."""
+async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 90.0) -> T:
+    """The first truthy result of `check`, polled every 0.1 s; fails after `within` seconds
+    (generous: the worker shares a small machine with the whole suite)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
