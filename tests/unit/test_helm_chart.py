@@ -149,3 +149,22 @@ def test_metrics_can_be_turned_off_and_a_short_token_is_refused() -> None:
     short = helm("template", "demo", str(CHART), *SECRETS, "--set", "secrets.metricsToken=short")
     assert short.returncode != 0
     assert "secrets.metricsToken must be at least 16 characters" in short.stderr
+
+
+def test_plugin_secrets_are_kept_in_the_secret_not_the_config() -> None:
+    docs = render(
+        *SECRETS, "--set", "secrets.pluginSecrets.SPECIALISTLY_STRIPE_SECRET_KEY=sk_live_x"
+    )
+    (secret_doc,) = by_kind(docs, "Secret").values()
+    secret = secret_doc["stringData"]
+    assert secret["SPECIALISTLY_STRIPE_SECRET_KEY"] == "sk_live_x"
+    config = by_kind(docs, "ConfigMap")["demo-specialistly-config"]["data"]
+    assert "SPECIALISTLY_STRIPE_SECRET_KEY" not in config
+    for deployment in by_kind(docs, "Deployment").values():
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in env}
+        assert refs["SPECIALISTLY_STRIPE_SECRET_KEY"] == "SPECIALISTLY_STRIPE_SECRET_KEY"
+    empty = helm(
+        "template", "demo", str(CHART), *SECRETS, "--set", "secrets.pluginSecrets.SPECIALISTLY_X="
+    )
+    assert "secrets.pluginSecrets.SPECIALISTLY_X needs a value" in empty.stderr

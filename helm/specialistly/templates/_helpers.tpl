@@ -44,6 +44,10 @@ env:
   - name: SPECIALISTLY_METRICS_TOKEN
     valueFrom: {secretKeyRef: {name: {{ include "specialistly.secretName" . }}, key: metricsToken, optional: true}}
   {{- end }}
+  {{- range $name, $_ := .Values.secrets.pluginSecrets }}
+  - name: {{ $name }}
+    valueFrom: {secretKeyRef: {name: {{ include "specialistly.secretName" $ }}, key: {{ $name }}}}
+  {{- end }}
 {{- end -}}
 
 {{/* Where Prometheus finds a pod's metrics (the scrape job adds the token). */}}
