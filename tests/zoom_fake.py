@@ -37,7 +37,7 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from tests.processes import free_port
 
-SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs" / "zoom" / "api-hub"
+SPECS = Path(__file__).resolve().parent / "specs" / "zoom" / "api-hub"
 ZOOM_HOST = "https://api.zoom.us"
 
 

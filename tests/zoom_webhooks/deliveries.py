@@ -15,7 +15,7 @@ import httpx
 
 from specialistly_zoom.webhooks import WEBHOOK_PATH
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "zoom"
+SPECS = Path(__file__).resolve().parents[1] / "specs" / "zoom"
 EXAMPLES = SPECS / "webhooks"
 SECRET = "zoom-webhooks-test-secret-token"
 
