@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from pydantic import SecretStr
+from pymongo import MongoClient
 
 from specialistly_zoom.crypto import new_key
 from tests.client import Account, GraphQLClient, register
@@ -44,10 +45,15 @@ def zoom_module() -> Iterator[ZoomFake]:
 
 
 @pytest.fixture(scope="module")
-def zoom_env(test_env: dict[str, str], zoom_module: ZoomFake) -> dict[str, str]:
+def zoom_env(test_env: dict[str, str], zoom_module: ZoomFake) -> Iterator[dict[str, str]]:
+    # A database and queues of its own: the session's worker knows no Zoom settings, and
+    # would otherwise take (and fail) the meetings of these bookings.
+    name = f"zoom_{secrets.token_hex(4)}"
     key = new_key()
-    return {
+    yield {
         **test_env,
+        "SPECIALISTLY_DATABASE": name,
+        "SPECIALISTLY_BROKER_NAMESPACE": name,
         "SPECIALISTLY_ZOOM_CLIENT_ID": zoom_module.client_id,
         "SPECIALISTLY_ZOOM_CLIENT_SECRET": zoom_module.client_secret,
         "SPECIALISTLY_ZOOM_OAUTH_URL": zoom_module.url,
@@ -56,6 +62,8 @@ def zoom_env(test_env: dict[str, str], zoom_module: ZoomFake) -> dict[str, str]:
         "SPECIALISTLY_ZOOM_FRONTEND_URL": FRONTEND,
         "SPECIALISTLY_ZOOM_CREATION_INTERVAL": "PT0S",
     }
+    with MongoClient[dict[str, Any]](test_env["MONGODB_URL"]) as mongo:
+        mongo.drop_database(name)
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +75,8 @@ def zoom_api(zoom_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 def zoom_worker(
     zoom_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Process]:
-    # Its own queue namespace: the session's worker knows no Zoom settings.
-    env = {**zoom_env, "SPECIALISTLY_BROKER_NAMESPACE": f"zoom_{secrets.token_hex(4)}"}
     worker = Process(
-        "zoom-worker", ["worker", "--threads", "2"], env, Path(tmp_path_factory.mktemp("zw"))
+        "zoom-worker", ["worker", "--threads", "2"], zoom_env, Path(tmp_path_factory.mktemp("zw"))
     )
     worker.start()
     yield worker
