@@ -147,16 +147,16 @@ async def publish_service(
             problem = await payout_problem(service.specialist_id)
             if problem:
                 raise DomainError.of(ErrorCode.PAYOUTS_NOT_READY, problem, "id")
-    return await _set_status(user, service_id, ServiceStatus.PUBLISHED)
+    return await _set_status(service, ServiceStatus.PUBLISHED)
 
 
 async def archive_service(user: User, service_id: str) -> Service:
     """Take the service off sale for good; existing bookings keep it."""
-    return await _set_status(user, service_id, ServiceStatus.ARCHIVED)
+    return await _set_status(await owned_service(user, service_id), ServiceStatus.ARCHIVED)
 
 
-async def _set_status(user: User, service_id: str, status: ServiceStatus) -> Service:
-    service = await owned_service(user, service_id)
+async def _set_status(service: Service, status: ServiceStatus) -> Service:
+    """Move an owned service (as read by the caller) to status."""
     if service.status == status:
         return service
     # Conditional, so a publish racing an archive cannot undo it.
@@ -169,7 +169,7 @@ async def _set_status(user: User, service_id: str, status: ServiceStatus) -> Ser
             ErrorCode.ARCHIVED, "An archived service cannot go on sale again.", "id"
         )
     await refresh_price_range(service.specialist_id)
-    found = await find_service(service_id)
+    found = await Service.get(service.id)
     assert found is not None
     return found
 
