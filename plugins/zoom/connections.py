@@ -21,7 +21,12 @@ from specialistly.core.locks import document_lock
 from specialistly.providers import ProviderError
 from specialistly_zoom.client import ZoomGrantError, ZoomHTTP
 from specialistly_zoom.crypto import TokenCipher
-from specialistly_zoom.models import ZOOM_DISCONNECTED, ConnectionStatus, ZoomConnection
+from specialistly_zoom.models import (
+    ZOOM_DISCONNECTED,
+    ConnectionStatus,
+    ZoomConnection,
+    ZoomPacing,
+)
 from specialistly_zoom.settings import ZoomSettings
 
 log = logging.getLogger("specialistly_zoom.connections")
@@ -158,16 +163,18 @@ class Connections:
                 except ProviderError as exc:
                     log.warning("zoom revoke failed: %s", exc)
         await ZoomConnection.get_pymongo_collection().delete_one({"_id": specialist_id})
+        await ZoomPacing.get_pymongo_collection().delete_one({"_id": specialist_id})
         return True
 
     async def pace(self, specialist_id: PydanticObjectId) -> datetime:
         """Reserve this specialist's next creation moment (one per ``creation_interval``)."""
         interval = self.settings.creation_interval
-        async with document_lock(ZoomConnection, f"{specialist_id}:pace", wait=REFRESH_WAIT):
-            connection = await self._usable(specialist_id)
+        await self._usable(specialist_id)
+        async with document_lock(ZoomPacing, specialist_id, wait=REFRESH_WAIT):
+            pacing = await ZoomPacing.get(specialist_id)
             now = utcnow()
-            slot = max(now, as_utc(connection.next_creation_at or now))
-            await ZoomConnection.get_pymongo_collection().update_one(
-                {"_id": specialist_id}, {"$set": {"next_creation_at": slot + interval}}
+            slot = max(now, as_utc(pacing.next_creation_at)) if pacing else now
+            await ZoomPacing.get_pymongo_collection().update_one(
+                {"_id": specialist_id}, {"$set": {"next_creation_at": slot + interval}}, upsert=True
             )
         return slot

@@ -37,12 +37,22 @@ class ZoomConnection(Document):
     revoked_at: datetime | None = None
     last_error: str | None = None
     refreshed_at: datetime | None = None
-    # Per-specialist pacing of meeting creations: the next free moment.
-    next_creation_at: datetime | None = None
     outbox: list[OutboxEvent] = []
 
     class Settings:
         name = "zoom_connections"
+
+
+class ZoomPacing(Document):
+    """A specialist's next free moment for a meeting creation. Kept apart from the
+    connection: FerretDB writes a whole document per update, so pacing under its own lock
+    would otherwise overwrite a refresh's new tokens with the ones it read before."""
+
+    id: PydanticObjectId
+    next_creation_at: datetime
+
+    class Settings:
+        name = "zoom_pacing"
 
 
 class ZoomOAuthState(Document):
@@ -88,4 +98,4 @@ class ZoomMeeting(Document):
         ]
 
 
-DOCUMENTS: tuple[type[Document], ...] = (ZoomConnection, ZoomOAuthState, ZoomMeeting)
+DOCUMENTS: tuple[type[Document], ...] = (ZoomConnection, ZoomPacing, ZoomOAuthState, ZoomMeeting)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from beanie import PydanticObjectId
 
 from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.locks import document_lock
 from specialistly.providers import ProviderError
 from specialistly_zoom.client import ZoomGrantError
 from specialistly_zoom.connections import Connections, granted_scopes, missing_scopes
@@ -129,9 +130,10 @@ async def complete(
         "connected_at": utcnow(),
         "revoked_at": None,
     }
-    await ZoomConnection.get_pymongo_collection().update_one(
-        {"_id": specialist_id},
-        {"$set": fields, "$setOnInsert": {"outbox": []}},
-        upsert=True,
-    )
+    async with document_lock(ZoomConnection, specialist_id):  # a refresh may be writing it
+        await ZoomConnection.get_pymongo_collection().update_one(
+            {"_id": specialist_id},
+            {"$set": fields, "$setOnInsert": {"outbox": []}},
+            upsert=True,
+        )
     return Connected(specialist_id=specialist_id, email=fields["email"])

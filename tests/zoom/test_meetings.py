@@ -11,7 +11,7 @@ from beanie import PydanticObjectId
 
 from specialistly.core.clock import utcnow
 from specialistly.providers import MeetingRequest, ProviderError
-from specialistly_zoom.models import MeetingState, ZoomMeeting
+from specialistly_zoom.models import MeetingState, ZoomConnection, ZoomMeeting, ZoomPacing
 from specialistly_zoom.provider import ZoomProvider, marker
 from tests.factories import make_specialist
 from tests.zoom.connecting import connect
@@ -191,3 +191,18 @@ async def test_creations_of_one_specialist_are_paced(
 
     # Three creations need two intervals between them, whatever the machine's speed.
     assert utcnow() - started >= timedelta(milliseconds=800)
+
+
+async def test_pacing_never_writes_the_connection(zoom: ZoomFake, provider: ZoomProvider) -> None:
+    # FerretDB writes whole documents: a pacing write into the connection could put back
+    # the tokens a concurrent refresh had just replaced, and Zoom would refuse the old ones.
+    specialist_id, _ = await connected(zoom, provider)
+    collection = ZoomConnection.get_pymongo_collection()
+    before = await collection.find_one({"_id": specialist_id})
+
+    first = await provider.connections.pace(specialist_id)
+    second = await provider.connections.pace(specialist_id)
+
+    assert await collection.find_one({"_id": specialist_id}) == before
+    assert second - first >= provider.settings.creation_interval
+    assert await ZoomPacing.get(specialist_id) is not None
