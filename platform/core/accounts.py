@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from specialistly.core import validation
 from specialistly.core.bookings import Booking
 from specialistly.core.errors import Check, DomainError, ErrorCode, is_duplicate_key
+from specialistly.core.locks import edit_lock
 from specialistly.core.passwords import (
     MAX_LENGTH,
     check_strength,
@@ -156,7 +157,8 @@ async def set_admin(email: str, *, admin: bool) -> User:
         raise DomainError.of(ErrorCode.NOT_FOUND, "No account has this email.", "email")
     assert user.id is not None
     change = {"$addToSet" if admin else "$pull": {"roles": Role.ADMIN.value}}
-    await User.get_pymongo_collection().update_one({"_id": user.id}, change)
+    async with edit_lock(User, user.id):
+        await User.get_pymongo_collection().update_one({"_id": user.id}, change)
     return await get_user(user.id)
 
 
@@ -176,7 +178,8 @@ async def update_profile(user: User, changes: ProfileChanges) -> User:
         if "display_name" in updates:
             profile_fields["display_name"] = updates["display_name"]
         try:
-            await profile.set(profile_fields)
+            async with edit_lock(SpecialistProfile, profile.id):
+                await profile.set(profile_fields)
         except (DuplicateKeyError, OperationFailure) as exc:
             if not is_duplicate_key(exc):
                 raise
@@ -184,7 +187,8 @@ async def update_profile(user: User, changes: ProfileChanges) -> User:
                 ErrorCode.SLUG_TAKEN, "Another specialist uses this address.", "slug"
             ) from None
     if updates:
-        await user.set(updates)
+        async with edit_lock(User, user.id):
+            await user.set(updates)
     return user
 
 

@@ -14,6 +14,7 @@ from beanie import PydanticObjectId
 from specialistly.core import validation
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
+from specialistly.core.locks import edit_lock
 from specialistly.core.services import CancellationPolicy, Service, ServiceStatus
 from specialistly.core.users import Role, SpecialistProfile, User
 
@@ -111,14 +112,16 @@ async def update_service(
     video_providers: Collection[str],
 ) -> Service:
     service = await owned_service(user, service_id)
-    check = Check()
-    values = _validated(check, fields, service.model_dump(), video_providers)
-    check.raise_if_any()
-    if values:
-        values["updated_at"] = utcnow()
-        await service.set(values)
-        if service.status == ServiceStatus.PUBLISHED:
-            await refresh_price_range(service.specialist_id)
+    async with edit_lock(Service, service.id):
+        service = await owned_service(user, service_id)  # as it is now
+        check = Check()
+        values = _validated(check, fields, service.model_dump(), video_providers)
+        check.raise_if_any()
+        if values:
+            values["updated_at"] = utcnow()
+            await service.set(values)
+    if values and service.status == ServiceStatus.PUBLISHED:
+        await refresh_price_range(service.specialist_id)
     return service
 
 
@@ -159,11 +162,13 @@ async def _set_status(service: Service, status: ServiceStatus) -> Service:
     """Move an owned service (as read by the caller) to status."""
     if service.status == status:
         return service
-    # Conditional, so a publish racing an archive cannot undo it.
-    changed = await Service.get_pymongo_collection().update_one(
-        {"_id": service.id, "status": {"$ne": ServiceStatus.ARCHIVED.value}},
-        {"$set": {"status": status.value, "updated_at": utcnow()}},
-    )
+    # Conditional, so a publish racing an archive cannot undo it; under the service's lock,
+    # since FerretDB applies the condition and the write without isolation.
+    async with edit_lock(Service, service.id):
+        changed = await Service.get_pymongo_collection().update_one(
+            {"_id": service.id, "status": {"$ne": ServiceStatus.ARCHIVED.value}},
+            {"$set": {"status": status.value, "updated_at": utcnow()}},
+        )
     if not changed.matched_count:
         raise DomainError.of(
             ErrorCode.ARCHIVED, "An archived service cannot go on sale again.", "id"
@@ -202,14 +207,21 @@ def can_see(user: User | None, service: Service) -> bool:
 
 
 async def refresh_price_range(specialist_id: PydanticObjectId) -> None:
-    """Copy the lowest and highest published price onto the profile, for marketplace filters."""
-    query = {"specialist_id": specialist_id, "status": ServiceStatus.PUBLISHED.value}
-    cursor = Service.get_pymongo_collection().find(query, {"price": 1, "_id": 0})
-    prices = [doc["price"] for doc in await cursor.to_list()]
-    await SpecialistProfile.get_pymongo_collection().update_one(
-        {"user_id": specialist_id},
-        {"$set": {"price_min": min(prices, default=None), "price_max": max(prices, default=None)}},
-    )
+    """Copy the lowest and highest published price onto the profile, for marketplace filters.
+
+    The prices are read holding the profile's lock, so that of two services changed at once
+    the one that writes last has read both changes."""
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == specialist_id)
+    if profile is None:
+        return
+    async with edit_lock(SpecialistProfile, profile.id):
+        query = {"specialist_id": specialist_id, "status": ServiceStatus.PUBLISHED.value}
+        cursor = Service.get_pymongo_collection().find(query, {"price": 1, "_id": 0})
+        prices = [doc["price"] for doc in await cursor.to_list()]
+        lowest, highest = min(prices, default=None), max(prices, default=None)
+        await SpecialistProfile.get_pymongo_collection().update_one(
+            {"_id": profile.id}, {"$set": {"price_min": lowest, "price_max": highest}}
+        )
 
 
 def _validated(

@@ -144,7 +144,9 @@ async def update_with_events(
     new: Sequence[OutboxEvent],
 ) -> bool:
     """Apply `update` to the document matching `query` and push `new` onto its outbox, in
-    one single-document update, and note it in the unit of work. False if none matched."""
+    one single-document update, and note it in the unit of work. False if none matched.
+
+    The caller holds the document's lock: its publisher takes it to empty the outbox."""
     push = {**update.get("$push", {}), "outbox": {"$each": [e.model_dump() for e in new]}}
     # No projection: FerretDB v1 does not implement one in findAndModify.
     raw = await model.get_pymongo_collection().find_one_and_update(

@@ -26,7 +26,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from specialistly.core.clock import as_utc, utcnow
-from specialistly.core.errors import is_transient
+from specialistly.core.errors import DomainError, ErrorCode, is_transient
 
 log = logging.getLogger("specialistly.locks")
 LEASE = timedelta(seconds=30)
@@ -75,6 +75,18 @@ async def document_lock(
         yield
     finally:
         await _release(locks, key, token)
+
+
+@asynccontextmanager
+async def edit_lock(model: type[Document], doc_id: object) -> AsyncIterator[None]:
+    """The document's lock, for a change someone asked for: CONFLICT if it stays busy."""
+    try:
+        async with document_lock(model, doc_id):
+            yield
+    except LockTimeoutError:
+        raise DomainError.of(
+            ErrorCode.CONFLICT, "This is being changed elsewhere at the moment; try again."
+        ) from None
 
 
 async def _release(locks: AsyncCollection, key: str, token: ObjectId) -> None:  # type: ignore[type-arg]

@@ -19,6 +19,7 @@ from specialistly.core.availability import Availability, DateHours, HoursRange, 
 from specialistly.core.catalog import DAY_MINUTES, STEP
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
+from specialistly.core.locks import edit_lock
 from specialistly.core.slots import LocalRange, validate_ranges
 from specialistly.core.users import Role, SpecialistProfile, User
 
@@ -70,18 +71,18 @@ async def set_weekly_hours(user: User, timezone: str, days: Sequence[DayHours]) 
         for d, r in sorted(by_day.items())
         if r
     ]
-    await Availability.get_pymongo_collection().update_one(
-        {"specialist_id": specialist_id},
-        {
-            "$set": {
-                "timezone": zone,
-                "weekly": [w.model_dump() for w in weekly],
-                "updated_at": utcnow(),
+    current = await availability_of(specialist_id) or await _created(user, specialist_id)
+    async with edit_lock(Availability, current.id):
+        await Availability.get_pymongo_collection().update_one(
+            {"_id": current.id},
+            {
+                "$set": {
+                    "timezone": zone,
+                    "weekly": [w.model_dump() for w in weekly],
+                    "updated_at": utcnow(),
+                }
             },
-            "$setOnInsert": {"overrides": []},
-        },
-        upsert=True,
-    )
+        )
     found = await availability_of(specialist_id)
     assert found is not None
     return found
@@ -114,29 +115,16 @@ async def remove_date_override(user: User, day: str) -> Availability:
 async def _edit_overrides(
     user: User, specialist_id: PydanticObjectId, day: str, override: DateHours | None
 ) -> Availability:
-    """Replace or remove one date's override without losing a concurrent edit of another.
-
-    FerretDB v1 has no transactions, so the write is conditional on the document being as
-    read (its updated_at), and retried when another edit came first.
-    """
-    collection = Availability.get_pymongo_collection()
-    for _ in range(5):
-        current = await availability_of(specialist_id)
-        if current is None:
-            if override is None:
-                raise DomainError.of(
-                    ErrorCode.NOT_FOUND, "There is no override on this date.", "date"
-                )
-            profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
-            fresh = Availability(
-                specialist_id=specialist_id,
-                timezone=profile.timezone if profile else "UTC",
-                overrides=[override],
-            )
-            try:
-                return await fresh.insert()
-            except DuplicateKeyError:
-                continue
+    """Replace or remove one date's override without losing a concurrent edit of another:
+    under the document's lock, as every writer of it (FerretDB v1 updates are not isolated)."""
+    found = await availability_of(specialist_id)
+    if found is None:
+        if override is None:
+            raise DomainError.of(ErrorCode.NOT_FOUND, "There is no override on this date.", "date")
+        found = await _created(user, specialist_id)
+    async with edit_lock(Availability, found.id):
+        current = await Availability.get(found.id)
+        assert current is not None
         if override is None and all(o.day != day for o in current.overrides):
             raise DomainError.of(ErrorCode.NOT_FOUND, "There is no override on this date.", "date")
         # Past dates no longer matter; dropping them keeps the document small.
@@ -149,15 +137,27 @@ async def _edit_overrides(
                 )
             kept.append(override)
         kept.sort(key=lambda o: o.day)
-        result = await collection.update_one(
-            {"_id": current.id, "updated_at": current.updated_at},
+        await Availability.get_pymongo_collection().update_one(
+            {"_id": current.id},
             {"$set": {"overrides": [o.model_dump() for o in kept], "updated_at": utcnow()}},
         )
-        if result.matched_count:
-            updated = await availability_of(specialist_id)
-            assert updated is not None
-            return updated
-    raise DomainError.of(ErrorCode.CONFLICT, "The hours changed meanwhile; please try again.")
+    updated = await availability_of(specialist_id)
+    assert updated is not None
+    return updated
+
+
+async def _created(user: User, specialist_id: PydanticObjectId) -> Availability:
+    """The specialist's (empty) working hours, stored now unless a concurrent edit did."""
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == user.id)
+    fresh = Availability(
+        specialist_id=specialist_id, timezone=profile.timezone if profile else "UTC"
+    )
+    try:
+        return await fresh.insert()
+    except DuplicateKeyError:
+        found = await availability_of(specialist_id)
+        assert found is not None
+        return found
 
 
 def _specialist(user: User) -> PydanticObjectId:

@@ -16,7 +16,9 @@ from urllib.parse import quote
 
 from beanie import Document, PydanticObjectId
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
+from specialistly.core.locks import document_lock
 from specialistly.settings import Settings
 
 UNSUBSCRIBE_PATH = "/email/unsubscribe"
@@ -57,12 +59,27 @@ async def set_preferences(
     user_id: PydanticObjectId, changes: dict[EmailKind, bool]
 ) -> EmailPreferences:
     if changes:
-        await EmailPreferences.get_pymongo_collection().update_one(
-            {"user_id": user_id},
-            {"$set": {kind.value: wanted for kind, wanted in changes.items()}},
-            upsert=True,
-        )
+        stored = await _stored(user_id)
+        # Two changes at once (two unsubscribe links followed together) each keep theirs.
+        async with document_lock(EmailPreferences, stored.id):
+            await EmailPreferences.get_pymongo_collection().update_one(
+                {"_id": stored.id},
+                {"$set": {kind.value: wanted for kind, wanted in changes.items()}},
+            )
     return await preferences_of(user_id)
+
+
+async def _stored(user_id: PydanticObjectId) -> EmailPreferences:
+    """The user's stored preferences, stored now (the defaults) unless they are already."""
+    found = await EmailPreferences.find_one(EmailPreferences.user_id == user_id)
+    if found is not None:
+        return found
+    try:
+        return await EmailPreferences(user_id=user_id).insert()
+    except DuplicateKeyError:  # stored by a concurrent change
+        found = await EmailPreferences.find_one(EmailPreferences.user_id == user_id)
+        assert found is not None
+        return found
 
 
 async def wants(user_id: PydanticObjectId | None, template: str) -> bool:

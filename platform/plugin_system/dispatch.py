@@ -1,14 +1,21 @@
-"""Delivering a stored event to each plugin's ``on_event``, each in its own ``try``."""
+"""Delivering a stored event to each plugin's ``on_event``, each in its own ``try``.
+
+An event is written by every delivery of it (a redelivery by the sweeper may overlap the
+first one) and by the sweeper's lease: each write holds the event's lock (see
+core/locks.py), or FerretDB may put back what another wrote meanwhile, its attempts too.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from beanie import PydanticObjectId
 
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
+from specialistly.core.locks import document_lock
 from specialistly.plugin_system.manager import await_me_maybe
 from specialistly.runtime import Runtime
 
@@ -41,23 +48,35 @@ async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
             log.exception("plugin %r failed on %s %s", name, event.name, event.id)
             failures.append(f"{name}: {type(exc).__name__}: {exc}"[:500])
             continue
-        await Event.find_one(Event.id == event.id).update({"$addToSet": {"handled_by": name}})
+        await _write(event, {"$addToSet": {"handled_by": name}})
 
     now = utcnow()
     if failures:
         first = runtime.settings.event_retry_delay.total_seconds()
-        backoff = min(MAX_BACKOFF_SECONDS, first * 2 ** min(event.attempts, 12))
-        await Event.find_one(Event.id == event.id).update(
-            {
-                "$inc": {"attempts": 1},
-                "$set": {
-                    "last_error": "; ".join(failures),
-                    "next_attempt_at": now + timedelta(seconds=backoff),
+        async with document_lock(Event, event.id):
+            current = await Event.get(event.id)
+            attempts = current.attempts if current else event.attempts
+            backoff = min(MAX_BACKOFF_SECONDS, first * 2 ** min(attempts, 12))
+            await _update(
+                event,
+                {
+                    "$inc": {"attempts": 1},
+                    "$set": {
+                        "last_error": "; ".join(failures),
+                        "next_attempt_at": now + timedelta(seconds=backoff),
+                    },
                 },
-            }
-        )
+            )
         return False
-    await Event.find_one(Event.id == event.id).update(
-        {"$set": {"dispatched_at": now, "pending": False}}
-    )
+    await _write(event, {"$set": {"dispatched_at": now, "pending": False}})
     return True
+
+
+async def _write(event: Event, update: dict[str, Any]) -> None:
+    async with document_lock(Event, event.id):
+        await _update(event, update)
+
+
+async def _update(event: Event, update: dict[str, Any]) -> None:
+    """The caller holds the event's lock."""
+    await Event.get_pymongo_collection().update_one({"_id": event.id}, update)

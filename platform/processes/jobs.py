@@ -8,11 +8,12 @@ job wrote when it ends.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from specialistly.core import sweeps
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, documents_with_outbox, due_events, with_outbox
+from specialistly.core.locks import LockTimeoutError, document_lock
 from specialistly.features import reminders
 from specialistly.infra import db
 from specialistly.infra.metrics.registry import EVENTS_DUE, OUTBOX_BACKLOG
@@ -23,6 +24,8 @@ log = logging.getLogger("specialistly.processes.jobs")
 
 # An outbox older than this was left behind by a change that stopped half-way.
 OUTBOX_GRACE = timedelta(seconds=5)
+# The sweeper leaves an event being written to the next sweep rather than queue behind it.
+LEASE_WAIT = timedelta(seconds=1)
 
 
 async def dispatch_event(runtime: Runtime, event_id: str) -> None:
@@ -41,13 +44,23 @@ async def sweep_events(runtime: Runtime) -> None:
     due = await due_events(now)
     EVENTS_DUE.set(len(due))
     for event in due:
-        # Take a lease first so that the next sweep does not send it again meanwhile.
-        leased = await Event.get_pymongo_collection().update_one(
-            {"_id": event.id, "next_attempt_at": event.next_attempt_at},
-            {"$set": {"next_attempt_at": now + runtime.settings.event_retry_delay}},
-        )
-        if leased.modified_count:
+        if await lease(event, now + runtime.settings.event_retry_delay):
             await runtime.jobs.send("dispatch_event", str(event.id))
+
+
+async def lease(event: Event, until: datetime) -> bool:
+    """Lease a due event's next delivery until `until`, so that the next sweep does not
+    send it again meanwhile; False if a delivery wrote it since it was read, or is writing
+    it now (under its lock, as every writer of an event: see plugin_system/dispatch.py)."""
+    try:
+        async with document_lock(Event, event.id, wait=LEASE_WAIT):
+            leased = await Event.get_pymongo_collection().update_one(
+                {"_id": event.id, "next_attempt_at": event.next_attempt_at},
+                {"$set": {"next_attempt_at": until}},
+            )
+    except LockTimeoutError:
+        return False  # the next sweep looks again
+    return bool(leased.modified_count)
 
 
 async def sweep_bookings(runtime: Runtime) -> None:

@@ -7,6 +7,9 @@ says they are the meeting's host (or has the specialist's e-mail), the customer 
 have the customer's e-mail, and a guest otherwise. A meeting that ended with nobody there
 but the specialist is offered to the specialist as a possible no-show, once, as the event
 ``meeting.no_show_suspected``.
+
+A meeting's record is written by its events, which Zoom may send at the same moment, and
+by the publisher of its outbox: every write holds the record's lock (see core/locks.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pymongo.errors import DuplicateKeyError
 
 from specialistly.core.bookings import Booking, booking_of_meeting
 from specialistly.core.events import OutboxEvent, new_event, update_with_events
+from specialistly.core.locks import document_lock
 from specialistly.core.users import User
 from specialistly_zoom.webhook_settings import Delivery
 
@@ -186,18 +190,20 @@ async def meeting_record(meeting: MeetingRef) -> tuple[Booking, ZoomMeetingRecor
 
 async def _set_earliest(record: ZoomMeetingRecord, field: str, value: datetime) -> None:
     collection = ZoomMeetingRecord.get_pymongo_collection()
-    for condition in (None, {"$gt": value}):
-        await collection.update_one(
-            {"booking_id": record.booking_id, field: condition}, {"$set": {field: value}}
-        )
+    async with document_lock(ZoomMeetingRecord, record.id):
+        for condition in (None, {"$gt": value}):
+            await collection.update_one(
+                {"booking_id": record.booking_id, field: condition}, {"$set": {field: value}}
+            )
 
 
 async def _set_latest(record: ZoomMeetingRecord, field: str, value: datetime) -> None:
     collection = ZoomMeetingRecord.get_pymongo_collection()
-    for condition in (None, {"$lt": value}):
-        await collection.update_one(
-            {"booking_id": record.booking_id, field: condition}, {"$set": {field: value}}
-        )
+    async with document_lock(ZoomMeetingRecord, record.id):
+        for condition in (None, {"$lt": value}):
+            await collection.update_one(
+                {"booking_id": record.booking_id, field: condition}, {"$set": {field: value}}
+            )
 
 
 # --------------------------------------------------------------------------- handlers
@@ -227,12 +233,13 @@ async def meeting_ended(event: MeetingEvent, delivery: Delivery) -> Sequence[Out
             specialist_id=str(booking.specialist_id),
             customer_id=str(booking.customer_id),
         )
-        await update_with_events(
-            ZoomMeetingRecord,
-            {"booking_id": booking.id, "no_show_offered_at": None},
-            {"$set": {"no_show_offered_at": delivery.received_at}},
-            [offered],
-        )
+        async with document_lock(ZoomMeetingRecord, record.id):
+            await update_with_events(
+                ZoomMeetingRecord,
+                {"booking_id": booking.id, "no_show_offered_at": None},
+                {"$set": {"no_show_offered_at": delivery.received_at}},
+                [offered],
+            )
     return ()
 
 

@@ -16,6 +16,7 @@ from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from specialistly.core.clock import utcnow
+from specialistly.core.locks import document_lock
 from specialistly.providers import MeetingDetails, MeetingRequest, ProviderError
 from specialistly_zoom.client import ZoomAuthError, ZoomHTTP
 from specialistly_zoom.connections import Connections
@@ -137,9 +138,7 @@ class ZoomProvider:
                 return await self._store(
                     booking_id, full.json() if full.status_code == 200 else found
                 )
-        await ZoomMeeting.get_pymongo_collection().update_one(
-            {"_id": booking_id}, {"$inc": {"attempts": 1}}
-        )
+        await _update(booking_id, {"$inc": {"attempts": 1}})
         slot = await self.connections.pace(specialist_id)
         wait = (slot - utcnow()).total_seconds()
         if wait > 0:
@@ -163,8 +162,8 @@ class ZoomProvider:
         response = await self._call(specialist_id, "PATCH", path, json=patch)
         if response.status_code == 404:
             # Deleted at Zoom meanwhile: make a new one rather than update a ghost.
-            await ZoomMeeting.get_pymongo_collection().update_one(
-                {"_id": PydanticObjectId(request.booking_id)},
+            await _update(
+                PydanticObjectId(request.booking_id),
                 {"$set": {"state": MeetingState.CREATING.value, "meeting_id": None}},
             )
             return await self.create_meeting(request)
@@ -176,9 +175,9 @@ class ZoomProvider:
             return
         path = f"/meetings/{meeting.external_id}"
         await self._call(record.specialist_id, "DELETE", path)  # 404: already gone, fine
-        await ZoomMeeting.get_pymongo_collection().update_one(
-            {"_id": record.id},
-            {"$set": {"state": MeetingState.DELETED.value, "updated_at": utcnow()}},
+        assert record.id is not None
+        await _update(
+            record.id, {"$set": {"state": MeetingState.DELETED.value, "updated_at": utcnow()}}
         )
 
     # ------------------------------------------------------------------- records
@@ -211,7 +210,7 @@ class ZoomProvider:
             else None,
             "updated_at": utcnow(),
         }
-        await ZoomMeeting.get_pymongo_collection().update_one({"_id": booking_id}, {"$set": fields})
+        await _update(booking_id, {"$set": fields})
         return self._details(record.model_copy(update=fields))
 
     def _details(self, record: ZoomMeeting) -> MeetingDetails:
@@ -226,3 +225,9 @@ class ZoomProvider:
             join_url=record.join_url or "",
             host_url=start_url,
         )
+
+
+async def _update(booking_id: PydanticObjectId, update: dict[str, Any]) -> None:
+    """Write a meeting's record holding its lock, as rekeying does (see core/locks.py)."""
+    async with document_lock(ZoomMeeting, booking_id):
+        await ZoomMeeting.get_pymongo_collection().update_one({"_id": booking_id}, update)

@@ -34,6 +34,7 @@ from specialistly.core.bookings import Booking, party
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError
 from specialistly.core.events import OutboxEvent, new_event, update_with_events
+from specialistly.core.locks import document_lock
 from specialistly.infra.auth import bearer_token
 from specialistly_zoom import attendance
 from specialistly_zoom.webhook_settings import Delivery, ZoomWebhookSettings
@@ -153,7 +154,7 @@ async def recording_completed(
     found = await attendance.meeting_record(meeting)
     if found is None:
         return ()
-    booking, _ = found
+    booking, record_of_meeting = found
     now = delivery.received_at
     files = [f for f in meeting.recording_files if f.status in ("", "completed")]
     sealed = seal(event.download_token, delivery.settings)
@@ -185,12 +186,13 @@ async def recording_completed(
             new_files.append(file.id)
     if new_files:
         ready = new_event(RECORDING_READY, booking_id=str(booking.id), file_ids=new_files)
-        await update_with_events(
-            attendance.ZoomMeetingRecord,
-            {"booking_id": booking.id},
-            {"$set": {"recordings_ready_at": now}},
-            [ready],
-        )
+        async with document_lock(attendance.ZoomMeetingRecord, record_of_meeting.id):
+            await update_with_events(
+                attendance.ZoomMeetingRecord,
+                {"booking_id": booking.id},
+                {"$set": {"recordings_ready_at": now}},
+                [ready],
+            )
     return ()
 
 

@@ -1,0 +1,67 @@
+"""Every writer of an event holds its lock: deliveries of one event at once (a redelivery by
+the sweeper may overlap the first one) and the sweeper's lease keep each other's writes.
+
+FerretDB v1 applies an update as an unisolated read-modify-write of the whole document:
+without the lock, of two concurrent writes one may put back what the other changed, and an
+event is retried without its attempts growing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+
+import pytest
+
+from specialistly.core.clock import utcnow
+from specialistly.core.events import Event
+from specialistly.core.locks import document_lock
+from specialistly.plugin_system import dispatch
+from specialistly.processes import jobs
+from specialistly.runtime import Runtime
+from tests.factories import stored_event
+
+pytestmark = pytest.mark.usefixtures("runtime")
+
+# Deliveries at once, few enough that none waits for the event's lock too long on a loaded
+# machine, enough for a lost write to show.
+WRITERS = 6
+
+
+async def test_deliveries_at_once_each_count_their_attempt(runtime: Runtime) -> None:
+    # Retries an hour apart: no sweeper delivers the event again during the test.
+    slow = runtime.settings.model_copy(update={"event_retry_delay": timedelta(hours=1)})
+    quiet = dataclasses.replace(runtime, settings=slow)
+    event = stored_event("test.failing", "test:lost-updates", data={"fail": 1})
+    event.next_attempt_at = utcnow() + timedelta(hours=1)
+    await event.insert()
+
+    done = await asyncio.gather(
+        *(dispatch.dispatch_event(str(event.id), quiet) for _ in range(WRITERS))
+    )
+
+    assert not any(done)
+    stored = await Event.get(event.id)
+    assert stored is not None
+    assert stored.attempts == WRITERS
+    assert sorted(stored.handled_by) == ["mail", "meetings", "notifications", "payments"]
+
+
+async def test_the_sweeper_leases_no_event_that_another_writer_holds() -> None:
+    event = stored_event("test.lease", "test:lease")
+    event.next_attempt_at = utcnow() + timedelta(hours=1)  # never due for the session's worker
+    await event.insert()
+    read = await Event.get(event.id)  # as the sweeper reads it (to the millisecond)
+    assert read is not None
+    event = read
+    later = event.next_attempt_at + timedelta(minutes=5)
+
+    async with document_lock(Event, event.id):
+        assert not await jobs.lease(event, later)
+    held = await Event.get(event.id)
+    assert held is not None and held.next_attempt_at == event.next_attempt_at
+
+    assert await jobs.lease(event, later)
+    leased = await Event.get(event.id)
+    assert leased is not None and leased.next_attempt_at == later
