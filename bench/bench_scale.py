@@ -142,6 +142,11 @@ def report(series: dict[int, dict[str, Figures]], bookings: int, requests: int) 
         growth = p50s[-1] / p50s[0]
         row = "".join(f"{p:10.2f}" for p in p50s)
         print(f"{name:<20}{row}{growth:9.2f}x  {verdict('growth', growth <= TARGET_GROWTH)}")
+    print("\nCPU time per request in ms (this process: server and client; hardly noisy)")
+    for name in series[sizes[0]]:
+        cpus = [series[n][name].cpu_ms for n in sizes]
+        row = "".join(f"{c:10.2f}" for c in cpus)
+        print(f"{name:<20}{row}{cpus[-1] / cpus[0]:9.2f}x")
 
 
 def main() -> None:
