@@ -31,17 +31,59 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 _PLAIN_RESOLVER = "_get_basic_result"
 
 _Plain = tuple[Callable[..., Any], GraphQLLeafType, bool]
+_FULL_PATH = object()  # what `_read` answers when graphql-core's own path must decide
+
+
+def _read(plain: _Plain, source: Any) -> Any:
+    """The attribute's serialised value, or _FULL_PATH for anything out of the ordinary."""
+    resolve, leaf, required = plain
+    value = resolve(source, None)
+    if value is None:
+        return _FULL_PATH if required else None
+    if inspect.isawaitable(value):
+        return _FULL_PATH
+    try:
+        coerced = leaf.coerce_output_value(value)
+    except Exception:
+        return _FULL_PATH
+    return _FULL_PATH if coerced is None or coerced is Undefined else coerced
 
 
 class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
-    """Resolves plain scalar attributes without graphql-core's per-field machinery."""
+    """Resolves plain scalar attributes without graphql-core's per-field machinery, and an
+    object whose selection is only such attributes in one pass."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plain: dict[tuple[str, str], _Plain | None] = {}
+        # Per selection (graphql-core reuses one for every item of a list), kept with it so
+        # that its id cannot be reused by another while known here.
+        self._objects: dict[tuple[str, int], tuple[object, list[tuple[str, _Plain]] | None]] = {}
         # strawberry always passes a manager, empty unless an extension resolves fields.
         manager = self.middleware_manager
         self._bare = manager is None or not manager.middlewares
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        fields = self._plain_selection(parent_type, grouped_field_set) if self._bare else None
+        if fields is not None:
+            results: dict[str, Any] = {}
+            for response_name, plain in fields:
+                value = _read(plain, source_value)
+                if value is _FULL_PATH:
+                    break
+                results[response_name] = value
+            else:
+                return results
+        return super().execute_fields(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
 
     def execute_field(
         self,
@@ -56,21 +98,38 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             key = (parent_type.name, node.name.value)
             plain = self._plain[key] if key in self._plain else self._find_plain(*key)
             if plain is not None:
-                resolve, leaf, required = plain
-                value = resolve(source, None)
-                if value is None and not required:
-                    return None
-                if value is not None and not inspect.isawaitable(value):
-                    try:
-                        coerced = leaf.coerce_output_value(value)
-                    except Exception:  # noqa: S110 - the full path below reports it
-                        pass
-                    else:
-                        if coerced is not None and coerced is not Undefined:
-                            return coerced
+                value = _read(plain, source)
+                if value is not _FULL_PATH:
+                    return value
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _plain_selection(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any
+    ) -> list[tuple[str, _Plain]] | None:
+        """The selection's fields if every one is a plain attribute, else None."""
+        key = (parent_type.name, id(grouped_field_set))
+        known = self._objects.get(key)
+        if known is not None and known[0] is grouped_field_set:
+            return known[1]
+        fields: list[tuple[str, _Plain]] | None = []
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            field_key = (parent_type.name, node.name.value)
+            plain = (
+                None
+                if node.arguments
+                else self._plain[field_key]
+                if field_key in self._plain
+                else self._find_plain(*field_key)
+            )
+            if plain is None or fields is None:
+                fields = None
+                break
+            fields.append((response_name, plain))
+        self._objects[key] = (grouped_field_set, fields)
+        return fields
 
     def _find_plain(self, type_name: str, field_name: str) -> _Plain | None:
         parent = self.schema.get_type(type_name)

@@ -16,6 +16,10 @@ class Item:
     text: str | None
     number: int
 
+    @strawberry.field
+    def double(self) -> int:
+        return self.number * 2
+
 
 @strawberry.type
 class Query:
@@ -42,6 +46,7 @@ QUERIES = [
     "{ missing { text number } }",
     "{ aliased { n: number t: text number } }",
     "{ items { ... on Item { number } text @skip(if: true) } }",
+    "{ items { __typename number double text } }",
 ]
 
 
