@@ -78,8 +78,9 @@ def bootstrap(settings: Settings) -> WorkerParts:
 
 class _BootedRuntime(Middleware):
     """Starts the worker's Runtime on Dramatiq's event loop at boot (Beanie binds its
-    models to one loop), and closes it once the worker threads have stopped (the AsyncIO
-    middleware, declared before, stops the loop after this: `after_` hooks run in reverse)."""
+    models to one loop), before the worker threads take their first job, and closes it
+    once they have stopped. The AsyncIO middleware, declared before this one, starts the
+    loop before this runs and stops it after (`after_` hooks run in reverse)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -90,7 +91,7 @@ class _BootedRuntime(Middleware):
             raise RuntimeError("the worker has not booted")
         return self._runtime
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         loop = get_event_loop_thread()
         assert loop is not None
         self._runtime = loop.run_coroutine(start_runtime(self.settings))
