@@ -191,7 +191,7 @@ def report(measured: tuple[dict[str, Figures], dict[str, float]], requests: int)
         f" starts); {requests} sequential requests (shared machine: figures are noisy)"
     )
     for f in figures.values():
-        print(f"{f.line()}  server CPU {cpu[f.name]:5.2f} ms/req")
+        print(f"{f.line(cpu=False)}  server CPU {cpu[f.name]:5.2f} ms/req")
     for name in ("slots over HTTP", "slotsByDay over HTTP"):
         slots = figures[name]
         p50 = verdict(f"p50 <= {TARGET_P50_MS} ms", slots.p50 <= TARGET_P50_MS)

@@ -182,11 +182,13 @@ def report(figures: dict[str, Figures], requests: int, bookings: int = BOOKINGS)
     )
     for f in figures.values():
         print(f.line())
+    print("cpu: this process's CPU time per request (server and client, all threads)")
     for label in ("slots", "slotsByDay"):
         graphql, hand = figures[f"{label} graphql"], figures[f"{label} baseline"]
         ratio = graphql.p50 / hand.p50
         print(
-            f"{label}: graphql/baseline p50 {ratio:.2f}x;"
+            f"{label}: graphql/baseline p50 {ratio:.2f}x,"
+            f" cpu {graphql.cpu_ms / hand.cpu_ms:.2f}x;"
             f" {verdict(f'p50 <= {TARGET_P50_MS:.0f} ms', graphql.p50 <= TARGET_P50_MS)},"
             f" {verdict(f'ratio <= {TARGET_RATIO:.0f}x', ratio <= TARGET_RATIO)}"
         )

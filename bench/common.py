@@ -138,6 +138,15 @@ class Figures:
     name: str
     latencies: list[float]  # seconds
     elapsed: float
+    # CPU time this process used meanwhile (all its threads), in seconds: unlike latency it
+    # hardly depends on what else the machine runs. In process, it is the server's and the
+    # client's together.
+    cpu: float = 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU time per request, in milliseconds."""
+        return self.cpu / len(self.latencies) * 1000 if self.latencies else 0.0
 
     @property
     def p50(self) -> float:
@@ -151,12 +160,14 @@ class Figures:
     def p99(self) -> float:
         return percentile(self.latencies, 99)
 
-    def line(self) -> str:
+    def line(self, *, cpu: bool = True) -> str:
+        """The figures on one line; `cpu` adds this process's CPU time per request."""
         rate = len(self.latencies) / self.elapsed if self.elapsed else 0.0
         mean = statistics.fmean(self.latencies) * 1000
+        used = f"  cpu {self.cpu_ms:6.2f} ms/req" if cpu else ""
         return (
             f"{self.name:<26} {rate:8.1f} req/s  mean {mean:7.2f}  p50 {self.p50:7.2f}"
-            f"  p95 {self.p95:7.2f}  p99 {self.p99:7.2f} ms"
+            f"  p95 {self.p95:7.2f}  p99 {self.p99:7.2f} ms{used}"
         )
 
 
@@ -174,12 +185,12 @@ async def measure(
     for _ in range(warmup):
         await send()
     latencies = []
-    started = clock.perf_counter()
+    started, used = clock.perf_counter(), clock.process_time()
     for _ in range(requests):
         before = clock.perf_counter()
         await send()
         latencies.append(clock.perf_counter() - before)
-    return Figures(name, latencies, clock.perf_counter() - started)
+    return Figures(name, latencies, clock.perf_counter() - started, clock.process_time() - used)
 
 
 def verdict(label: str, ok: bool) -> str:

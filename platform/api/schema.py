@@ -24,6 +24,7 @@ from strawberry.types.field import StrawberryField
 
 from specialistly.api.cost import QueryCostLimiter
 from specialistly.api.errors import ErrorBoundary
+from specialistly.api.execution import PlainFieldsExecution
 from specialistly.api.metrics import OperationMetrics
 from specialistly.api.transport import SubscriptionsOverWebSocket
 from specialistly.api.unit_of_work import UnitOfWork
@@ -74,6 +75,7 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
         subscription=subscription,
         types=[t for _, c in contributions for t in c.types],
         extensions=extensions,
+        execution_context_class=PlainFieldsExecution,
     )
 
 

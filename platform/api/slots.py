@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, Selection
 
 from specialistly.api.context import Context
 from specialistly.api.cost import LIST_LENGTH
@@ -40,6 +41,7 @@ class SlotType:
 
     @classmethod
     def of(cls, slot: schedule.Slot, zone: ZoneInfo | None) -> SlotType:
+        """The slot; its local times only given a zone (else null)."""
         return cls(
             start=slot.start,
             end=slot.end,
@@ -82,7 +84,9 @@ class Query:
     ) -> list[SlotType]:
         zone = viewer_zone(timezone)
         found = await _slots(info, service_id, from_, to, duration_minutes)
-        return [SlotType.of(s, zone) for s in found]
+        # Local times cost more than the rest of a slot: made only when they are asked for.
+        shown = zone if _asks_for(info.selected_fields, LOCAL_FIELDS) else None
+        return [SlotType.of(s, shown) for s in found]
 
     @strawberry.field(
         description="Bookable start times of a service within [from, to) (at most 62 days),"
@@ -104,6 +108,21 @@ class Query:
         assert zone is not None
         found = await _slots(info, service_id, from_, to, duration_minutes)
         return by_day(found, zone)
+
+
+LOCAL_FIELDS = frozenset({"startLocal", "endLocal"})
+
+
+def _asks_for(selections: list[Selection], names: frozenset[str]) -> bool:
+    """Whether the field's selection (its fragments included) names one of `names`."""
+    for field in selections:
+        for selected in field.selections:
+            if isinstance(selected, FragmentSpread | InlineFragment):
+                if _asks_for([selected], names):
+                    return True
+            elif selected.name in names:
+                return True
+    return False
 
 
 async def _slots(

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from beanie import Document, PydanticObjectId
@@ -50,6 +51,9 @@ _PACKED = struct.Struct("<12s12sqqq")  # booking id, service id, start, claim st
 _WAIT = timedelta(seconds=20)
 # A first read, which builds the document, waits less: it can read the bookings instead.
 _READ_WAIT = timedelta(seconds=1)
+# Calendars whose decoded entries are kept (the slots of one calendar are read far more
+# often than it changes): at most this many documents' worth of entries in memory.
+DECODED_KEPT = 64
 
 
 class BusyTime(Document):
@@ -239,21 +243,34 @@ def _pack(entries: Iterable[Entry]) -> bytes:
 
 
 def _decode(packed: bytes, span: Interval | None) -> list[Entry]:
-    low = seconds(span.start) if span else None
-    high = seconds(span.end) if span else None
-    entries = []
-    for booking_id, service_id, start, claim_start, claim_end in _PACKED.iter_unpack(packed):
-        if low is not None and high is not None and (claim_start >= high or claim_end <= low):
-            continue
-        entries.append(
-            Entry(
-                PydanticObjectId(booking_id),
-                PydanticObjectId(service_id),
-                instant(start),
-                Interval.of_utc(instant(claim_start), instant(claim_end)),
-            )
+    entries, claims = _decoded(packed)
+    if span is None:
+        return list(entries)
+    low, high = seconds(span.start), seconds(span.end)
+    return [
+        e for e, (start, end) in zip(entries, claims, strict=True) if start < high and end > low
+    ]
+
+
+@lru_cache(maxsize=DECODED_KEPT)
+def _decoded(packed: bytes) -> tuple[tuple[Entry, ...], tuple[tuple[int, int], ...]]:
+    """Every entry of a document, and each one's claim in seconds.
+
+    Pure, so the same bytes (a calendar unchanged since it was last read) are decoded once:
+    building hundreds of ids and instants was most of the cost of a read. The entries are
+    immutable, so sharing them is safe.
+    """
+    unpacked = list(_PACKED.iter_unpack(packed))
+    entries = tuple(
+        Entry(
+            PydanticObjectId(booking_id),
+            PydanticObjectId(service_id),
+            instant(start),
+            Interval.of_utc(instant(claim_start), instant(claim_end)),
         )
-    return entries
+        for booking_id, service_id, start, claim_start, claim_end in unpacked
+    )
+    return entries, tuple((claim_start, claim_end) for *_, claim_start, claim_end in unpacked)
 
 
 def _seconds(claim: Interval) -> tuple[int, int]:

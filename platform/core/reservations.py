@@ -142,18 +142,25 @@ async def create_booking(
     """
     now = now or utcnow()
     key = _idempotency_key(request.idempotency_key)
+    # A new key is the rule and a repeated one the exception: the booking's unique
+    # (customer, key) index tells them apart when it is inserted, so a request reads the
+    # booking its key made only when it has to (saving a read on every new booking).
     for _ in range(3):  # again only when an earlier request with this key failed meanwhile
-        existing = await Booking.find_one({"customer_id": customer.id, "idempotency_key": key})
-        if existing is None:
+        try:
             checked = await _check_request(customer, request, now)
+        except DomainError:
+            # The slot may have closed since the first request made its booking: that
+            # booking is still the answer to a retry.
+            existing = await _made_with(customer, key)
+            if existing is None:
+                raise
+        else:
             try:
                 return await _reserve(
                     customer, request, key, checked, now, payment_hold, start_payment
                 )
             except DuplicateKeyError:
-                existing = await Booking.find_one(
-                    {"customer_id": customer.id, "idempotency_key": key}
-                )
+                existing = await _made_with(customer, key)
         if existing is not None:
             resolved = await _settled(existing, request)
             if resolved is not None:
@@ -161,6 +168,11 @@ async def create_booking(
     raise DomainError.of(
         ErrorCode.BOOKING_BUSY, "Another request with this key is still running.", "idempotency_key"
     )
+
+
+async def _made_with(customer: User, key: str) -> Booking | None:
+    """The booking an earlier request of the customer made with this idempotency key."""
+    return await Booking.find_one({"customer_id": customer.id, "idempotency_key": key})
 
 
 def _idempotency_key(value: str) -> str:

@@ -102,6 +102,18 @@ async def test_same_idempotency_key_returns_the_same_booking() -> None:
     assert other_customer.id != first.id
 
 
+async def test_a_retry_gets_its_booking_even_once_the_slot_has_closed() -> None:
+    service = await make_service()
+    customer = await make_user()
+    first = await book(customer, service, day_at(9), key="retry-key-0002")
+    await service.set({"status": ServiceStatus.ARCHIVED.value})  # no longer bookable
+    again = await book(customer, service, day_at(9), key="retry-key-0002")
+    assert again.id == first.id
+    with pytest.raises(DomainError) as caught:  # a new key hears why
+        await book(customer, service, day_at(10), key="retry-key-0003")
+    assert codes(caught) == [("NOT_BOOKABLE", "service_id")]
+
+
 async def test_concurrent_requests_with_one_key_make_one_booking() -> None:
     service = await make_service()
     customer = await make_user()

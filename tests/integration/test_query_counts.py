@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest_asyncio
@@ -20,7 +20,7 @@ from strawberry import relay
 from specialistly.api.context import Context
 from specialistly.api.schema import build_schema
 from specialistly.core import busy as busy_time
-from specialistly.core import schedule
+from specialistly.core import reservations, schedule
 from specialistly.core.services import Service
 from specialistly.core.slots import Interval
 from specialistly.core.users import User
@@ -193,3 +193,41 @@ async def test_a_bookings_list_reads_each_related_document_once_by_id(
         assert read.count(("find", "services")) == 1
     own = [[r for r in read if r[1] not in ("users", "services")] for read in reads]
     assert own[0] == own[1]
+
+
+async def test_a_new_booking_reads_no_booking_by_its_key(commands: Commands) -> None:
+    """The unique (customer, key) index tells a new key from a repeated one: a request
+    reads the booking its key made only when the insert says there is one."""
+    owner = await make_specialist()
+    await hours(owner)
+    service = await make_service(owner, durations=[30], slot_interval=30)
+    customer = await make_specialist()  # any other user may book
+    start = utc(monday(1), 10)
+
+    def by_key() -> list[dict[str, Any]]:
+        return [
+            e.command["filter"]
+            for e in commands.events
+            if e.command.get("find") == "bookings" and "idempotency_key" in e.command["filter"]
+        ]
+
+    commands.events.clear()
+    made = await reservations.create_booking(
+        customer, booking_request(service, start), payment_hold=timedelta(minutes=15)
+    )
+    assert by_key() == []
+    again = await reservations.create_booking(
+        customer, booking_request(service, start), payment_hold=timedelta(minutes=15)
+    )
+    assert again.id == made.id
+    assert [f["idempotency_key"] for f in by_key()] == ["key-of-one-booking"]
+
+
+def booking_request(service: Service, start: datetime) -> reservations.BookingRequest:
+    return reservations.BookingRequest(
+        service_id=str(service.id),
+        start=start,
+        duration_minutes=30,
+        customer_timezone="UTC",
+        idempotency_key="key-of-one-booking",
+    )
