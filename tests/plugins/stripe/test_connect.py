@@ -12,7 +12,7 @@ from beanie import PydanticObjectId
 
 from specialistly.core import catalog
 from specialistly.core.errors import DomainError, ErrorCode
-from specialistly.core.services import ServiceStatus
+from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role
 from specialistly.providers import PaymentRequest, RefundRequest
 from specialistly_stripe import connect, ledger, records
@@ -21,7 +21,7 @@ from specialistly_stripe.provider import StripeProvider
 from specialistly_stripe.settings import StripeSettings
 from specialistly_stripe.webhooks import PATH
 from tests.client import GraphQLClient, register, user_id
-from tests.factories import make_service, make_user
+from tests.factories import VIDEO, make_service, make_user
 from tests.stripe_events import STRIPE_CONNECT_WEBHOOK_SECRET, delivery, event, fixture
 
 pytestmark = pytest.mark.usefixtures("runtime")
@@ -114,6 +114,40 @@ async def test_a_paid_service_goes_on_sale_only_once_payouts_are_enabled() -> No
     await account.set({"payouts_enabled": True})
     published = await catalog.publish_service(specialist, str(paid.id), payout_problem=problem)
     assert published.status == ServiceStatus.PUBLISHED
+
+
+async def test_a_published_free_service_becomes_paid_only_once_payouts_are_enabled() -> None:
+    provider = StripeProvider(stripe_settings())
+
+    async def problem(specialist_id: PydanticObjectId) -> str | None:
+        return await provider.payout_problem(str(specialist_id))
+
+    specialist = await make_user(Role.SPECIALIST)
+    free = await make_service(specialist, price=0)
+    draft = await make_service(specialist, publish=False, price=0)
+
+    async def reprice(service_id: PydanticObjectId | None, price: int) -> Service:
+        return await catalog.update_service(
+            specialist,
+            str(service_id),
+            {"price": price},
+            video_providers=VIDEO,
+            payout_problem=problem,
+        )
+
+    with pytest.raises(DomainError) as refused:
+        await reprice(free.id, 5000)
+    [(code, field)] = [(p.code, p.field) for p in refused.value.problems]
+    assert (code, field) == (ErrorCode.PAYOUTS_NOT_READY, "price")
+    unchanged = await catalog.find_service(str(free.id))
+    assert unchanged is not None and unchanged.price == 0
+    # A draft may be priced: publishing it is what waits for payouts.
+    assert (await reprice(draft.id, 5000)).price == 5000
+    assert (await reprice(free.id, 0)).price == 0  # staying free needs no payouts
+
+    await ready_account(str(specialist.id))
+    paid = await reprice(free.id, 5000)
+    assert (paid.price, paid.status) == (5000, ServiceStatus.PUBLISHED)
 
 
 def test_the_application_fee_is_whole_minor_units_in_any_currency() -> None:
