@@ -19,6 +19,7 @@ from specialistly.core.bookings import (
     Booking,
     BookingPayment,
     BookingStatus,
+    Party,
     PaymentRefund,
     PaymentStatus,
     booking_event,
@@ -38,6 +39,9 @@ PAYMENT_DISPUTED = "payment.disputed"
 REFUND_CANCELLATION = "cancellation"
 REFUND_MEETING_FAILED = "meeting_failed"
 REFUND_SLOT_RELEASED = "slot_released"  # paid after the booking gave its time back
+
+# Why the platform cancels a confirmed booking refunded in full in the provider's dashboard.
+CANCEL_REASON_REFUNDED = "refunded"
 
 # Statuses a fully refunded booking may move to REFUNDED from.
 _REFUNDABLE = frozenset(
@@ -157,10 +161,13 @@ async def refunded(
     amount: int,
     external_id: str,
     *,
+    outside: bool = False,
     now: datetime | None = None,
 ) -> Outcome:
     """Record a refund made for `reason` (once); a booking refunded in full becomes
-    REFUNDED, giving back its time if it still held it."""
+    REFUNDED, giving back its time if it still held it. A confirmed booking refunded in
+    full `outside` the platform (in the provider's dashboard) is also cancelled by the
+    platform, so that its meeting is deleted and its parties are told."""
     now = now or utcnow()
     async with booking_lock(booking_id):
         booking = await Booking.get(booking_id)
@@ -178,14 +185,34 @@ async def refunded(
         }
         in_full = payment.refunded + amount >= payment.amount
         if in_full and booking.status in _REFUNDABLE:
+            outbox = [event]
             if booking.status == BookingStatus.CONFIRMED:
                 changes["quota_places"] = []
-            await transition(booking, BookingStatus.REFUNDED, now, [event], **changes)
+                if outside:
+                    outbox.append(_cancelled_by_platform(booking))
+                    changes |= {
+                        "cancelled_at": now,
+                        "cancel_reason": CANCEL_REASON_REFUNDED,
+                        "cancelled_by": Party.PLATFORM.value,
+                    }
+            await transition(booking, BookingStatus.REFUNDED, now, outbox, **changes)
             if booking.status == BookingStatus.CONFIRMED:
                 await release_time(booking)
         else:
             await update_booking(booking, {"$set": changes, "$push": {"outbox": event}})
         return Outcome.RECORDED
+
+
+def _cancelled_by_platform(booking: Booking) -> dict[str, Any]:
+    """The cancellation of a confirmed booking whose payment was given back in full."""
+    return booking_event(
+        events.BOOKING_CANCELLED,
+        booking,
+        by=Party.PLATFORM.value,
+        reason=CANCEL_REASON_REFUNDED,
+        previous_status=booking.status.value,
+        refund_percent=100,
+    )
 
 
 async def disputed(booking_id: PydanticObjectId, status: str) -> Outcome:
