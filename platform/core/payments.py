@@ -8,6 +8,8 @@ recorded and announced with ``late``, and refunded in full (see features/payment
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -64,14 +66,26 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"  # no booking has this payment
 
 
-async def _paid_booking(booking_id: str, provider: str, external_id: str) -> Booking | None:
-    if not PydanticObjectId.is_valid(booking_id):
-        return None
-    booking = await Booking.get(PydanticObjectId(booking_id))
-    payment = booking.payment if booking else None
-    if payment is None or (payment.provider, payment.external_id) != (provider, external_id):
-        return None
-    return booking
+@asynccontextmanager
+async def _locked_payment(
+    booking_id: PydanticObjectId | str, paid_with: tuple[str, str] | None = None
+) -> AsyncIterator[tuple[Booking, BookingPayment] | None]:
+    """Be the booking's one writer in the block, with the booking and its payment as read
+    inside the lock; None if there is no such booking or payment, or (given `paid_with`)
+    its payment is not that (provider, external id)."""
+    if isinstance(booking_id, str):
+        if not PydanticObjectId.is_valid(booking_id):
+            yield None
+            return
+        booking_id = PydanticObjectId(booking_id)
+    async with booking_lock(booking_id):
+        booking = await Booking.get(booking_id)
+        payment = booking.payment if booking else None
+        if booking is None or payment is None:
+            yield None
+        else:
+            matches = paid_with in (None, (payment.provider, payment.external_id))
+            yield (booking, payment) if matches else None
 
 
 def _payment_event(
@@ -86,14 +100,10 @@ async def succeeded(
     """The customer paid: PENDING_PAYMENT -> CONFIRMED. A booking that no longer holds
     its time (expired, cancelled) is not confirmed: the payment is recorded as LATE."""
     now = now or utcnow()
-    if not PydanticObjectId.is_valid(booking_id):
-        return Outcome.UNKNOWN
-    async with booking_lock(PydanticObjectId(booking_id)):
-        booking = await _paid_booking(booking_id, provider, external_id)
-        if booking is None:
+    async with _locked_payment(booking_id, (provider, external_id)) as found:
+        if found is None:
             return Outcome.UNKNOWN
-        payment = booking.payment
-        assert payment is not None
+        booking, payment = found
         if payment.status == PaymentStatus.SUCCEEDED:
             return Outcome.IGNORED
         paid = {"payment.status": PaymentStatus.SUCCEEDED.value, "payment.failure": None}
@@ -116,14 +126,10 @@ async def succeeded(
 async def failed(booking_id: str, provider: str, external_id: str, reason: str) -> Outcome:
     """An attempt to pay failed; the booking keeps its hold, so the customer may try
     again with the same payment until it runs out."""
-    if not PydanticObjectId.is_valid(booking_id):
-        return Outcome.UNKNOWN
-    async with booking_lock(PydanticObjectId(booking_id)):
-        booking = await _paid_booking(booking_id, provider, external_id)
-        if booking is None:
+    async with _locked_payment(booking_id, (provider, external_id)) as found:
+        if found is None:
             return Outcome.UNKNOWN
-        payment = booking.payment
-        assert payment is not None
+        booking, payment = found
         waiting = (PaymentStatus.PENDING, PaymentStatus.FAILED)
         if booking.status != BookingStatus.PENDING_PAYMENT or payment.status not in waiting:
             return Outcome.IGNORED  # paid or given up meanwhile: a late failure changes nothing
@@ -144,11 +150,10 @@ async def failed(booking_id: str, provider: str, external_id: str, reason: str) 
 
 async def cancelled(booking_id: PydanticObjectId) -> Outcome:
     """The provider stopped waiting for the payment of a booking that gave up on it."""
-    async with booking_lock(booking_id):
-        booking = await Booking.get(booking_id)
-        payment = booking.payment if booking else None
-        if booking is None or payment is None:
+    async with _locked_payment(booking_id) as found:
+        if found is None:
             return Outcome.UNKNOWN
+        booking, payment = found
         if payment.status not in (PaymentStatus.PENDING, PaymentStatus.FAILED):
             return Outcome.IGNORED
         await update_booking(booking, {"$set": {"payment.status": PaymentStatus.CANCELLED.value}})
@@ -169,11 +174,10 @@ async def refunded(
     full `outside` the platform (in the provider's dashboard) is also cancelled by the
     platform, so that its meeting is deleted and its parties are told."""
     now = now or utcnow()
-    async with booking_lock(booking_id):
-        booking = await Booking.get(booking_id)
-        payment = booking.payment if booking else None
-        if booking is None or payment is None:
+    async with _locked_payment(booking_id) as found:
+        if found is None:
             return Outcome.UNKNOWN
+        booking, payment = found
         known = {refund.external_id for refund in payment.refunds.values()}
         if reason in payment.refunds or external_id in known:
             return Outcome.IGNORED
@@ -217,11 +221,10 @@ def _cancelled_by_platform(booking: Booking) -> dict[str, Any]:
 
 async def disputed(booking_id: PydanticObjectId, status: str) -> Outcome:
     """The customer disputed the payment (or the dispute moved on): marked on the booking."""
-    async with booking_lock(booking_id):
-        booking = await Booking.get(booking_id)
-        payment = booking.payment if booking else None
-        if booking is None or payment is None:
+    async with _locked_payment(booking_id) as found:
+        if found is None:
             return Outcome.UNKNOWN
+        booking, payment = found
         if payment.dispute == status:
             return Outcome.IGNORED
         event = _payment_event(PAYMENT_DISPUTED, booking, payment, dispute=status)
