@@ -98,7 +98,9 @@ async def succeeded(
     booking_id: str, provider: str, external_id: str, *, now: datetime | None = None
 ) -> Outcome:
     """The customer paid: PENDING_PAYMENT -> CONFIRMED. A booking that no longer holds
-    its time (expired, cancelled) is not confirmed: the payment is recorded as LATE."""
+    its time (expired, cancelled) is not confirmed: the payment is recorded as LATE. Nor is
+    one whose payment was refunded in full before its success was reported (events come
+    in any order): the platform cancels it."""
     now = now or utcnow()
     async with _locked_payment(booking_id, (provider, external_id)) as found:
         if found is None:
@@ -107,6 +109,21 @@ async def succeeded(
         if payment.status == PaymentStatus.SUCCEEDED:
             return Outcome.IGNORED
         paid = {"payment.status": PaymentStatus.SUCCEEDED.value, "payment.failure": None}
+        given_back = payment.refunded >= payment.amount
+        if booking.status == BookingStatus.PENDING_PAYMENT and given_back:
+            event, cancelled = _cancelled_by_platform(booking, now)
+            await transition(
+                booking,
+                BookingStatus.CANCELLED,
+                now,
+                [event],
+                hold_expires_at=None,
+                quota_places=[],
+                **cancelled,
+                **paid,
+            )
+            await release_time(booking)
+            return Outcome.RECORDED
         if booking.status == BookingStatus.PENDING_PAYMENT:
             outbox = [
                 _payment_event(PAYMENT_SUCCEEDED, booking, payment, late=False),
@@ -193,12 +210,9 @@ async def refunded(
             if booking.status == BookingStatus.CONFIRMED:
                 changes["quota_places"] = []
                 if outside:
-                    outbox.append(_cancelled_by_platform(booking))
-                    changes |= {
-                        "cancelled_at": now,
-                        "cancel_reason": CANCEL_REASON_REFUNDED,
-                        "cancelled_by": Party.PLATFORM.value,
-                    }
+                    cancellation, cancelled = _cancelled_by_platform(booking, now)
+                    outbox.append(cancellation)
+                    changes |= cancelled
             await transition(booking, BookingStatus.REFUNDED, now, outbox, **changes)
             if booking.status == BookingStatus.CONFIRMED:
                 await release_time(booking)
@@ -207,9 +221,12 @@ async def refunded(
         return Outcome.RECORDED
 
 
-def _cancelled_by_platform(booking: Booking) -> dict[str, Any]:
-    """The cancellation of a confirmed booking whose payment was given back in full."""
-    return booking_event(
+def _cancelled_by_platform(
+    booking: Booking, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The event and the fields of cancelling a booking whose payment was given back in
+    full outside the platform."""
+    event = booking_event(
         events.BOOKING_CANCELLED,
         booking,
         by=Party.PLATFORM.value,
@@ -217,6 +234,12 @@ def _cancelled_by_platform(booking: Booking) -> dict[str, Any]:
         previous_status=booking.status.value,
         refund_percent=100,
     )
+    fields = {
+        "cancelled_at": now,
+        "cancel_reason": CANCEL_REASON_REFUNDED,
+        "cancelled_by": Party.PLATFORM.value,
+    }
+    return event, fields
 
 
 async def disputed(booking_id: PydanticObjectId, status: str) -> Outcome:
