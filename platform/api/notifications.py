@@ -29,6 +29,9 @@ class BookingPartyType(Enum):
     CUSTOMER = "customer"
     SPECIALIST = "specialist"
     ADMIN = "admin"
+    PLATFORM = strawberry.enum_value(
+        "platform", description="Nobody: the platform, on what a provider reported."
+    )
 
 
 @strawberry.interface(

@@ -241,6 +241,7 @@ class Mutation:
                 node_id(input.id, "Service"),
                 _service_fields(input),
                 video_providers=_video_names(info),
+                payout_problem=payout_problem(info.context.runtime),
             ),
         )
 

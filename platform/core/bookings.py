@@ -128,7 +128,7 @@ class Booking(Document):
     policy: CancellationPolicy | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
-    cancelled_by: str | None = None  # "customer", "specialist" or "admin"
+    cancelled_by: str | None = None  # a Party
     # Places under the service's booking limits it holds (see claims.take_places).
     quota_places: list[str] = []
     # Set while a reschedule moves the claim; a stale one is tidied up by the sweeper.
@@ -218,6 +218,7 @@ class Party(StrEnum):
     CUSTOMER = "customer"
     SPECIALIST = "specialist"
     ADMIN = "admin"
+    PLATFORM = "platform"  # nobody: the platform, on what a provider reported
 
 
 def party(booking: Booking, user: User) -> Party | None:

@@ -74,6 +74,10 @@ _BOUNDS: dict[str, tuple[int, int, int]] = {
 }
 
 
+# Why a specialist cannot be paid yet (None if they can), asked of the payment provider.
+PayoutProblem = Callable[[PydanticObjectId], Awaitable[str | None]]
+
+
 async def create_service(
     user: User,
     fields: ServiceFields,
@@ -110,23 +114,25 @@ async def update_service(
     fields: ServiceFields,
     *,
     video_providers: Collection[str],
+    payout_problem: PayoutProblem | None = None,
 ) -> Service:
+    """Change the given fields; a published free service becomes paid only once its
+    specialist can be paid (PAYOUTS_NOT_READY), as when a paid one is published."""
     service = await owned_service(user, service_id)
     async with edit_lock(Service, service.id):
         service = await owned_service(user, service_id)  # as it is now
         check = Check()
         values = _validated(check, fields, service.model_dump(), video_providers)
         check.raise_if_any()
+        becomes_paid = not service.requires_payment and values.get("price", 0) > 0
+        if becomes_paid and service.status == ServiceStatus.PUBLISHED:
+            await _check_payouts(service, payout_problem, "price")
         if values:
             values["updated_at"] = utcnow()
             await service.set(values)
     if values and service.status == ServiceStatus.PUBLISHED:
         await refresh_price_range(service.specialist_id)
     return service
-
-
-# Why a specialist cannot be paid yet (None if they can), asked of the payment provider.
-PayoutProblem = Callable[[PydanticObjectId], Awaitable[str | None]]
 
 
 async def publish_service(
@@ -146,11 +152,20 @@ async def publish_service(
                 f"At most {MAX_ON_SALE} services can be on sale at once; archive one first.",
                 "id",
             )
-        if service.requires_payment and payout_problem is not None:
-            problem = await payout_problem(service.specialist_id)
-            if problem:
-                raise DomainError.of(ErrorCode.PAYOUTS_NOT_READY, problem, "id")
+        if service.requires_payment:
+            await _check_payouts(service, payout_problem, "id")
     return await _set_status(service, ServiceStatus.PUBLISHED)
+
+
+async def _check_payouts(
+    service: Service, payout_problem: PayoutProblem | None, field: str
+) -> None:
+    """PAYOUTS_NOT_READY (on `field`) unless the specialist can be paid for a paid service."""
+    if payout_problem is None:
+        return
+    problem = await payout_problem(service.specialist_id)
+    if problem:
+        raise DomainError.of(ErrorCode.PAYOUTS_NOT_READY, problem, field)
 
 
 async def archive_service(user: User, service_id: str) -> Service:

@@ -8,6 +8,8 @@ recorded and announced with ``late``, and refunded in full (see features/payment
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -19,6 +21,7 @@ from specialistly.core.bookings import (
     Booking,
     BookingPayment,
     BookingStatus,
+    Party,
     PaymentRefund,
     PaymentStatus,
     booking_event,
@@ -38,6 +41,9 @@ PAYMENT_DISPUTED = "payment.disputed"
 REFUND_CANCELLATION = "cancellation"
 REFUND_MEETING_FAILED = "meeting_failed"
 REFUND_SLOT_RELEASED = "slot_released"  # paid after the booking gave its time back
+
+# Why the platform cancels a confirmed booking refunded in full in the provider's dashboard.
+CANCEL_REASON_REFUNDED = "refunded"
 
 # Statuses a fully refunded booking may move to REFUNDED from.
 _REFUNDABLE = frozenset(
@@ -60,14 +66,26 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"  # no booking has this payment
 
 
-async def _paid_booking(booking_id: str, provider: str, external_id: str) -> Booking | None:
-    if not PydanticObjectId.is_valid(booking_id):
-        return None
-    booking = await Booking.get(PydanticObjectId(booking_id))
-    payment = booking.payment if booking else None
-    if payment is None or (payment.provider, payment.external_id) != (provider, external_id):
-        return None
-    return booking
+@asynccontextmanager
+async def _locked_payment(
+    booking_id: PydanticObjectId | str, paid_with: tuple[str, str] | None = None
+) -> AsyncIterator[tuple[Booking, BookingPayment] | None]:
+    """Be the booking's one writer in the block, with the booking and its payment as read
+    inside the lock; None if there is no such booking or payment, or (given `paid_with`)
+    its payment is not that (provider, external id)."""
+    if isinstance(booking_id, str):
+        if not PydanticObjectId.is_valid(booking_id):
+            yield None
+            return
+        booking_id = PydanticObjectId(booking_id)
+    async with booking_lock(booking_id):
+        booking = await Booking.get(booking_id)
+        payment = booking.payment if booking else None
+        if booking is None or payment is None:
+            yield None
+        else:
+            matches = paid_with in (None, (payment.provider, payment.external_id))
+            yield (booking, payment) if matches else None
 
 
 def _payment_event(
@@ -80,19 +98,32 @@ async def succeeded(
     booking_id: str, provider: str, external_id: str, *, now: datetime | None = None
 ) -> Outcome:
     """The customer paid: PENDING_PAYMENT -> CONFIRMED. A booking that no longer holds
-    its time (expired, cancelled) is not confirmed: the payment is recorded as LATE."""
+    its time (expired, cancelled) is not confirmed: the payment is recorded as LATE. Nor is
+    one whose payment was refunded in full before its success was reported (events come
+    in any order): the platform cancels it."""
     now = now or utcnow()
-    if not PydanticObjectId.is_valid(booking_id):
-        return Outcome.UNKNOWN
-    async with booking_lock(PydanticObjectId(booking_id)):
-        booking = await _paid_booking(booking_id, provider, external_id)
-        if booking is None:
+    async with _locked_payment(booking_id, (provider, external_id)) as found:
+        if found is None:
             return Outcome.UNKNOWN
-        payment = booking.payment
-        assert payment is not None
+        booking, payment = found
         if payment.status == PaymentStatus.SUCCEEDED:
             return Outcome.IGNORED
         paid = {"payment.status": PaymentStatus.SUCCEEDED.value, "payment.failure": None}
+        given_back = payment.refunded >= payment.amount
+        if booking.status == BookingStatus.PENDING_PAYMENT and given_back:
+            event, cancelled = _cancelled_by_platform(booking, now)
+            await transition(
+                booking,
+                BookingStatus.CANCELLED,
+                now,
+                [event],
+                hold_expires_at=None,
+                quota_places=[],
+                **cancelled,
+                **paid,
+            )
+            await release_time(booking)
+            return Outcome.RECORDED
         if booking.status == BookingStatus.PENDING_PAYMENT:
             outbox = [
                 _payment_event(PAYMENT_SUCCEEDED, booking, payment, late=False),
@@ -112,14 +143,10 @@ async def succeeded(
 async def failed(booking_id: str, provider: str, external_id: str, reason: str) -> Outcome:
     """An attempt to pay failed; the booking keeps its hold, so the customer may try
     again with the same payment until it runs out."""
-    if not PydanticObjectId.is_valid(booking_id):
-        return Outcome.UNKNOWN
-    async with booking_lock(PydanticObjectId(booking_id)):
-        booking = await _paid_booking(booking_id, provider, external_id)
-        if booking is None:
+    async with _locked_payment(booking_id, (provider, external_id)) as found:
+        if found is None:
             return Outcome.UNKNOWN
-        payment = booking.payment
-        assert payment is not None
+        booking, payment = found
         waiting = (PaymentStatus.PENDING, PaymentStatus.FAILED)
         if booking.status != BookingStatus.PENDING_PAYMENT or payment.status not in waiting:
             return Outcome.IGNORED  # paid or given up meanwhile: a late failure changes nothing
@@ -140,11 +167,10 @@ async def failed(booking_id: str, provider: str, external_id: str, reason: str) 
 
 async def cancelled(booking_id: PydanticObjectId) -> Outcome:
     """The provider stopped waiting for the payment of a booking that gave up on it."""
-    async with booking_lock(booking_id):
-        booking = await Booking.get(booking_id)
-        payment = booking.payment if booking else None
-        if booking is None or payment is None:
+    async with _locked_payment(booking_id) as found:
+        if found is None:
             return Outcome.UNKNOWN
+        booking, payment = found
         if payment.status not in (PaymentStatus.PENDING, PaymentStatus.FAILED):
             return Outcome.IGNORED
         await update_booking(booking, {"$set": {"payment.status": PaymentStatus.CANCELLED.value}})
@@ -157,16 +183,18 @@ async def refunded(
     amount: int,
     external_id: str,
     *,
+    outside: bool = False,
     now: datetime | None = None,
 ) -> Outcome:
     """Record a refund made for `reason` (once); a booking refunded in full becomes
-    REFUNDED, giving back its time if it still held it."""
+    REFUNDED, giving back its time if it still held it. A confirmed booking refunded in
+    full `outside` the platform (in the provider's dashboard) is also cancelled by the
+    platform, so that its meeting is deleted and its parties are told."""
     now = now or utcnow()
-    async with booking_lock(booking_id):
-        booking = await Booking.get(booking_id)
-        payment = booking.payment if booking else None
-        if booking is None or payment is None:
+    async with _locked_payment(booking_id) as found:
+        if found is None:
             return Outcome.UNKNOWN
+        booking, payment = found
         known = {refund.external_id for refund in payment.refunds.values()}
         if reason in payment.refunds or external_id in known:
             return Outcome.IGNORED
@@ -178,9 +206,14 @@ async def refunded(
         }
         in_full = payment.refunded + amount >= payment.amount
         if in_full and booking.status in _REFUNDABLE:
+            outbox = [event]
             if booking.status == BookingStatus.CONFIRMED:
                 changes["quota_places"] = []
-            await transition(booking, BookingStatus.REFUNDED, now, [event], **changes)
+                if outside:
+                    cancellation, cancelled = _cancelled_by_platform(booking, now)
+                    outbox.append(cancellation)
+                    changes |= cancelled
+            await transition(booking, BookingStatus.REFUNDED, now, outbox, **changes)
             if booking.status == BookingStatus.CONFIRMED:
                 await release_time(booking)
         else:
@@ -188,13 +221,33 @@ async def refunded(
         return Outcome.RECORDED
 
 
+def _cancelled_by_platform(
+    booking: Booking, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The event and the fields of cancelling a booking whose payment was given back in
+    full outside the platform."""
+    event = booking_event(
+        events.BOOKING_CANCELLED,
+        booking,
+        by=Party.PLATFORM.value,
+        reason=CANCEL_REASON_REFUNDED,
+        previous_status=booking.status.value,
+        refund_percent=100,
+    )
+    fields = {
+        "cancelled_at": now,
+        "cancel_reason": CANCEL_REASON_REFUNDED,
+        "cancelled_by": Party.PLATFORM.value,
+    }
+    return event, fields
+
+
 async def disputed(booking_id: PydanticObjectId, status: str) -> Outcome:
     """The customer disputed the payment (or the dispute moved on): marked on the booking."""
-    async with booking_lock(booking_id):
-        booking = await Booking.get(booking_id)
-        payment = booking.payment if booking else None
-        if booking is None or payment is None:
+    async with _locked_payment(booking_id) as found:
+        if found is None:
             return Outcome.UNKNOWN
+        booking, payment = found
         if payment.dispute == status:
             return Outcome.IGNORED
         event = _payment_event(PAYMENT_DISPUTED, booking, payment, dispute=status)

@@ -109,7 +109,9 @@ def too_many_requests(wait: int) -> dict[str, Any]:
 class RequestRateLimit:
     """Limits HTTP requests to the given paths (see `request_wait`); over the limit: 429
     with Retry-After. On every HTTP response, sets Retry-After when a limit inside the
-    request refused something (see `RateLimiter.enforce`)."""
+    request refused something (see `RateLimiter.enforce`). Providers' webhooks (plugin
+    routes) are deliberately not limited: their signatures protect them, and a burst of
+    genuine deliveries must never be refused."""
 
     def __init__(self, app: ASGIApp, paths: tuple[str, ...] = ("/graphql",)) -> None:
         self.app = app

@@ -95,8 +95,9 @@ async def intent_failed(intent: dict[str, Any], settings: StripeSettings) -> Out
 
 
 async def charge_refunded(charge: dict[str, Any], settings: StripeSettings) -> Outcome:
-    """Refunds made anywhere (by the platform, or in Stripe's dashboard). The charge lists
-    them in older API versions; otherwise (or when the list is cut short) Stripe is asked."""
+    """Refunds made anywhere (by the platform, or in Stripe's dashboard: a confirmed booking
+    refunded there in full is cancelled). The charge lists them in older API versions;
+    otherwise (or when the list is cut short) Stripe is asked."""
     intent_id = _id(charge.get("payment_intent"))
     payment = await records.find(intent_id=intent_id, charge_id=charge["id"])
     if payment is None:
@@ -114,7 +115,7 @@ async def charge_refunded(charge: dict[str, Any], settings: StripeSettings) -> O
         ours = (refund.get("metadata") or {}).get("reason")
         reason = ours or f"stripe_{refund['id']}"  # made outside the platform
         amount = int(refund["amount"])
-        await payments.refunded(booking_id, reason, amount, refund["id"])
+        await payments.refunded(booking_id, reason, amount, refund["id"], outside=not ours)
         await _entry(payment, EntryKind.REFUND, -amount, refund, refund["id"])
     return Outcome.RECORDED
 

@@ -3,25 +3,31 @@ services, destination charges with the platform's fee, and payouts in the ledger
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from typing import Any
 
 import httpx
 import pytest
 from beanie import PydanticObjectId
+from starlette.requests import Request
 
+from specialistly.api.context import Context
+from specialistly.api.schema import build_schema
 from specialistly.core import catalog
 from specialistly.core.errors import DomainError, ErrorCode
-from specialistly.core.services import ServiceStatus
+from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import Role
-from specialistly.providers import PaymentRequest, RefundRequest
+from specialistly.providers import PaymentProvider, PaymentRequest, Providers, RefundRequest
+from specialistly.runtime import Runtime
+from specialistly.settings import Settings
 from specialistly_stripe import connect, ledger, records
 from specialistly_stripe.connect import StripeAccount, application_fee
 from specialistly_stripe.provider import StripeProvider
 from specialistly_stripe.settings import StripeSettings
 from specialistly_stripe.webhooks import PATH
-from tests.client import GraphQLClient, register, user_id
-from tests.factories import make_service, make_user
+from tests.client import GraphQLClient, register, service_gid, user_id
+from tests.factories import VIDEO, make_service, make_user
 from tests.stripe_events import STRIPE_CONNECT_WEBHOOK_SECRET, delivery, event, fixture
 
 pytestmark = pytest.mark.usefixtures("runtime")
@@ -114,6 +120,69 @@ async def test_a_paid_service_goes_on_sale_only_once_payouts_are_enabled() -> No
     await account.set({"payouts_enabled": True})
     published = await catalog.publish_service(specialist, str(paid.id), payout_problem=problem)
     assert published.status == ServiceStatus.PUBLISHED
+
+
+async def test_a_published_free_service_becomes_paid_only_once_payouts_are_enabled() -> None:
+    provider = StripeProvider(stripe_settings())
+
+    async def problem(specialist_id: PydanticObjectId) -> str | None:
+        return await provider.payout_problem(str(specialist_id))
+
+    specialist = await make_user(Role.SPECIALIST)
+    free = await make_service(specialist, price=0)
+    draft = await make_service(specialist, publish=False, price=0)
+
+    async def reprice(service_id: PydanticObjectId | None, price: int) -> Service:
+        return await catalog.update_service(
+            specialist,
+            str(service_id),
+            {"price": price},
+            video_providers=VIDEO,
+            payout_problem=problem,
+        )
+
+    with pytest.raises(DomainError) as refused:
+        await reprice(free.id, 5000)
+    [(code, field)] = [(p.code, p.field) for p in refused.value.problems]
+    assert (code, field) == (ErrorCode.PAYOUTS_NOT_READY, "price")
+    unchanged = await catalog.find_service(str(free.id))
+    assert unchanged is not None and unchanged.price == 0
+    # A draft may be priced: publishing it is what waits for payouts.
+    assert (await reprice(draft.id, 5000)).price == 5000
+    assert (await reprice(free.id, 0)).price == 0  # staying free needs no payouts
+
+    await ready_account(str(specialist.id))
+    paid = await reprice(free.id, 5000)
+    assert (paid.price, paid.status) == (5000, ServiceStatus.PUBLISHED)
+
+
+UPDATE = """mutation U($input: UpdateServiceInput!) {
+  updateService(input: $input) { service { price } errors { field code } } }"""
+
+
+async def test_update_service_asks_the_payment_provider_before_pricing(
+    runtime: Runtime, settings: Settings
+) -> None:
+    gated = StripeProvider(stripe_settings())  # the session's own lets every service sell
+    payment = Providers[PaymentProvider]("payment", PaymentProvider, [gated])
+    strict = dataclasses.replace(
+        runtime, providers=dataclasses.replace(runtime.providers, payment=payment)
+    )
+    specialist = await make_user(Role.SPECIALIST)
+    free = await make_service(specialist, price=0)
+    tokens = await runtime.tokens.start_session(specialist)
+    connection = Request({"type": "http", "headers": [], "client": ("127.0.0.1", 1)})
+    context = Context(runtime=strict, connection=connection, bearer=tokens.access_token)
+    variables = {"input": {"id": service_gid(free.id), "price": 5000}}
+    result = await build_schema(runtime.plugins, settings).execute(
+        UPDATE, variables, context_value=context
+    )
+    assert result.errors is None and result.data is not None
+    refused = result.data["updateService"]
+    assert refused == {
+        "service": None,
+        "errors": [{"field": "input.price", "code": "PAYOUTS_NOT_READY"}],
+    }
 
 
 def test_the_application_fee_is_whole_minor_units_in_any_currency() -> None:

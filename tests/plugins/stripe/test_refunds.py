@@ -21,6 +21,7 @@ from specialistly.runtime import Runtime
 from specialistly_stripe.provider import StripeProvider
 from specialistly_stripe.settings import StripeSettings
 from tests.bookings_fixtures import HOLD, cells_of, day_at, make_service, make_user, request
+from tests.deliveries import deliver_booking_events
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -224,3 +225,35 @@ async def test_without_a_secret_key_no_payment_starts() -> None:
             PaymentRequest("b", "s", 100, "usd", "c@example.com", "d", "booking-b-payment")
         )
     assert not refused.value.transient
+
+
+async def test_a_payment_refunded_in_full_before_its_success_never_confirms(
+    runtime: Runtime,
+) -> None:
+    """Stripe's events come in any order: the dashboard refund may be reported first."""
+    booking = await paid_booking(runtime, await make_service(price=3000))
+    assert booking.id is not None and booking.payment is not None
+    refunded = await payments.refunded(booking.id, "stripe_re_1", 3000, "re_1", outside=True)
+    assert refunded == payments.Outcome.RECORDED
+    assert (await reread(booking)).status == BookingStatus.PENDING_PAYMENT
+    outcome = await payments.succeeded(str(booking.id), STRIPE, booking.payment.external_id)
+    assert outcome == payments.Outcome.RECORDED
+    after = await reread(booking)
+    assert (after.status, after.cancel_reason, after.cancelled_by) == (
+        BookingStatus.CANCELLED,
+        payments.CANCEL_REASON_REFUNDED,
+        "platform",
+    )
+    assert await cells_of(booking.id) == []
+    await deliver_booking_events(runtime, booking.id)
+    [cancelled] = await Event.find(
+        Event.subject == f"bookings:{booking.id}", Event.name == events.BOOKING_CANCELLED
+    ).to_list()
+    assert (cancelled.data["by"], cancelled.data["previous_status"]) == (
+        "platform",
+        BookingStatus.PENDING_PAYMENT.value,
+    )
+    assert cancelled.dispatched_at is not None  # every plugin took it without error
+    delivered = await reread(booking)
+    assert delivered.payment is not None and list(delivered.payment.refunds) == ["stripe_re_1"]
+    assert delivered.payment.status == PaymentStatus.SUCCEEDED  # nothing more to cancel

@@ -1,6 +1,7 @@
 """Paying over HTTP: a paid booking hands the customer what Stripe.js needs, and only a
 validly signed webhook confirms it (then the worker makes its meeting). Deliveries that are
-forged, stale, repeated, out of order or about unknown bookings change nothing."""
+forged, stale, repeated, out of order or about unknown bookings change nothing. A booking
+refunded in full in Stripe's dashboard is cancelled by the platform."""
 
 from __future__ import annotations
 
@@ -14,13 +15,19 @@ import pytest
 from beanie import PydanticObjectId
 from strawberry import relay
 
+from specialistly.api.notifications import BookingCancelledNotice, BookingPartyType, notice_of
+from specialistly.core import events
 from specialistly.core.bookings import Booking
+from specialistly.core.events import Event
+from specialistly.features.notifications import message_of
 from specialistly_stripe.webhooks import PATH, StripeEvent
 from tests.bookings_fixtures import day_at, make_availability, make_service
 from tests.client import Account, GraphQLClient, register, service_gid, user_id
+from tests.mail import MailSink, Received
 from tests.processes import Process
-from tests.stripe_events import delivery, intent_event
-from tests.waiting import eventually
+from tests.stripe_events import delivery, fixture, intent_event
+from tests.stripe_events import event as stripe_event
+from tests.waiting import dispatched, eventually
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -192,3 +199,100 @@ async def test_events_for_unknown_bookings_are_recorded_and_change_nothing(api_u
         [stored] = await StripeEvent.find(StripeEvent.event_id == event["id"]).to_list()
         assert stored.outcome == "unknown"
     assert (await status_of(customer, booking))["status"] == "PENDING_PAYMENT"
+
+
+def dashboard_refund(amount: int) -> dict[str, Any]:
+    """A refund made by hand in Stripe's dashboard: no metadata of ours."""
+    return fixture("refund", id=f"re_{secrets.token_hex(8)}", amount=amount, metadata={})
+
+
+def charge_refunded(
+    charge: str, intent: str, amount: int, refunds: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """`charge.refunded` listing every refund of the charge so far, newest first."""
+    refunded = sum(int(refund["amount"]) for refund in refunds)
+    listed = {"object": "list", "data": refunds, "has_more": False}
+    obj = fixture(
+        "charge",
+        id=charge,
+        amount=amount,
+        currency="eur",
+        payment_intent=intent,
+        amount_refunded=refunded,
+        refunded=refunded == amount,
+        refunds=listed,
+    )
+    return stripe_event("charge.refunded", obj)
+
+
+CANCELLED = f"""query One($id: ID!) {{
+  booking(id: $id) {{ status cancelledAt cancelReason {PAYMENT} meeting {{ joinUrl }} }} }}"""
+
+
+async def test_a_full_refund_in_stripes_dashboard_cancels_the_booking(
+    api_url: str, worker: Process, mailbox: MailSink
+) -> None:
+    specialist, customer, booking, variables = await book_paid(api_url, price=4500)
+    booking_id, intent = db_id(booking), await intent_of(db_id(booking))
+    charge = f"ch_{secrets.token_hex(8)}"
+    succeeded = intent_event(
+        "payment_intent.succeeded", intent, booking_id, 4500, "eur", latest_charge=charge
+    )
+    assert (await deliver(api_url, succeeded)).json()["outcome"] == "confirmed"
+
+    async def meeting() -> dict[str, Any] | None:
+        found = await status_of(customer, booking)
+        return found if found["meeting"] else None
+
+    await eventually(meeting)
+
+    # A partial refund only reconciles: the booking stands, with its meeting.
+    first = dashboard_refund(1000)
+    answer = await deliver(api_url, charge_refunded(charge, intent, 4500, [first]))
+    assert answer.json()["outcome"] == "recorded"
+    partly = await status_of(customer, booking)
+    assert (partly["status"], partly["payment"]["status"]) == ("CONFIRMED", "SUCCEEDED")
+    assert partly["meeting"] is not None
+
+    # The rest refunded too: the platform cancels the booking.
+    rest = dashboard_refund(3500)
+    answer = await deliver(api_url, charge_refunded(charge, intent, 4500, [rest, first]))
+    assert answer.json()["outcome"] == "recorded"
+    found = (await customer.client.data(CANCELLED, {"id": booking["id"]}))["booking"]
+    assert (found["status"], found["cancelReason"]) == ("REFUNDED", "refunded")
+    assert found["cancelledAt"] is not None
+
+    # Its meeting is cancelled with its provider and the notice names the platform. (The
+    # webhook's unit of work publishes the event as the request ends, after its answer.)
+    async def cancellation() -> Event | None:
+        return await Event.find_one(
+            Event.subject == f"bookings:{booking_id}", Event.name == events.BOOKING_CANCELLED
+        )
+
+    cancelled = await eventually(cancellation)
+    assert cancelled.data["by"] == "platform" and cancelled.data["refund_percent"] == 100
+    handled = await dispatched(cancelled.id)
+    assert "meetings" in handled.handled_by
+    notice = notice_of(json.loads(message_of(handled)))
+    assert isinstance(notice, BookingCancelledNotice)
+    assert notice.by == BookingPartyType.PLATFORM
+
+    # The parties are told.
+    def cancellations(address: str) -> list[Received]:
+        return [r for r in mailbox.to(address) if r.subject.startswith("Cancelled:")]
+
+    async def told() -> bool:
+        return bool(cancellations(customer.email) and cancellations(specialist.email))
+
+    await eventually(told)
+    assert "by the platform" in cancellations(customer.email)[0].text()
+
+    # The slot is free: another customer books the same time (a refused try writes nothing).
+    other = await register(GraphQLClient(api_url))
+    again = {"input": {**variables["input"], "idempotencyKey": secrets.token_hex(8)}}
+
+    async def rebooked() -> dict[str, Any] | None:
+        made: dict[str, Any] = (await other.client.data(CREATE, again))["createBooking"]
+        return made if made["errors"] == [] else None
+
+    assert (await eventually(rebooked))["booking"]["status"] == "PENDING_PAYMENT"
