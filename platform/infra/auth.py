@@ -162,7 +162,7 @@ class TokenService:
     async def end_all_sessions(self, user_id: PydanticObjectId) -> None:
         """Revoke every live session of the user (after a password reset)."""
         live = AuthSession.get_pymongo_collection().find(
-            {"user_id": user_id, "revoked_at": None}, {"_id": 1}
+            {"user_id": user_id, "revoked_at": None, "expires_at": {"$gt": utcnow()}}, {"_id": 1}
         )
         for session_id in [doc["_id"] async for doc in live]:
             await self.end_session(session_id)

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from specialistly.core import events
+from specialistly.core import account_tokens, accounts, events
 from specialistly.core.account_tokens import AccountToken, Purpose, digest
 from specialistly.core.clock import utcnow
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.events import Event
 from specialistly.features import account_mail, outgoing
 from specialistly.providers import ProviderError
@@ -89,3 +90,42 @@ async def test_a_link_used_or_expired_before_its_email_is_not_sent(
     assert mailbox.to(user.email) == []
     erased = await AccountToken.get(stored.id)
     assert erased is not None and erased.sealed is None
+
+
+async def test_a_reset_stops_the_other_reset_links_and_outlives_unrevoked_sessions(
+    runtime: Runtime,
+) -> None:
+    user = await make_user()
+    assert user.id is not None
+    session = await runtime.tokens.start_session(user)
+    first, second = "first-" + "a" * 40, "second-" + "b" * 40
+    await reset_token(runtime, user.id, first)
+    await reset_token(runtime, user.id, second)
+
+    await accounts.reset_password(first, "a brand new passphrase")
+    with pytest.raises(DomainError) as stopped:
+        await account_tokens.usable(second, Purpose.RESET_PASSWORD)
+    assert stopped.value.problems[0].code == ErrorCode.LINK_INVALID
+    # The session was not revoked (the API does that), yet it is over: it began before.
+    with pytest.raises(DomainError) as refused:
+        await runtime.tokens.identify(session.access_token)
+    assert refused.value.problems[0].code == ErrorCode.TOKEN_INVALID
+    with pytest.raises(DomainError) as no_refresh:
+        await runtime.tokens.refresh(session.refresh_token)
+    assert no_refresh.value.problems[0].code == ErrorCode.REFRESH_TOKEN_INVALID
+    fresh = await runtime.tokens.start_session(await accounts.get_user(user.id))
+    assert (await runtime.tokens.identify(fresh.access_token)).user.id == user.id
+
+
+async def test_tokens_long_expired_are_deleted_by_the_sweep(runtime: Runtime) -> None:
+    user = await make_user()
+    old = await reset_token(runtime, user.id, "old-" + "c" * 40)
+    recent = await reset_token(runtime, user.id, "recent-" + "d" * 40)
+    now = utcnow()
+    for stored, expired in ((old, timedelta(days=8)), (recent, timedelta(days=1))):
+        await AccountToken.get_pymongo_collection().update_one(
+            {"_id": stored.id}, {"$set": {"expires_at": now - expired}}
+        )
+    await account_tokens.delete_expired(now, account_mail.KEEP_EXPIRED)
+    assert await AccountToken.get(old.id) is None
+    assert await AccountToken.get(recent.id) is not None
