@@ -278,8 +278,7 @@ class Mutation:
             user.id,
             ttl=settings.email_verification_ttl,
             seal=seal(settings),
-            event=events.EMAIL_VERIFICATION_REQUESTED,
-            before=[events.new_event(events.USER_REGISTERED, user_id=str(user.id))],
+            event=events.USER_REGISTERED,  # its handler sends the welcome and the link
         )
         tokens = await ctx.runtime.tokens.start_session(user)
         return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))

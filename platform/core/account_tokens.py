@@ -15,7 +15,6 @@ import base64
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -104,10 +103,9 @@ async def issue(
     ttl: timedelta,
     seal: TokenSeal,
     event: str,
-    before: Sequence[OutboxEvent] = (),
 ) -> AccountToken:
-    """Store a new token with `event` (data: token_id, user_id) after the `before` events in
-    its outbox; the token itself is only in `sealed`."""
+    """Store a new token with `event` (data: token_id, user_id) in its outbox; the token
+    itself is only in `sealed`."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     document = AccountToken(
@@ -119,7 +117,7 @@ async def issue(
         sealed=seal.seal(token),
     )
     user = str(user_id) if user_id is not None else None
-    document.outbox = [*before, new_event(event, token_id=str(document.id), user_id=user)]
+    document.outbox = [new_event(event, token_id=str(document.id), user_id=user)]
     return await insert_with_events(document)
 
 

@@ -1,13 +1,14 @@
 """Account emails (a built-in plugin): welcome, email verification and password reset.
 
 They go the way of every email (``mail.deliver``: recorded under a key, then sent once),
-and all are essential (no unsubscribe). ``user.registered`` sends the welcome, once per
-user. The two link emails are sent for the events issued with their tokens
-(``core/account_tokens.py``): the email is rendered and recorded with a placeholder where
-the token goes, and the token, unsealed from its document, fills it in only in the message
-handed to the provider. Once the email is sent (or refused for good) the sealed token is
-erased, so from then on the database holds nothing that opens the link; a failed send
-keeps it, and the event's next delivery sends the same record again.
+and all are essential (no unsubscribe). ``user.registered`` sends the welcome (once per
+user) and the verification link issued with it; the other link emails are sent for the
+events issued with their tokens (``core/account_tokens.py``). A link's email is rendered
+and recorded with a placeholder where the token goes, and the token, unsealed from its
+document, fills it in only in the message handed to the provider. Once the email is sent
+(or refused for good) the sealed token is erased, so from then on the database holds
+nothing that opens the link; a failed send keeps it, and the event's next delivery sends
+the same record again.
 """
 
 from __future__ import annotations
@@ -38,10 +39,16 @@ PLACEHOLDER = "SPECIALISTLY-ACCOUNT-TOKEN"
 # Expired tokens are kept this long (a late click then still reads "expired"), then deleted.
 KEEP_EXPIRED = timedelta(days=7)
 
-# Per purpose: the event that sends the link, its template and the frontend page it opens.
+# The events issued with a token, and the purpose of their token.
+LINK_EVENTS = {
+    events.USER_REGISTERED: Purpose.VERIFY_EMAIL,
+    events.EMAIL_VERIFICATION_REQUESTED: Purpose.VERIFY_EMAIL,
+    events.PASSWORD_RESET_REQUESTED: Purpose.RESET_PASSWORD,
+}
+# Per purpose: the template of its email and the frontend page its link opens.
 LINKS = {
-    events.EMAIL_VERIFICATION_REQUESTED: (Purpose.VERIFY_EMAIL, "verify_email", "/verify-email"),
-    events.PASSWORD_RESET_REQUESTED: (Purpose.RESET_PASSWORD, "reset_password", "/reset-password"),
+    Purpose.VERIFY_EMAIL: ("verify_email", "/verify-email"),
+    Purpose.RESET_PASSWORD: ("reset_password", "/reset-password"),
 }
 
 _seals: dict[int, TokenSeal] = {}
@@ -82,7 +89,7 @@ async def _delete_expired(now: datetime) -> None:
 async def on_event(event: Event, runtime: Runtime) -> None:
     if event.name == events.USER_REGISTERED:
         await _welcome(event, runtime)
-    elif event.name in LINKS:
+    if event.name in LINK_EVENTS:
         await _send_link(event, runtime)
 
 
@@ -106,7 +113,8 @@ async def _welcome(event: Event, runtime: Runtime) -> None:
 
 
 async def _send_link(event: Event, runtime: Runtime) -> None:
-    purpose, template, page = LINKS[event.name]
+    purpose = LINK_EVENTS[event.name]
+    template, page = LINKS[purpose]
     token_id = event.data.get("token_id")
     if not PydanticObjectId.is_valid(token_id):
         return
