@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     frontend_url: str = "http://127.0.0.1:3000"
     # How long a sender has to finish an email before another may send it (after a crash).
     email_send_lease: timedelta = Field(timedelta(minutes=2), gt=timedelta(0))
+    # Account emails: how long their links work, and how many one client address and one
+    # recipient may ask for (password resets, verification emails again) per window.
+    email_verification_ttl: timedelta = Field(timedelta(days=2), gt=timedelta(0))
+    password_reset_ttl: timedelta = Field(timedelta(minutes=30), gt=timedelta(0))
+    account_emails_per_ip: int = Field(10, ge=1)
+    account_emails_per_recipient: int = Field(3, ge=1)
+    account_emails_window: timedelta = Field(timedelta(hours=1), gt=timedelta(0))
     reminder_customer_before: timedelta = Field(timedelta(hours=24), gt=timedelta(0))
     reminder_specialist_before: timedelta = Field(timedelta(hours=2), gt=timedelta(0))
     # Bearer token a scrape of /metrics must carry; unset: metrics are open in development

@@ -1,7 +1,9 @@
-"""Accounts in GraphQL: register, log in, refresh, log out, `me`, profile editing."""
+"""Accounts in GraphQL: register, log in, refresh, log out, `me`, profile editing, email
+verification and password reset."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
@@ -15,9 +17,11 @@ from strawberry.types.base import get_object_definition
 
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError, graphql_error
-from specialistly.core import accounts
-from specialistly.core.errors import DomainError, ErrorCode
+from specialistly.core import account_tokens, accounts, events, validation
+from specialistly.core.account_tokens import Purpose
+from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.users import Role, SpecialistProfile, User
+from specialistly.features.account_mail import seal
 from specialistly.hookspecs import GraphQLContribution, hookimpl
 from specialistly.infra.auth import Tokens
 from specialistly.infra.login_throttle import LoginThrottle
@@ -59,16 +63,28 @@ class UserType(relay.Node):
     roles: list[Role]
     created_at: datetime
     _email: strawberry.Private[str]
+    _email_verified: strawberry.Private[bool] = False
     _is_viewer: strawberry.Private[bool] = False  # returned to the user themself (login)
 
     @strawberry.field(description="Only the user themself and admins may read it.")
     async def email(self, info: Info[Context, None]) -> str:
+        await self._check_owner_or_admin(info)
+        return self._email
+
+    @strawberry.field(
+        description="Whether the user opened a link sent to their email. Unverified users may"
+        " do everything verified ones do. Only the user themself and admins may read it."
+    )
+    async def email_verified(self, info: Info[Context, None]) -> bool:
+        await self._check_owner_or_admin(info)
+        return self._email_verified
+
+    async def _check_owner_or_admin(self, info: Info[Context, None]) -> None:
         if self._is_viewer:
-            return self._email
+            return
         viewer = await info.context.viewer()
         if viewer is None or (str(viewer.id) != self.id and not viewer.has(Role.ADMIN)):
             raise graphql_error(DomainError.of(ErrorCode.FORBIDDEN, "You may not read this email."))
-        return self._email
 
     @strawberry.field(description="Null until published, except to the user and admins.")
     async def specialist_profile(self, info: Info[Context, None]) -> SpecialistProfileType | None:
@@ -94,6 +110,7 @@ class UserType(relay.Node):
             roles=list(user.roles),
             created_at=user.created_at,
             _email=user.email,
+            _email_verified=user.email_verified_at is not None,
             _is_viewer=is_viewer,
         )
 
@@ -148,6 +165,36 @@ class UserPayload:
 class LogoutPayload:
     ok: bool = False
     errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class VerifyEmailPayload:
+    ok: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ResendVerificationEmailPayload:
+    ok: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RequestPasswordResetPayload:
+    ok: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ResetPasswordPayload:
+    ok: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ResetPasswordInput:
+    token: str
+    password: str
 
 
 @strawberry.enum
@@ -225,6 +272,14 @@ class Mutation:
                 role=Role(input.role.value),
             )
         )
+        settings = ctx.runtime.settings
+        await account_tokens.issue(
+            Purpose.VERIFY_EMAIL,
+            user.id,
+            ttl=settings.email_verification_ttl,
+            seal=seal(settings),
+            event=events.USER_REGISTERED,  # its handler sends the welcome and the link
+        )
         tokens = await ctx.runtime.tokens.start_session(user)
         return AuthPayload(user=UserType.of(user, is_viewer=True), tokens=AuthTokens.of(tokens))
 
@@ -269,6 +324,87 @@ class Mutation:
         user = await info.context.require_user()
         user = await accounts.update_profile(user, accounts.ProfileChanges(**_given(input)))
         return UserPayload(user=UserType.of(user, is_viewer=True))
+
+    @strawberry.mutation(description="Open an email verification link (its `token`).")
+    async def verify_email(self, info: Info[Context, None], token: str) -> VerifyEmailPayload:
+        await accounts.verify_email(token)
+        return VerifyEmailPayload(ok=True)
+
+    @strawberry.mutation(description="Email the viewer a new verification link.")
+    async def resend_verification_email(
+        self, info: Info[Context, None]
+    ) -> ResendVerificationEmailPayload:
+        ctx = info.context
+        user = await ctx.require_user()
+        if user.email_verified_at is not None:
+            raise DomainError.of(
+                ErrorCode.EMAIL_ALREADY_VERIFIED, "Your email address is verified already."
+            )
+        await _limit_account_email(ctx, user.email_key)
+        settings = ctx.runtime.settings
+        await account_tokens.issue(
+            Purpose.VERIFY_EMAIL,
+            user.id,
+            ttl=settings.email_verification_ttl,
+            seal=seal(settings),
+            event=events.EMAIL_VERIFICATION_REQUESTED,
+        )
+        return ResendVerificationEmailPayload(ok=True)
+
+    @strawberry.mutation(
+        description="Email a password reset link to this address if an account has it. The"
+        " answer is the same either way."
+    )
+    async def request_password_reset(
+        self, info: Info[Context, None], email: str
+    ) -> RequestPasswordResetPayload:
+        ctx = info.context
+        check = Check()
+        address = validation.email(check, "email", email)
+        check.raise_if_any()
+        await _limit_account_email(ctx, address.lower())
+        user = await accounts.find_by_email(address)
+        settings = ctx.runtime.settings
+        # Issued whether or not the account exists (with no user, nothing is sent), so that
+        # both answers do the same work.
+        await account_tokens.issue(
+            Purpose.RESET_PASSWORD,
+            user.id if user is not None else None,
+            ttl=settings.password_reset_ttl,
+            seal=seal(settings),
+            event=events.PASSWORD_RESET_REQUESTED,
+        )
+        return RequestPasswordResetPayload(ok=True)
+
+    @strawberry.mutation(
+        description="Open a password reset link with a new password; every session of the"
+        " account ends."
+    )
+    async def reset_password(
+        self, info: Info[Context, None], input: ResetPasswordInput
+    ) -> ResetPasswordPayload:
+        user = await accounts.reset_password(input.token, input.password)
+        assert user.id is not None
+        await info.context.runtime.tokens.end_all_sessions(user.id)
+        return ResetPasswordPayload(ok=True)
+
+
+async def _limit_account_email(ctx: Context, address_key: str) -> None:
+    """Count one account email asked for by this client and to this address."""
+    settings = ctx.runtime.settings
+    await ctx.runtime.limiter.enforce(
+        f"account-email:ip:{ctx.client_ip}",
+        limit=settings.account_emails_per_ip,
+        window=settings.account_emails_window,
+        what="account emails",
+    )
+    recipient = hashlib.sha256(address_key.encode()).hexdigest()[:32]
+    await ctx.runtime.limiter.enforce(
+        f"account-email:to:{recipient}",
+        limit=settings.account_emails_per_recipient,
+        window=settings.account_emails_window,
+        what="emails to this address",
+    )
 
 
 def _given(input: Any) -> dict[str, Any]:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from specialistly.core import validation
+from specialistly.core import account_tokens, validation
+from specialistly.core.account_tokens import Purpose
 from specialistly.core.bookings import Booking
+from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode, is_duplicate_key
-from specialistly.core.locks import edit_lock
+from specialistly.core.locks import document_lock, edit_lock
 from specialistly.core.passwords import (
     MAX_LENGTH,
     check_strength,
@@ -190,6 +193,54 @@ async def update_profile(user: User, changes: ProfileChanges) -> User:
         async with edit_lock(User, user.id):
             await user.set(updates)
     return user
+
+
+async def verify_email(token: str) -> User:
+    """Open a verification link: its user's email is verified from now on."""
+    found = await account_tokens.usable(token, Purpose.VERIFY_EMAIL)
+    assert found.id is not None and found.user_id is not None
+    user = await get_user(found.user_id)
+    await account_tokens.use(found.id)
+    if user.email_verified_at is None:
+        await _set_user(user, {"email_verified_at": utcnow()})
+    return await get_user(found.user_id)
+
+
+async def reset_password(token: str, password: str) -> User:
+    """Open a password reset link with a new password. The link then stops, and so do the
+    user's other reset links; sessions started before are over (see `session_outlived`).
+    The link reached the address, so the address counts as verified."""
+    found = await account_tokens.usable(token, Purpose.RESET_PASSWORD)
+    assert found.id is not None and found.user_id is not None
+    user = await get_user(found.user_id)
+    check = Check()
+    check_strength(check, "password", password, email=user.email)
+    check.raise_if_any()
+    password_hash = await hash_password(password)
+    await account_tokens.use(found.id)
+    now = utcnow()
+    changes: dict[str, object] = {"password_hash": password_hash, "password_changed_at": now}
+    if user.email_verified_at is None:
+        changes["email_verified_at"] = now
+    await _set_user(user, changes)
+    await account_tokens.use_all(found.user_id, Purpose.RESET_PASSWORD)
+    return await get_user(found.user_id)
+
+
+def session_outlived(user: User, session_started: datetime) -> bool:
+    """Whether a session started at `session_started` ended with a later password change."""
+    changed = user.password_changed_at
+    return changed is not None and as_utc(session_started) < as_utc(changed)
+
+
+async def find_by_email(email: str) -> User | None:
+    key = (email or "").strip().lower()
+    return await User.find_one(User.email_key == key) if len(key) <= 254 else None
+
+
+async def _set_user(user: User, changes: dict[str, object]) -> None:
+    async with document_lock(User, user.id):
+        await User.get_pymongo_collection().update_one({"_id": user.id}, {"$set": changes})
 
 
 def _profile_updates(check: Check, c: ProfileChanges) -> dict[str, object]:

@@ -38,6 +38,9 @@ class ErrorCode(StrEnum):
     TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 (a code, not a secret)
     TOKEN_INVALID = "TOKEN_INVALID"  # noqa: S105 (a code, not a secret)
     REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID"  # noqa: S105 (a code, not a secret)
+    LINK_INVALID = "LINK_INVALID"  # an emailed link that is unknown or used already
+    LINK_EXPIRED = "LINK_EXPIRED"  # an emailed link past its expiry: ask for a new one
+    EMAIL_ALREADY_VERIFIED = "EMAIL_ALREADY_VERIFIED"
     # Services and working hours.
     NOTICE_BEYOND_HORIZON = "NOTICE_BEYOND_HORIZON"
     OVERLAPPING_RANGES = "OVERLAPPING_RANGES"

@@ -44,6 +44,11 @@ BOOKING_COMPLETED = "booking.completed"
 BOOKING_EXPIRED = "booking.expired"
 MEETING_CREATED = "meeting.created"
 MEETING_FAILED = "meeting.failed"
+# Registration issued the new user's email verification link (data: user_id, token_id).
+USER_REGISTERED = "user.registered"
+# A link was issued (data: token_id, user_id); its email carries the link.
+EMAIL_VERIFICATION_REQUESTED = "account.email_verification_requested"
+PASSWORD_RESET_REQUESTED = "account.password_reset_requested"  # noqa: S105 (a name)
 
 
 class OutboxEvent(BaseModel):

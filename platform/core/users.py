@@ -33,6 +33,10 @@ class User(Document):
     display_name: str
     roles: list[Role]
     created_at: datetime = Field(default_factory=utcnow)
+    # When the owner opened a verification link (or a password reset link) sent to `email`.
+    email_verified_at: datetime | None = None
+    # Sessions started before this instant are over (a password reset ends them all).
+    password_changed_at: datetime | None = None
 
     class Settings:
         name = "users"

@@ -32,6 +32,10 @@ SAMPLE: dict[str, Any] = {
     "price": "50.00 EUR",
     "reconnect_url": "https://app.example.com/settings/integrations",
     "reminder_before": "24 hours",
+    "is_specialist": False,
+    "start_url": "https://app.example.com",
+    "link_url": "https://app.example.com/verify-email?token=sample-token",
+    "expires_in": "2 days",
 }
 _UNSUBSCRIBE = "https://api.example.com/email/unsubscribe?token=sample"
 _NON_ESSENTIAL = {"reminder_customer", "reminder_specialist", "review_request"}
@@ -54,6 +58,9 @@ def sample_values(name: str) -> dict[str, Any]:
 
 
 def _values(name: str) -> dict[str, Any]:
+    if name == "reset_password":
+        link = "https://app.example.com/reset-password?token=sample-token"
+        return {**SAMPLE, "link_url": link, "expires_in": "30 minutes"}
     if name in _TO_SPECIALIST:
         return {
             **SAMPLE,

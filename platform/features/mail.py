@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -173,9 +173,12 @@ def with_unsubscribe(
     return unsubscribe_headers(url)
 
 
-async def deliver(draft: outgoing.Draft, runtime: Runtime) -> outgoing.OutgoingEmail:
+async def deliver(
+    draft: outgoing.Draft, runtime: Runtime, fill: Mapping[str, str] | None = None
+) -> outgoing.OutgoingEmail:
     """Record the draft and send it through the deployment's email provider; a
-    non-essential one to an address that bounced or reported spam is not sent."""
+    non-essential one to an address that bounced or reported spam is not sent. `fill`
+    goes into the message sent only (see `outgoing.send`)."""
     recorded = await outgoing.record(draft)
     if draft.template in NON_ESSENTIAL and (
         not await wants(draft.user_id, draft.template) or await deliveries.is_suppressed(draft.to)
@@ -184,7 +187,7 @@ async def deliver(draft: outgoing.Draft, runtime: Runtime) -> outgoing.OutgoingE
     provider = runtime.providers.email[runtime.settings.email_provider]
     settings = runtime.settings
     return await outgoing.send(
-        recorded, provider, settings.email_sender, lease=settings.email_send_lease
+        recorded, provider, settings.email_sender, lease=settings.email_send_lease, fill=fill
     )
 
 

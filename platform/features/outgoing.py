@@ -13,6 +13,7 @@ Message-ID, which mail clients use to show it once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -147,8 +148,12 @@ async def send(
     *,
     now: datetime | None = None,
     lease: timedelta = SEND_LEASE,
+    fill: Mapping[str, str] | None = None,
 ) -> OutgoingEmail:
     """Send a recorded email unless it was sent (or refused for good) already.
+
+    `fill` replaces placeholders in the message sent, not in the record: what must not be
+    stored (the token of a link) is recorded as a placeholder and filled in here.
 
     Raises the provider's transient ProviderError, and SendBusyError while another sender
     holds the lease: the caller tries again later.
@@ -163,7 +168,7 @@ async def send(
             raise SendBusyError(str(current.id))
         current = await _set(current, lease_until=now + lease, attempts=current.attempts + 1)
     try:
-        message_id = await provider.send(_message(current, sender))
+        message_id = await provider.send(_message(current, sender, fill or {}))
     except ProviderError as exc:
         if exc.transient:
             await _set(current, lease_until=None, last_error=str(exc)[:500])
@@ -194,12 +199,18 @@ async def _set(email: OutgoingEmail, **changes: object) -> OutgoingEmail:
     return changed
 
 
-def _message(email: OutgoingEmail, sender: str) -> EmailMessage:
+def _filled(text: str, fill: Mapping[str, str]) -> str:
+    for placeholder, value in fill.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def _message(email: OutgoingEmail, sender: str, fill: Mapping[str, str]) -> EmailMessage:
     return EmailMessage(
         to=(email.to,),
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
+        subject=_filled(email.subject, fill),
+        text=_filled(email.text, fill),
+        html=_filled(email.html, fill),
         sender=sender,
         headers=dict(email.headers),
         attachments=tuple(

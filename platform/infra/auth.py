@@ -28,7 +28,7 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 from starlette.requests import HTTPConnection
 
-from specialistly.core.accounts import get_user
+from specialistly.core.accounts import get_user, session_outlived
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.locks import LockTimeoutError, document_lock
@@ -151,11 +151,21 @@ class TokenService:
         except LockTimeoutError:
             raise refresh_invalid() from None
         user = await get_user(session.user_id)
+        if session_outlived(user, session.created_at):
+            raise refresh_invalid()
         return user, self._tokens(session.user_id, session, new_token)
 
     async def end_session(self, session_id: str) -> None:
         async with document_lock(AuthSession, session_id):
             await self._revoke(session_id, utcnow())
+
+    async def end_all_sessions(self, user_id: PydanticObjectId) -> None:
+        """Revoke every live session of the user (after a password reset)."""
+        live = AuthSession.get_pymongo_collection().find(
+            {"user_id": user_id, "revoked_at": None, "expires_at": {"$gt": utcnow()}}, {"_id": 1}
+        )
+        for session_id in [doc["_id"] async for doc in live]:
+            await self.end_session(session_id)
 
     async def _revoke(self, session_id: str, now: datetime) -> None:
         await AuthSession.get_pymongo_collection().update_one(
@@ -191,7 +201,7 @@ class TokenService:
         if session is None or session.revoked_at is not None or str(session.user_id) != sub:
             raise token_invalid()
         user = await User.get(sub)
-        if user is None:
+        if user is None or session_outlived(user, session.created_at):
             raise token_invalid()
         assert session.id is not None
         return Identity(user, session.id)

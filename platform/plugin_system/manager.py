@@ -36,6 +36,7 @@ DEFAULT_PLUGINS = {
     "notifications": "specialistly.features.notifications",
     "smtp": "specialistly.features.smtp",
     "mail": "specialistly.features.mail",
+    "account-mail": "specialistly.features.account_mail",
     "email-preferences": "specialistly.api.email_preferences",
     "lifecycle-events": "specialistly.api.notifications",
 }

@@ -216,6 +216,7 @@ async def test_installed_partner_plugin_reacts_first_with_its_own_settings(
         "partner-example",
         "tests.plugins.example",
         "partner-example-notes",
+        "account-mail",
         "mail",
         "notifications",
         "payments",

@@ -27,6 +27,9 @@ def test_the_messages_of_the_issue_all_have_templates() -> None:
         "recording_ready",
         "review_request",
         "zoom_reconnect",
+        "welcome",
+        "verify_email",
+        "reset_password",
     }
 
 
