@@ -34,10 +34,12 @@ DEFAULT_PLUGINS = {
     "meetings": "specialistly.features.meetings",
     "payments": "specialistly.features.payments",
     "notifications": "specialistly.features.notifications",
+    "in-app-notifications": "specialistly.features.notifications_inbox",
     "smtp": "specialistly.features.smtp",
     "mail": "specialistly.features.mail",
     "email-preferences": "specialistly.api.email_preferences",
     "lifecycle-events": "specialistly.api.notifications",
+    "in-app-notifications-api": "specialistly.api.notifications_inbox",
 }
 
 T = TypeVar("T")

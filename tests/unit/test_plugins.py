@@ -153,6 +153,7 @@ def test_on_event_runs_in_pluggys_order() -> None:
         "early",
         EXAMPLE,
         "mail",
+        "in-app-notifications",
         "notifications",
         "payments",
         "meetings",
