@@ -16,6 +16,7 @@ from specialistly.api.bookings import BookingType
 from specialistly.api.context import Context
 from specialistly.api.errors import UserError, graphql_error
 from specialistly.api.pagination import Connection, paginate
+from specialistly.core.bookings import Booking, party
 from specialistly.core.errors import DomainError
 from specialistly.features import notifications_inbox as inbox
 from specialistly.features.notifications import notifications_channel
@@ -39,10 +40,15 @@ class NotificationType(relay.Node):
 
     @strawberry.field(description="The booking it is about, as it is now; null if none.")
     async def booking(self, info: Info[Context, None]) -> BookingType | None:
-        if self._booking_id is None:
+        viewer = await info.context.viewer()
+        if self._booking_id is None or viewer is None:
             return None
-        [found] = await BookingType.resolve_nodes(info=info, node_ids=[self._booking_id])
-        return found
+        # Through the loader: a page often tells of one booking several times.
+        loader = info.context.loaders.by_id(Booking)
+        booking = await loader.load(PydanticObjectId(self._booking_id))
+        if booking is None or party(booking, viewer) is None:
+            return None
+        return BookingType.of(booking)
 
     @classmethod
     def of(cls, n: inbox.Notification) -> NotificationType:
