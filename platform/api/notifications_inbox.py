@@ -159,6 +159,9 @@ class Subscription:
         try:
             async for message in pubsub.listen():
                 if message["type"] == "message":
+                    # The operation lasts as long as the subscription: what its loaders
+                    # read for one notification is stale by the next.
+                    ctx.loaders.forget()
                     raw = json.loads(message["data"])
                     yield NotificationType.of(inbox.Notification.model_validate(raw))
         finally:
