@@ -38,6 +38,7 @@ async def test_hook_on_event(runtime: Runtime, worker: Process) -> None:
     assert stored.handled_by == [
         "tests.plugins.example",
         "mail",
+        "in-app-notifications",
         "notifications",
         "payments",
         "meetings",

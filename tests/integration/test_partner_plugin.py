@@ -217,6 +217,7 @@ async def test_installed_partner_plugin_reacts_first_with_its_own_settings(
         "tests.plugins.example",
         "partner-example-notes",
         "mail",
+        "in-app-notifications",
         "notifications",
         "payments",
         "meetings",
