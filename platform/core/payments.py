@@ -56,6 +56,14 @@ _REFUNDABLE = frozenset(
 )
 
 
+def refund_owed(payment: BookingPayment, reason: str, percent: int) -> int:
+    """What a refund of `percent` of the price for `reason` still owes the customer, in
+    whole minor units rounded down: nothing unless paid, nor twice for one reason."""
+    if payment.status != PaymentStatus.SUCCEEDED or reason in payment.refunds:
+        return 0
+    return max(0, min(payment.amount * percent // 100, payment.amount - payment.refunded))
+
+
 class Outcome(StrEnum):
     """What a report did, for the provider's own record of it."""
 

@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from specialistly.core.bookings import Booking
+from specialistly.core.bookings import Booking, PaymentStatus
 from specialistly.core.clock import as_utc
 from specialistly.core.events import BOOKING_CANCELLED, BOOKING_RESCHEDULED, Event
+from specialistly.core.payments import REFUND_CANCELLATION
 from specialistly.core.services import Service
 from specialistly.core.users import SpecialistProfile, User
 from specialistly.features.invites import Invitation
+from specialistly.features.money import money
 from specialistly.settings import Settings
 
 
@@ -61,8 +63,8 @@ class BookingFacts:
             "recording_url": data.get("recording_url") or f"{booking_url}/recording",
             "cancelled_by": data.get("by"),
             "cancel_reason": data.get("reason") or None,
-            "refund_percent": data.get("refund_percent", 0),
-            "refund": money(b.price * int(data.get("refund_percent", 0)) // 100, b.currency),
+            "refund": _refund(b),
+            "paid": _paid(b),
             "price": money(b.price, b.currency),
         }
 
@@ -117,8 +119,20 @@ def local_time(instant: datetime, tz: str, *, with_date: bool = True) -> str:
     return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({tz})"
 
 
-def money(minor: int, currency: str) -> str:
-    return f"{minor / 100:.2f} {currency.upper()}"
+def _refund(booking: Booking) -> str | None:
+    """The refund made for the booking's cancellation, as recorded; None if none was."""
+    payment = booking.payment
+    refund = payment.refunds.get(REFUND_CANCELLATION) if payment else None
+    if payment is None or refund is None:
+        return None
+    return money(refund.amount, payment.currency)
+
+
+def _paid(booking: Booking) -> str | None:
+    payment = booking.payment
+    if payment is None or payment.status != PaymentStatus.SUCCEEDED:
+        return None
+    return money(payment.amount, payment.currency)
 
 
 def _instant(value: Any) -> datetime:

@@ -6,6 +6,9 @@ event (or, for the confirmation, of the booking), the recipient and the template
 sent (see `outgoing`): a redelivered event sends nothing twice, and a failed send makes the
 dispatcher deliver the event again later.
 
+A cancellation that refunds a payment waits for the refund, so that its emails tell the
+amount actually refunded: `payment.refunded` (for the cancellation) sends them.
+
 The confirmation waits for the meeting: `booking.confirmed` sends it when the booking has
 its meeting already, otherwise `meeting.created` (with the link) or `meeting.failed`
 (without it) does, whichever comes first. Events of plugins that do not exist yet
@@ -23,7 +26,7 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 
-from specialistly.core import events
+from specialistly.core import events, payments
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.events import Event
 from specialistly.core.users import User
@@ -113,6 +116,11 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     if event.name == ZOOM_DISCONNECTED:
         await _zoom_disconnected(event, runtime)
         return
+    if event.name == payments.PAYMENT_REFUNDED:
+        found = await _refunded_cancellation(event)
+        if found is None:
+            return
+        event = found
     wanted = RULES.get(event.name)
     booking_id = event.data.get("booking_id")
     if not wanted or not PydanticObjectId.is_valid(booking_id):
@@ -132,7 +140,20 @@ def _due(event: Event, booking: Booking) -> bool:
             return False  # cancelled meanwhile: the cancellation says all
         if event.name == events.BOOKING_CONFIRMED:
             return booking.meeting is not None or booking.meeting_error is not None
+    if event.name == events.BOOKING_CANCELLED and booking.payment is not None:
+        # A refund still to be made: the cancellation is told once it is (the refund's
+        # `payment.refunded`), with the amount actually refunded.
+        share = int(event.data.get("refund_percent") or 0)
+        return payments.refund_owed(booking.payment, payments.REFUND_CANCELLATION, share) == 0
     return True
+
+
+async def _refunded_cancellation(event: Event) -> Event | None:
+    """The cancellation whose emails waited for this refund, if it was one."""
+    if event.data.get("reason") != payments.REFUND_CANCELLATION:
+        return None
+    # One flat filter: FerretDB pushes down the equalities.
+    return await Event.find_one({"subject": event.subject, "name": events.BOOKING_CANCELLED})
 
 
 async def _send_one(want: Wanted, facts: BookingFacts, event: Event, runtime: Runtime) -> None:

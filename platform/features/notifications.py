@@ -3,6 +3,7 @@
 Every API instance subscribes to the channels of its own WebSocket clients, so any
 instance can serve any subscriber whichever worker handled the event. The message is the
 event as stored, in JSON with ISO 8601 instants; the API turns it into a typed notice.
+Each user's in-app notifications travel the same way, on a channel of their own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from specialistly.runtime import Runtime
 
 def channel(runtime: Runtime, user_id: object) -> str:
     return f"{runtime.settings.broker_namespace}:user:{user_id}"
+
+
+def notifications_channel(runtime: Runtime, user_id: object) -> str:
+    """The user's in-app notifications (see `notifications_inbox`), as they are added."""
+    return f"{channel(runtime, user_id)}:notifications"
 
 
 @hookimpl

@@ -128,9 +128,7 @@ async def _refund(booking: Booking, runtime: PluginRuntime, reason: str, percent
     """Refund `percent` of the price (in whole minor units, rounded down), once per reason."""
     payment = booking.payment
     assert payment is not None and booking.id is not None
-    if payment.status != PaymentStatus.SUCCEEDED or reason in payment.refunds:
-        return
-    amount = min(payment.amount * percent // 100, payment.amount - payment.refunded)
+    amount = payments.refund_owed(payment, reason, percent)
     if amount <= 0:
         return
     request = RefundRequest(

@@ -34,11 +34,13 @@ DEFAULT_PLUGINS = {
     "meetings": "specialistly.features.meetings",
     "payments": "specialistly.features.payments",
     "notifications": "specialistly.features.notifications",
+    "in-app-notifications": "specialistly.features.notifications_inbox",
     "smtp": "specialistly.features.smtp",
     "mail": "specialistly.features.mail",
     "account-mail": "specialistly.features.account_mail",
     "email-preferences": "specialistly.api.email_preferences",
     "lifecycle-events": "specialistly.api.notifications",
+    "in-app-notifications-api": "specialistly.api.notifications_inbox",
 }
 
 T = TypeVar("T")

@@ -61,6 +61,7 @@ async def test_a_failing_plugin_is_retried_without_running_the_others_again(
     # The other plugins went through; only the failing one is left to run again.
     assert sorted(stored.handled_by) == [
         "account-mail",
+        "in-app-notifications",
         "mail",
         "meetings",
         "notifications",

@@ -39,6 +39,7 @@ async def test_hook_on_event(runtime: Runtime, worker: Process) -> None:
         "tests.plugins.example",
         "account-mail",
         "mail",
+        "in-app-notifications",
         "notifications",
         "payments",
         "meetings",

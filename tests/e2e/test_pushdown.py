@@ -83,6 +83,12 @@ LOGIN = f"""mutation L($input: LoginInput!) {{
 REFRESH = f"""mutation R($token: String!) {{
   refreshToken(refreshToken: $token) {{ tokens {{ accessToken }} {ERRORS} }} }}"""
 LOGOUT = "mutation { logout { ok } }"
+NOTIFICATIONS = """query N($after: String, $unreadOnly: Boolean!) {
+  notifications(first: 1, after: $after, unreadOnly: $unreadOnly) {
+    totalCount pageInfo { endCursor } nodes { id booking { id } } }
+  unreadNotificationCount }"""
+MARK_READ = _mutation("($id: ID!)", "markNotificationRead(id: $id)")
+MARK_ALL_READ = _mutation("", "markAllNotificationsRead")
 
 
 @dataclass
@@ -236,6 +242,23 @@ def _admin(recorded_env: dict[str, str], log: Path, email: str) -> None:
     subprocess.run(args, env={**recorded_env}, cwd=ROOT, check=True, capture_output=True)
 
 
+async def _notifications(viewer: GraphQLClient) -> None:
+    """The viewer's notifications (the worker adds them), listed, counted and marked read."""
+
+    async def told() -> dict[str, Any] | None:
+        found = await _ok(viewer, NOTIFICATIONS, {"after": None, "unreadOnly": False})
+        return found if found["notifications"]["totalCount"] >= 2 else None
+
+    first = await eventually(told, within=60)
+    for unread_only in (False, True):
+        page = await _ok(viewer, NOTIFICATIONS, {"after": None, "unreadOnly": unread_only})
+        after = page["notifications"]["pageInfo"]["endCursor"]
+        await _ok(viewer, NOTIFICATIONS, {"after": after, "unreadOnly": unread_only})
+    [node] = first["notifications"]["nodes"]
+    await _ok(viewer, MARK_READ, {"id": node["id"]})
+    await _ok(viewer, MARK_ALL_READ, {})
+
+
 async def _leave_work_behind(db: AsyncDatabase[Any], bookings: dict[str, ObjectId]) -> None:
     """What a crash, a lapse of time or a broken broker leaves for the sweeps."""
     long_ago = datetime.now(UTC) - timedelta(hours=2)
@@ -297,6 +320,7 @@ async def _scenario(scene: Recorded) -> None:
     await _ok(customer.client, MOVE, {"id": moved, "start": utc(day, 16).isoformat()})
     await _ok(owner.client, CANCEL, {"id": cancelled})
     await _ok(customer.client, NODES, {"booking": moved, "user": owner.id, "service": free})
+    await _notifications(owner.client)
     await _ok(owner.client, NODES, {"booking": moved, "user": customer.id, "service": paid})
     await _lists(customer.client, MINE, {"status": None, "from": None})
     await _lists(customer.client, MINE, {"status": ["CONFIRMED"], "from": utc(day, 0).isoformat()})
@@ -341,4 +365,5 @@ async def test_every_query_the_platform_sends_is_pushed_down(scene: Recorded) ->
         "locks",
         "auth_sessions",
         "example_handled_events",
+        "notifications",
     }, reached

@@ -218,6 +218,7 @@ async def test_installed_partner_plugin_reacts_first_with_its_own_settings(
         "partner-example-notes",
         "account-mail",
         "mail",
+        "in-app-notifications",
         "notifications",
         "payments",
         "meetings",

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest_asyncio
-from beanie import init_beanie
+from beanie import PydanticObjectId, init_beanie
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -24,9 +24,11 @@ from specialistly.core import reservations, schedule
 from specialistly.core.services import Service
 from specialistly.core.slots import Interval
 from specialistly.core.users import User
+from specialistly.features import notifications_inbox as inbox
 from specialistly.infra import db
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
+from tests.bookings_fixtures import make_user
 from tests.factories import book, hours, make_service, make_specialist, monday, utc
 
 READS = frozenset({"find", "aggregate", "getMore", "count", "distinct"})
@@ -231,3 +233,45 @@ def booking_request(service: Service, start: datetime) -> reservations.BookingRe
         customer_timezone="UTC",
         idempotency_key="key-of-one-booking",
     )
+
+
+NOTIFICATIONS = """
+query Told { notifications(first: 50) { totalCount nodes { id title booking { id } } } }
+"""
+
+
+async def test_notifications_read_their_booking_once(
+    runtime: Runtime, settings: Settings, commands: Commands
+) -> None:
+    schema = build_schema(runtime.plugins, settings)
+    connection = Request({"type": "http", "headers": [], "client": ("127.0.0.1", 1)})
+    reads: list[list[tuple[str, str]]] = []
+    for count in (3, 30):
+        service = await make_service(await make_specialist(), durations=[30])
+        booking = await book(service, utc(monday(1), 9), 30)
+        customer = await make_user()
+        assert customer.id is not None
+        await booking.set({"customer_id": customer.id})
+        for _ in range(count):
+            event_id = PydanticObjectId()
+            told = inbox.Notification(
+                key=f"{event_id}:{customer.id}",
+                user_id=customer.id,
+                kind="booking.confirmed",
+                event_id=event_id,
+                booking_id=booking.id,
+                title="Booking confirmed",
+                body="Told.",
+            )
+            await inbox.add(told)
+        tokens = await runtime.tokens.start_session(customer)
+        context = Context(runtime=runtime, connection=connection, bearer=tokens.access_token)
+        commands.events.clear()
+        result = await schema.execute(NOTIFICATIONS, context_value=context)
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        nodes = result.data["notifications"]["nodes"]
+        assert len(nodes) == count and all(n["booking"] is not None for n in nodes)
+        reads.append(commands.reads())
+    assert reads[0] == reads[1]
+    assert reads[0].count(("find", "bookings")) == 1

@@ -154,6 +154,7 @@ def test_on_event_runs_in_pluggys_order() -> None:
         EXAMPLE,
         "account-mail",
         "mail",
+        "in-app-notifications",
         "notifications",
         "payments",
         "meetings",
