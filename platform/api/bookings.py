@@ -84,6 +84,9 @@ class BookingType(relay.Node):
     created_at: datetime
     cancelled_at: datetime | None
     cancel_reason: str | None
+    no_show_at: datetime | None = strawberry.field(
+        description="When the specialist recorded that the customer did not come (status NO_SHOW)."
+    )
     service_id: relay.GlobalID
     _doc: strawberry.Private[Booking]
 
@@ -146,6 +149,7 @@ class BookingType(relay.Node):
             created_at=b.created_at,
             cancelled_at=b.cancelled_at,
             cancel_reason=b.cancel_reason,
+            no_show_at=b.no_show_at,
             service_id=relay.GlobalID("Service", str(b.service_id)),
             _doc=b,
         )
@@ -380,6 +384,16 @@ class Mutation:
         ctx = info.context
         actor = await ctx.require_user()
         booking = await booking_changes.reschedule(_booking_id(id), actor, start)
+        return BookingPayload(booking=BookingType.of(booking))
+
+    @strawberry.mutation(
+        description="As the booking's specialist, record that the customer did not come: once"
+        " the booking has started (NOT_STARTED before), while it is confirmed or completed."
+        " The booking becomes NO_SHOW (`booking.no_show`); asking again changes nothing."
+    )
+    async def mark_no_show(self, info: Info[Context, None], id: relay.GlobalID) -> BookingPayload:
+        actor = await info.context.require_user()
+        booking = await booking_changes.mark_no_show(_booking_id(id), actor)
         return BookingPayload(booking=BookingType.of(booking))
 
     @strawberry.mutation(

@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     CANCELLATION_TOO_LATE = "CANCELLATION_TOO_LATE"
     RESCHEDULE_TOO_LATE = "RESCHEDULE_TOO_LATE"
+    NOT_STARTED = "NOT_STARTED"  # only possible once the booking has started
     # Payments.
     PAYMENT_UNAVAILABLE = "PAYMENT_UNAVAILABLE"  # the payment could not be started; try again
     PAYOUTS_NOT_READY = "PAYOUTS_NOT_READY"  # a paid service waits for the specialist's payouts

@@ -1,0 +1,52 @@
+"""A booking's meeting over HTTP: the specialist's record of a customer who never came."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from specialistly.core.clock import utcnow
+from tests.client import Account, GraphQLClient, booking_gid, register, user_id
+from tests.factories import confirmed_booking_document
+
+pytestmark = pytest.mark.usefixtures("runtime")
+
+STATUS = """query G($id: ID!) { booking(id: $id) { status noShowAt } }"""
+NO_SHOW = """mutation N($id: ID!) {
+  markNoShow(id: $id) { booking { status noShowAt } errors { code message } } }"""
+
+
+async def status_of(account: Account, booking_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = (await account.client.data(STATUS, {"id": booking_id}))["booking"]
+    return found
+
+
+async def a_booking_between(specialist: Account, customer: Account, starts_in: timedelta) -> str:
+    booking = confirmed_booking_document(
+        user_id(specialist), utcnow() + starts_in, 60, customer_id=user_id(customer)
+    )
+    await booking.insert()
+    return booking_gid(booking.id)
+
+
+async def test_the_specialist_records_that_the_customer_never_came(
+    client: GraphQLClient,
+) -> None:
+    specialist = await register(client, "SPECIALIST")
+    customer = await register(client)
+    started = await a_booking_between(specialist, customer, -timedelta(minutes=20))
+    upcoming = await a_booking_between(specialist, customer, timedelta(days=2))
+
+    by_customer = await customer.client.data(NO_SHOW, {"id": started})
+    too_early = await specialist.client.data(NO_SHOW, {"id": upcoming})
+    marked = await specialist.client.data(NO_SHOW, {"id": started})
+
+    assert [e["code"] for e in by_customer["markNoShow"]["errors"]] == ["FORBIDDEN"]
+    assert [e["code"] for e in too_early["markNoShow"]["errors"]] == ["NOT_STARTED"]
+    assert marked["markNoShow"]["errors"] == []
+    assert marked["markNoShow"]["booking"]["status"] == "NO_SHOW"
+    for party in (customer, specialist):
+        seen = await status_of(party, started)
+        assert seen["status"] == "NO_SHOW" and seen["noShowAt"] is not None
