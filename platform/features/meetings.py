@@ -42,7 +42,7 @@ from specialistly.core.bookings import (
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
-from specialistly.core.services import Service
+from specialistly.core.services import AutoRecording, Service
 from specialistly.core.users import SpecialistProfile, User
 from specialistly.hookspecs import hookimpl
 from specialistly.providers import (
@@ -242,6 +242,7 @@ async def _request(booking: Booking) -> MeetingRequest:
         start=booking.start,
         duration_minutes=int((booking.end - booking.start).total_seconds() // 60),
         timezone=timezone,
+        auto_recording=(service.auto_recording if service else AutoRecording.NONE).value,
     )
 
 

@@ -1,4 +1,5 @@
-"""A booking's meeting over HTTP: the specialist's record of a customer who never came."""
+"""A booking's meeting over HTTP: a service's auto-recording, and the specialist's record
+of a customer who never came."""
 
 from __future__ import annotations
 
@@ -16,11 +17,30 @@ pytestmark = pytest.mark.usefixtures("runtime")
 STATUS = """query G($id: ID!) { booking(id: $id) { status noShowAt } }"""
 NO_SHOW = """mutation N($id: ID!) {
   markNoShow(id: $id) { booking { status noShowAt } errors { code message } } }"""
+CREATE_SERVICE = """mutation S($input: CreateServiceInput!) {
+  createService(input: $input) { service { autoRecording } errors { field code } } }"""
 
 
 async def status_of(account: Account, booking_id: str) -> dict[str, Any]:
     found: dict[str, Any] = (await account.client.data(STATUS, {"id": booking_id}))["booking"]
     return found
+
+
+async def test_a_service_records_its_meetings_as_asked(client: GraphQLClient) -> None:
+    specialist = await register(client, "SPECIALIST")
+    base = {"title": "Review", "durationMinutesOptions": [30], "price": 0, "currency": "EUR"}
+
+    plain = await specialist.client.data(CREATE_SERVICE, {"input": base})
+    recorded = await specialist.client.data(
+        CREATE_SERVICE, {"input": {**base, "autoRecording": "CLOUD"}}
+    )
+    wrong = await specialist.client.execute(
+        CREATE_SERVICE, {"input": {**base, "autoRecording": "VIDEO"}}
+    )
+
+    assert plain["createService"]["service"] == {"autoRecording": "NONE"}
+    assert recorded["createService"]["service"] == {"autoRecording": "CLOUD"}
+    assert wrong["errors"] and wrong.get("data") is None  # not a value of AutoRecording
 
 
 async def a_booking_between(specialist: Account, customer: Account, starts_in: timedelta) -> str:

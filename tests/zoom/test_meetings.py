@@ -66,6 +66,18 @@ async def test_a_booking_gets_a_scheduled_meeting_with_its_details(
     assert found is not None and found.id == record.id  # webhooks find it by Zoom's id
 
 
+@pytest.mark.parametrize("recording", ["local", "cloud"])
+async def test_the_meeting_records_as_the_service_asks(
+    zoom: ZoomFake, provider: ZoomProvider, recording: str
+) -> None:
+    specialist_id, zoom_user = await connected(zoom, provider)
+
+    await provider.create_meeting(request_for(specialist_id, auto_recording=recording))
+
+    [meeting] = zoom.meetings(zoom_user)
+    assert meeting["settings"]["auto_recording"] == recording
+
+
 async def test_creating_again_returns_the_same_meeting(
     zoom: ZoomFake, provider: ZoomProvider
 ) -> None:
