@@ -45,6 +45,15 @@ class BookingStatusType(Enum):
     NO_SHOW = "no_show"
 
 
+strawberry.enum(
+    meetings.MeetingStatus,
+    name="MeetingStatus",
+    description="Where a booking's meeting stands: PENDING while a confirmed booking waits"
+    " for its provider, FAILED once the provider gave up (the specialist may then set a"
+    " link), MANUAL for the specialist's own link, NONE when no meeting is on its way.",
+)
+
+
 @strawberry.type(name="BookingMeeting")
 class MeetingType:
     provider: str
@@ -127,6 +136,10 @@ class BookingType(relay.Node):
             _host_url=meeting.host_url,
             _parties=parties,
         )
+
+    @strawberry.field(description="Where the meeting stands; both parties see it.")
+    def meeting_status(self) -> meetings.MeetingStatus:
+        return meetings.meeting_status(self._doc)
 
     @strawberry.field(description="The payment of a paid booking; null for a free one.")
     def payment(self) -> PaymentType | None:

@@ -22,6 +22,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from enum import StrEnum
 
 from beanie import PydanticObjectId
 from bson import ObjectId
@@ -60,6 +61,26 @@ log = logging.getLogger("specialistly.features.meetings")
 CLAIM_LEASE = timedelta(minutes=10)
 CLAIMS = "meeting_claims"
 MANUAL = "manual"  # a link the specialist set by hand
+
+
+class MeetingStatus(StrEnum):
+    """Where a booking's meeting stands, as both parties see it."""
+
+    NONE = "none"  # none, and none on its way (not confirmed, or ended without one)
+    PENDING = "pending"  # confirmed: the provider has not made it yet (it is tried again)
+    CREATED = "created"  # the provider made it
+    FAILED = "failed"  # the provider gave up (``meeting.failed``): the specialist may set one
+    MANUAL = "manual"  # the specialist set a link of their own
+
+
+def meeting_status(booking: Booking) -> MeetingStatus:
+    if booking.meeting is not None:
+        return MeetingStatus.MANUAL if booking.meeting.provider == MANUAL else MeetingStatus.CREATED
+    if booking.meeting_error:
+        return MeetingStatus.FAILED
+    if booking.status == BookingStatus.CONFIRMED:
+        return MeetingStatus.PENDING
+    return MeetingStatus.NONE
 
 
 class CreationUnderWayError(ProviderError):

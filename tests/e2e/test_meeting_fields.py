@@ -1,5 +1,5 @@
-"""A booking's meeting over HTTP: a service's auto-recording, and the specialist's record
-of a customer who never came."""
+"""A booking's meeting over HTTP: its status, seen by both parties; a service's
+auto-recording; and the specialist's record of a customer who never came."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ import pytest
 
 from specialistly.core.clock import utcnow
 from tests.client import Account, GraphQLClient, booking_gid, register, user_id
+from tests.e2e.test_booking_flow import booking_input, slots, specialist_with_service
 from tests.factories import confirmed_booking_document
+from tests.processes import Process
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
-STATUS = """query G($id: ID!) { booking(id: $id) { status noShowAt } }"""
+BOOK = """mutation B($input: CreateBookingInput!) {
+  createBooking(input: $input) {
+    booking { id status meetingStatus } errors { field code message } } }"""
+STATUS = """query G($id: ID!) { booking(id: $id) { status meetingStatus noShowAt } }"""
 NO_SHOW = """mutation N($id: ID!) {
   markNoShow(id: $id) { booking { status noShowAt } errors { code message } } }"""
 CREATE_SERVICE = """mutation S($input: CreateServiceInput!) {
@@ -24,6 +30,30 @@ CREATE_SERVICE = """mutation S($input: CreateServiceInput!) {
 async def status_of(account: Account, booking_id: str) -> dict[str, Any]:
     found: dict[str, Any] = (await account.client.data(STATUS, {"id": booking_id}))["booking"]
     return found
+
+
+async def test_both_parties_see_the_meeting_pending_then_created(
+    client: GraphQLClient, worker: Process
+) -> None:
+    specialist, service_id = await specialist_with_service(client)
+    customer = await register(client, name="Mia Park")
+    chosen = (await slots(customer.client, service_id, "UTC"))[0]["start"]
+
+    made = (await customer.client.data(BOOK, {"input": booking_input(service_id, chosen)}))[
+        "createBooking"
+    ]
+
+    assert made["errors"] == []
+    assert made["booking"]["status"] == "CONFIRMED"
+    assert made["booking"]["meetingStatus"] == "PENDING"  # the worker makes it afterwards
+    booking_id = made["booking"]["id"]
+
+    async def created_for(account: Account) -> bool:
+        status: str = (await status_of(account, booking_id))["meetingStatus"]
+        return status == "CREATED"
+
+    await eventually(lambda: created_for(customer), within=120)
+    assert await created_for(specialist)
 
 
 async def test_a_service_records_its_meetings_as_asked(client: GraphQLClient) -> None:

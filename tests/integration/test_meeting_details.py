@@ -1,5 +1,5 @@
-"""The shared meeting path asks the provider for the meeting the service wants: its
-auto-recording goes into the request."""
+"""What the shared meeting path tells and asks, whatever the provider: the meeting's status
+on the booking, and the service's auto-recording in the request."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from specialistly.core.bookings import Booking
+from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.clock import utcnow
 from specialistly.core.services import AutoRecording
+from specialistly.core.users import User
 from specialistly.features import meetings
+from specialistly.features.meetings import MeetingStatus
 from specialistly.plugin_system.manager import ProviderSet
 from specialistly.providers import (
     EmailProvider,
@@ -72,6 +74,41 @@ async def a_booking(provider: str, starts_in: timedelta = timedelta(days=2)) -> 
     )
     booking.video_provider = provider
     return await booking.insert()
+
+
+async def reread(booking: Booking) -> Booking:
+    stored = await Booking.get(booking.id)
+    assert stored is not None
+    return stored
+
+
+async def test_the_meeting_status_follows_the_meeting(runtime: Runtime) -> None:
+    video = RecordingVideo()
+    rt = with_videos(runtime, video)
+    booking = await a_booking(video.name)
+    unpaid = await a_booking(video.name)
+    await Booking.get_pymongo_collection().update_one(
+        {"_id": unpaid.id}, {"$set": {"status": BookingStatus.PENDING_PAYMENT.value}}
+    )
+    failing = await a_booking(video.name)
+    specialist = await User.get(failing.specialist_id)
+    assert specialist is not None
+
+    assert meetings.meeting_status(await reread(unpaid)) == MeetingStatus.NONE
+    assert meetings.meeting_status(booking) == MeetingStatus.PENDING
+    video.fail = ProviderError("down for a while", transient=True)
+    with pytest.raises(ProviderError):
+        await meetings.ensure_meeting(booking, rt)  # tried again later
+    assert meetings.meeting_status(await reread(booking)) == MeetingStatus.PENDING
+    video.fail = None
+    await meetings.ensure_meeting(booking, rt)
+    assert meetings.meeting_status(await reread(booking)) == MeetingStatus.CREATED
+
+    video.fail = ProviderError("the account is gone", transient=False)
+    await meetings.ensure_meeting(failing, rt)
+    assert meetings.meeting_status(await reread(failing)) == MeetingStatus.FAILED
+    await meetings.set_manual_link(specialist, str(failing.id), "https://meet.example/own")
+    assert meetings.meeting_status(await reread(failing)) == MeetingStatus.MANUAL
 
 
 async def test_the_request_carries_the_services_auto_recording(runtime: Runtime) -> None:
