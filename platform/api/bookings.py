@@ -57,23 +57,28 @@ strawberry.enum(
 @strawberry.type(name="BookingMeeting")
 class MeetingType:
     provider: str
-    _join_url: strawberry.Private[str]
-    _host_url: strawberry.Private[str | None]
-    _parties: strawberry.Private[tuple[PydanticObjectId, PydanticObjectId]]
+    _booking: strawberry.Private[Booking]
 
     @strawberry.field(description="Only the customer and the specialist see the link.")
     async def join_url(self, info: Info[Context, None]) -> str | None:
         viewer = await info.context.viewer()
-        return self._join_url if viewer is not None and viewer.id in self._parties else None
+        parties = (self._booking.customer_id, self._booking.specialist_id)
+        meeting = self._booking.meeting
+        if viewer is None or viewer.id not in parties or meeting is None:
+            return None
+        return meeting.join_url
 
     @strawberry.field(
         description="The host's link (it starts the meeting as its host): only the specialist"
-        " sees it, and only if the provider has one."
+        " sees it, and only if the provider has one. A provider whose host link carries a"
+        " secret that expires (Zoom) is asked for a fresh one each time; null when it cannot"
+        " be reached."
     )
     async def start_url(self, info: Info[Context, None]) -> str | None:
         viewer = await info.context.viewer()
-        specialist = self._parties[1]
-        return self._host_url if viewer is not None and viewer.id == specialist else None
+        if viewer is None or viewer.id != self._booking.specialist_id:
+            return None
+        return await meetings.host_link(self._booking, info.context.runtime)
 
 
 @strawberry.type(name="Booking")
@@ -127,15 +132,7 @@ class BookingType(relay.Node):
     @strawberry.field
     def meeting(self) -> MeetingType | None:
         meeting = self._doc.meeting
-        if meeting is None:
-            return None
-        parties = (self._doc.customer_id, self._doc.specialist_id)
-        return MeetingType(
-            provider=meeting.provider,
-            _join_url=meeting.join_url,
-            _host_url=meeting.host_url,
-            _parties=parties,
-        )
+        return MeetingType(provider=meeting.provider, _booking=self._doc) if meeting else None
 
     @strawberry.field(description="Where the meeting stands; both parties see it.")
     def meeting_status(self) -> meetings.MeetingStatus:

@@ -18,6 +18,7 @@ phantom invitations.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,11 +48,13 @@ from specialistly.core.services import AutoRecording, Service
 from specialistly.core.users import SpecialistProfile, User
 from specialistly.hookspecs import hookimpl
 from specialistly.providers import (
+    FreshHostLinks,
     MeetingDetails,
     MeetingRequest,
     ProviderError,
     UnknownProviderError,
     VideoProvider,
+    host_url,
 )
 from specialistly.runtime import Runtime
 
@@ -116,7 +119,7 @@ async def ensure_meeting(booking: Booking, runtime: Runtime) -> None:
                 return  # stored by a delivery that held the claim before us
             if fresh.status != BookingStatus.CONFIRMED:
                 return
-            details = await provider.create_meeting(await _request(fresh))
+            details = _storable(provider, await provider.create_meeting(await _request(fresh)))
             if not await _store(fresh, details):
                 await _drop_unless_stored(fresh, details, provider)
     except CreationUnderWayError:
@@ -214,6 +217,21 @@ async def set_manual_link(user: User, booking_id: str, url: str) -> Booking:
     return stored
 
 
+async def host_link(booking: Booking, runtime: Runtime) -> str | None:
+    """The host's link to the booking's meeting, which only its specialist may see (the
+    caller checks): asked of the provider when it gives fresh ones, else as stored."""
+    meeting = booking.meeting
+    if meeting is None:
+        return None
+    if meeting.provider not in runtime.providers.video:  # a manual link, or a provider gone
+        return meeting.host_url
+    details = MeetingDetails(
+        meeting.provider, meeting.external_id, meeting.join_url, meeting.host_url
+    )
+    provider = runtime.providers.video[meeting.provider]
+    return await host_url(provider, details, str(booking.specialist_id))
+
+
 async def cancel_meeting(booking: Booking, runtime: Runtime) -> None:
     if booking.meeting is None or booking.meeting.provider == MANUAL:
         return
@@ -231,7 +249,7 @@ async def move_meeting(booking: Booking, runtime: Runtime) -> None:
     meeting = booking.meeting
     provider = runtime.providers.video[meeting.provider]
     old = MeetingDetails(meeting.provider, meeting.external_id, meeting.join_url, meeting.host_url)
-    moved = await provider.reschedule_meeting(old, await _request(booking))
+    moved = _storable(provider, await provider.reschedule_meeting(old, await _request(booking)))
     if moved != old:
         async with booking_lock(booking.id):  # type: ignore[arg-type]
             await Booking.find_one(Booking.id == booking.id).update(
@@ -277,6 +295,14 @@ async def _record_failure(booking: Booking, reason: str) -> None:
             {"$set": {"meeting_error": reason[:500], "updated_at": utcnow()}},
             [failed],
         )
+
+
+def _storable(provider: VideoProvider, details: MeetingDetails) -> MeetingDetails:
+    """What the booking keeps of a meeting: never the host link of a provider that hands
+    out fresh ones (it is a secret; see ``providers.FreshHostLinks``)."""
+    if isinstance(provider, FreshHostLinks) and details.host_url is not None:
+        return dataclasses.replace(details, host_url=None)
+    return details
 
 
 def _meeting_fields(details: MeetingDetails) -> dict[str, object]:

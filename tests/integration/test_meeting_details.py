@@ -1,5 +1,6 @@
 """What the shared meeting path tells and asks, whatever the provider: the meeting's status
-on the booking, and the service's auto-recording in the request."""
+on the booking, the service's auto-recording in the request, and the host link (fresh from
+a provider whose links expire, stored otherwise)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from specialistly.features.meetings import MeetingStatus
 from specialistly.plugin_system.manager import ProviderSet
 from specialistly.providers import (
     EmailProvider,
+    FreshHostLinks,
     MeetingDetails,
     MeetingRequest,
     PaymentProvider,
@@ -57,6 +59,26 @@ class RecordingVideo:
         return None
 
 
+class SecretHostVideo(RecordingVideo):
+    """A provider whose host links expire, so it hands out fresh ones (and, carelessly,
+    still returns one with the meeting it makes: the platform must not keep it)."""
+
+    name = "secret-host"
+    display_name = "Secret host"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, str]] = []
+
+    async def create_meeting(self, request: MeetingRequest) -> MeetingDetails:
+        made = await super().create_meeting(request)
+        return dataclasses.replace(made, provider=self.name)
+
+    async def fresh_host_url(self, meeting: MeetingDetails, specialist_id: str) -> str | None:
+        self.asked.append((meeting.external_id, specialist_id))
+        return f"https://host.example/{meeting.external_id}?key={len(self.asked)}"
+
+
 def with_videos(runtime: Runtime, *videos: VideoProvider) -> Runtime:
     providers = ProviderSet(
         video=Providers("video", VideoProvider, videos),
@@ -80,6 +102,11 @@ async def reread(booking: Booking) -> Booking:
     stored = await Booking.get(booking.id)
     assert stored is not None
     return stored
+
+
+async def test_the_optional_provider_abilities_are_recognised() -> None:
+    assert isinstance(SecretHostVideo(), FreshHostLinks)
+    assert not isinstance(RecordingVideo(), FreshHostLinks)
 
 
 async def test_the_meeting_status_follows_the_meeting(runtime: Runtime) -> None:
@@ -119,3 +146,50 @@ async def test_the_request_carries_the_services_auto_recording(runtime: Runtime)
 
     [asked] = video.requests
     assert asked.auto_recording == "cloud"
+
+
+async def test_a_secret_host_link_is_never_stored_and_asked_for_fresh(runtime: Runtime) -> None:
+    video = SecretHostVideo()
+    rt = with_videos(runtime, video)
+    booking = await a_booking(video.name)
+    await meetings.ensure_meeting(booking, rt)
+    stored = await reread(booking)
+
+    first = await meetings.host_link(stored, rt)
+    second = await meetings.host_link(stored, rt)
+
+    assert stored.meeting is not None and stored.meeting.host_url is None
+    assert first == "https://host.example/r1?key=1" and second == "https://host.example/r1?key=2"
+    assert video.asked == [("r1", str(booking.specialist_id))] * 2
+
+
+async def test_a_move_drops_a_secret_host_link_kept_from_before(runtime: Runtime) -> None:
+    video = SecretHostVideo()
+    rt = with_videos(runtime, video)
+    booking = await a_booking(video.name)
+    await meetings.ensure_meeting(booking, rt)
+    # As bookings made before the host link was fetched fresh kept it.
+    await Booking.get_pymongo_collection().update_one(
+        {"_id": booking.id}, {"$set": {"meeting.host_url": "https://host/old?key=secret"}}
+    )
+
+    await meetings.move_meeting(await reread(booking), rt)
+
+    moved = await reread(booking)
+    assert moved.meeting is not None and moved.meeting.host_url is None
+
+
+async def test_a_stored_host_link_is_given_as_it_is(runtime: Runtime) -> None:
+    video = RecordingVideo()
+    rt = with_videos(runtime, video)
+    booking = await a_booking(video.name)
+    await meetings.ensure_meeting(booking, rt)
+    failing = await a_booking(video.name)
+    video.fail = ProviderError("the account is gone", transient=False)
+    await meetings.ensure_meeting(failing, rt)
+    specialist = await User.get(failing.specialist_id)
+    assert specialist is not None
+    manual = await meetings.set_manual_link(specialist, str(failing.id), "https://meet.example/m")
+
+    assert await meetings.host_link(await reread(booking), rt) == "https://host/r"
+    assert await meetings.host_link(manual, rt) == "https://meet.example/m"
