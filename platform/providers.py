@@ -67,8 +67,9 @@ class HostReadiness(Protocol):
 
     async def ready_to_host(self, specialist_id: str) -> bool:
         """False while the provider cannot make this specialist's meetings (their account is
-        not connected, or its grant was revoked): their services then offer no slots. Asked
-        while slots are computed, so it reads what the plugin stored and never calls out."""
+        not connected, its grant was revoked or lacks a permission): their services then
+        offer no slots and ``createBooking`` refuses them (``HOST_NOT_READY``). Asked while
+        slots are computed, so it reads what the plugin stored and never calls out."""
         ...
 
 

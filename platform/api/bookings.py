@@ -368,6 +368,7 @@ class Mutation:
             request,
             payment_hold=ctx.runtime.settings.payment_hold,
             start_payment=payment_starter(ctx.runtime, customer),
+            can_host=meetings.host_check(ctx.runtime),
         )
         return BookingPayload(booking=BookingType.of(booking))
 

@@ -44,9 +44,10 @@ from specialistly.core.bookings import (
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
+from specialistly.core.reservations import HostCheck
 from specialistly.core.services import AutoRecording, Service
 from specialistly.core.users import SpecialistProfile, User
-from specialistly.hookspecs import hookimpl
+from specialistly.hookspecs import PluginRuntime, hookimpl
 from specialistly.providers import (
     FreshHostLinks,
     MeetingDetails,
@@ -55,6 +56,7 @@ from specialistly.providers import (
     UnknownProviderError,
     VideoProvider,
     host_url,
+    ready_to_host,
 )
 from specialistly.runtime import Runtime
 
@@ -215,6 +217,19 @@ async def set_manual_link(user: User, booking_id: str, url: str) -> Booking:
     stored = await Booking.get(booking.id)
     assert stored is not None
     return stored
+
+
+def host_check(runtime: PluginRuntime) -> HostCheck:
+    """Whether a service's video provider can make its specialist's meetings now (see
+    ``providers.HostReadiness``): slots are hidden and bookings refused while it cannot."""
+
+    async def can_host(service: Service) -> bool:
+        videos = runtime.providers.video
+        if service.video_provider not in videos:
+            return True  # the booking records the failure as meeting.failed
+        return await ready_to_host(videos[service.video_provider], str(service.specialist_id))
+
+    return can_host
 
 
 async def host_link(booking: Booking, runtime: Runtime) -> str | None:

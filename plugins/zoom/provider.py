@@ -82,11 +82,14 @@ class ZoomProvider:
         return self._connections
 
     async def ready_to_host(self, specialist_id: str) -> bool:
-        """Connected, with a grant Zoom still honours (as far as the plugin knows)."""
+        """Connected, with a grant Zoom still honours (as far as the plugin knows) that
+        carries every scope the plugin needs (the needed ones may grow after connecting)."""
         if not self.settings.configured or not PydanticObjectId.is_valid(specialist_id):
             return False
         connection = await ZoomConnection.get(PydanticObjectId(specialist_id))
-        return connection is not None and connection.status == ConnectionStatus.CONNECTED
+        if connection is None or connection.status != ConnectionStatus.CONNECTED:
+            return False
+        return set(self.settings.scopes) <= set(connection.scopes)
 
     async def aclose(self) -> None:
         if self._connections is not None:

@@ -1,10 +1,12 @@
 """A booking's meeting over HTTP: its status, seen by both parties; a service's
-auto-recording; and the specialist's record of a customer who never came."""
+auto-recording; no booking of a service whose specialist cannot host its meetings; and the
+specialist's record of a customer who never came."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -54,6 +56,30 @@ async def test_both_parties_see_the_meeting_pending_then_created(
 
     await eventually(lambda: created_for(customer), within=120)
     assert await created_for(specialist)
+
+
+def next_weekday_ten_in_berlin() -> str:
+    day = datetime.now(UTC).date() + timedelta(days=2)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo("Europe/Berlin")).isoformat()
+
+
+async def test_a_zoom_service_is_not_booked_while_its_specialist_cannot_host(
+    client: GraphQLClient,
+) -> None:
+    # This server has no Zoom app configured, so no specialist can host a Zoom meeting.
+    _, service_id = await specialist_with_service(client, provider="zoom")
+    customer = await register(client)
+
+    answer = await customer.client.data(
+        BOOK, {"input": booking_input(service_id, next_weekday_ten_in_berlin())}
+    )
+
+    payload = answer["createBooking"]
+    assert payload["booking"] is None
+    [error] = payload["errors"]
+    assert error["code"] == "HOST_NOT_READY" and error["field"].endswith("serviceId")
 
 
 async def test_a_service_records_its_meetings_as_asked(client: GraphQLClient) -> None:

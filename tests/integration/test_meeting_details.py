@@ -1,6 +1,7 @@
 """What the shared meeting path tells and asks, whatever the provider: the meeting's status
-on the booking, the service's auto-recording in the request, and the host link (fresh from
-a provider whose links expire, stored otherwise)."""
+on the booking, the service's auto-recording in the request, the host link (fresh from a
+provider whose links expire, stored otherwise), and bookings refused while the provider
+cannot host the specialist's meetings."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from datetime import timedelta
 
 import pytest
 
+from specialistly.core import reservations
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.clock import utcnow
+from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.services import AutoRecording
 from specialistly.core.users import User
 from specialistly.features import meetings
@@ -19,6 +22,7 @@ from specialistly.plugin_system.manager import ProviderSet
 from specialistly.providers import (
     EmailProvider,
     FreshHostLinks,
+    HostReadiness,
     MeetingDetails,
     MeetingRequest,
     PaymentProvider,
@@ -27,7 +31,7 @@ from specialistly.providers import (
     VideoProvider,
 )
 from specialistly.runtime import Runtime
-from tests.bookings_fixtures import make_service
+from tests.bookings_fixtures import HOLD, day_at, make_service, make_user, request, written_for
 from tests.factories import confirmed_booking_document
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -69,6 +73,7 @@ class SecretHostVideo(RecordingVideo):
     def __init__(self) -> None:
         super().__init__()
         self.asked: list[tuple[str, str]] = []
+        self.ready = True
 
     async def create_meeting(self, request: MeetingRequest) -> MeetingDetails:
         made = await super().create_meeting(request)
@@ -77,6 +82,9 @@ class SecretHostVideo(RecordingVideo):
     async def fresh_host_url(self, meeting: MeetingDetails, specialist_id: str) -> str | None:
         self.asked.append((meeting.external_id, specialist_id))
         return f"https://host.example/{meeting.external_id}?key={len(self.asked)}"
+
+    async def ready_to_host(self, specialist_id: str) -> bool:
+        return self.ready
 
 
 def with_videos(runtime: Runtime, *videos: VideoProvider) -> Runtime:
@@ -106,6 +114,7 @@ async def reread(booking: Booking) -> Booking:
 
 async def test_the_optional_provider_abilities_are_recognised() -> None:
     assert isinstance(SecretHostVideo(), FreshHostLinks)
+    assert isinstance(SecretHostVideo(), HostReadiness)
     assert not isinstance(RecordingVideo(), FreshHostLinks)
 
 
@@ -193,3 +202,36 @@ async def test_a_stored_host_link_is_given_as_it_is(runtime: Runtime) -> None:
 
     assert await meetings.host_link(await reread(booking), rt) == "https://host/r"
     assert await meetings.host_link(manual, rt) == "https://meet.example/m"
+
+
+async def test_a_booking_is_refused_while_the_provider_cannot_host(runtime: Runtime) -> None:
+    video = SecretHostVideo()
+    video.ready = False
+    rt = with_videos(runtime, video)
+    service = await make_service(video_provider=video.name)
+    customer = await make_user()
+
+    with pytest.raises(DomainError) as refused:
+        await reservations.create_booking(
+            customer,
+            request(service, day_at(10)),
+            payment_hold=HOLD,
+            can_host=meetings.host_check(rt),
+        )
+
+    problem = refused.value.problems[0]
+    assert (problem.code, problem.field) == (ErrorCode.HOST_NOT_READY, "service_id")
+    assert await written_for(service.specialist_id) == (0, 0)
+    video.ready = True
+    booked = await reservations.create_booking(
+        customer, request(service, day_at(10)), payment_hold=HOLD, can_host=meetings.host_check(rt)
+    )
+    assert booked.status == BookingStatus.CONFIRMED
+
+
+async def test_a_provider_without_readiness_always_hosts(runtime: Runtime) -> None:
+    video = RecordingVideo()
+    service = await make_service(video_provider=video.name)
+
+    assert await meetings.host_check(with_videos(runtime, video))(service)
+    assert await meetings.host_check(with_videos(runtime))(service)  # unknown: fails later

@@ -113,6 +113,17 @@ async def test_no_host_link_while_zoom_is_down_or_the_meeting_gone(
     assert await provider.fresh_host_url(made, str(PydanticObjectId())) is None  # no account
 
 
+async def test_a_grant_missing_a_needed_scope_cannot_host(
+    zoom: ZoomFake, provider: ZoomProvider
+) -> None:
+    specialist_id, _ = await connected(zoom, provider)
+    assert await provider.ready_to_host(str(specialist_id))
+
+    provider.settings.scopes = [*provider.settings.scopes, "meeting:write:invite_links"]
+
+    assert not await provider.ready_to_host(str(specialist_id))
+
+
 async def test_creating_again_returns_the_same_meeting(
     zoom: ZoomFake, provider: ZoomProvider
 ) -> None:
