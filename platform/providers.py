@@ -30,7 +30,8 @@ class MeetingRequest:
 
 @dataclass(frozen=True, slots=True)
 class MeetingDetails:
-    """A meeting as the provider created it."""
+    """A meeting as the provider created it. ``host_url`` is stored with the booking: a
+    provider whose host link is secret leaves it None (see :class:`FreshHostLinks`)."""
 
     provider: str
     external_id: str
@@ -66,9 +67,34 @@ class HostReadiness(Protocol):
 
     async def ready_to_host(self, specialist_id: str) -> bool:
         """False while the provider cannot make this specialist's meetings (their account is
-        not connected, or its grant was revoked): their services then offer no slots. Asked
-        while slots are computed, so it reads what the plugin stored and never calls out."""
+        not connected, its grant was revoked or lacks a permission): their services then
+        offer no slots and ``createBooking`` refuses them (``HOST_NOT_READY``). Asked while
+        slots are computed, so it reads what the plugin stored and never calls out."""
         ...
+
+
+@runtime_checkable
+class FreshHostLinks(Protocol):
+    """Optional for a video provider whose host link is a secret that expires (Zoom's
+    ``start_url`` carries the host's key and lasts two hours): its ``create_meeting`` and
+    ``reschedule_meeting`` return no ``host_url``, so the platform stores none, and it is
+    asked for the link each time the specialist wants it."""
+
+    async def fresh_host_url(self, meeting: MeetingDetails, specialist_id: str) -> str | None:
+        """The host's link to the meeting now, or None when it cannot be had (the provider
+        is unreachable, the specialist's account disconnected). Calls the provider once,
+        without retries: a person is waiting for the answer."""
+        ...
+
+
+async def host_url(
+    provider: VideoProvider, meeting: MeetingDetails, specialist_id: str
+) -> str | None:
+    """The meeting's host link: fresh from the provider if it gives them (see
+    :class:`FreshHostLinks`), else the one it returned when it made the meeting."""
+    if isinstance(provider, FreshHostLinks):
+        return await provider.fresh_host_url(meeting, specialist_id)
+    return meeting.host_url
 
 
 async def ready_to_host(provider: VideoProvider, specialist_id: str) -> bool:

@@ -370,6 +370,8 @@ class ZoomFake:
             body404 = {"code": 3001, "message": f"Meeting does not exist: {meeting_id}."}
             return JSONResponse(body404, 404)
         if method == "GET":
+            # As Zoom does: each read carries a start_url with a new host key.
+            meeting["start_url"] = self._start_url(meeting_id)
             return JSONResponse(meeting)
         if method == "DELETE":
             del user.meetings[meeting_id]
@@ -398,7 +400,7 @@ class ZoomFake:
             "timezone": body.get("timezone", "UTC"),
             "agenda": body.get("agenda", ""),
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "start_url": f"{self.url}/s/{meeting_id}?zak={secrets.token_urlsafe(16)}",
+            "start_url": self._start_url(meeting_id),
             "join_url": f"{self.url}/j/{meeting_id}?pwd={password}",
             "password": password,
             "settings": {
@@ -409,6 +411,9 @@ class ZoomFake:
         }
         user.meetings[meeting_id] = meeting
         return JSONResponse(meeting, status_code=201)
+
+    def _start_url(self, meeting_id: int) -> str:
+        return f"{self.url}/s/{meeting_id}?zak={secrets.token_urlsafe(16)}"
 
     def _list(self, user: User) -> Response:
         keys = (

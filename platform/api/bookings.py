@@ -45,26 +45,40 @@ class BookingStatusType(Enum):
     NO_SHOW = "no_show"
 
 
+strawberry.enum(
+    meetings.MeetingStatus,
+    name="MeetingStatus",
+    description="Where a booking's meeting stands: PENDING while a confirmed booking waits"
+    " for its provider, FAILED once the provider gave up (the specialist may then set a"
+    " link), MANUAL for the specialist's own link, NONE when no meeting is on its way.",
+)
+
+
 @strawberry.type(name="BookingMeeting")
 class MeetingType:
     provider: str
-    _join_url: strawberry.Private[str]
-    _host_url: strawberry.Private[str | None]
-    _parties: strawberry.Private[tuple[PydanticObjectId, PydanticObjectId]]
+    _booking: strawberry.Private[Booking]
 
     @strawberry.field(description="Only the customer and the specialist see the link.")
     async def join_url(self, info: Info[Context, None]) -> str | None:
         viewer = await info.context.viewer()
-        return self._join_url if viewer is not None and viewer.id in self._parties else None
+        parties = (self._booking.customer_id, self._booking.specialist_id)
+        meeting = self._booking.meeting
+        if viewer is None or viewer.id not in parties or meeting is None:
+            return None
+        return meeting.join_url
 
     @strawberry.field(
         description="The host's link (it starts the meeting as its host): only the specialist"
-        " sees it, and only if the provider has one."
+        " sees it, and only if the provider has one. A provider whose host link carries a"
+        " secret that expires (Zoom) is asked for a fresh one each time; null when it cannot"
+        " be reached."
     )
     async def start_url(self, info: Info[Context, None]) -> str | None:
         viewer = await info.context.viewer()
-        specialist = self._parties[1]
-        return self._host_url if viewer is not None and viewer.id == specialist else None
+        if viewer is None or viewer.id != self._booking.specialist_id:
+            return None
+        return await meetings.host_link(self._booking, info.context.runtime)
 
 
 @strawberry.type(name="Booking")
@@ -84,6 +98,9 @@ class BookingType(relay.Node):
     created_at: datetime
     cancelled_at: datetime | None
     cancel_reason: str | None
+    no_show_at: datetime | None = strawberry.field(
+        description="When the specialist recorded that the customer did not come (status NO_SHOW)."
+    )
     service_id: relay.GlobalID
     _doc: strawberry.Private[Booking]
 
@@ -115,15 +132,11 @@ class BookingType(relay.Node):
     @strawberry.field
     def meeting(self) -> MeetingType | None:
         meeting = self._doc.meeting
-        if meeting is None:
-            return None
-        parties = (self._doc.customer_id, self._doc.specialist_id)
-        return MeetingType(
-            provider=meeting.provider,
-            _join_url=meeting.join_url,
-            _host_url=meeting.host_url,
-            _parties=parties,
-        )
+        return MeetingType(provider=meeting.provider, _booking=self._doc) if meeting else None
+
+    @strawberry.field(description="Where the meeting stands; both parties see it.")
+    def meeting_status(self) -> meetings.MeetingStatus:
+        return meetings.meeting_status(self._doc)
 
     @strawberry.field(description="The payment of a paid booking; null for a free one.")
     def payment(self) -> PaymentType | None:
@@ -146,6 +159,7 @@ class BookingType(relay.Node):
             created_at=b.created_at,
             cancelled_at=b.cancelled_at,
             cancel_reason=b.cancel_reason,
+            no_show_at=b.no_show_at,
             service_id=relay.GlobalID("Service", str(b.service_id)),
             _doc=b,
         )
@@ -354,6 +368,7 @@ class Mutation:
             request,
             payment_hold=ctx.runtime.settings.payment_hold,
             start_payment=payment_starter(ctx.runtime, customer),
+            can_host=meetings.host_check(ctx.runtime),
         )
         return BookingPayload(booking=BookingType.of(booking))
 
@@ -380,6 +395,16 @@ class Mutation:
         ctx = info.context
         actor = await ctx.require_user()
         booking = await booking_changes.reschedule(_booking_id(id), actor, start)
+        return BookingPayload(booking=BookingType.of(booking))
+
+    @strawberry.mutation(
+        description="As the booking's specialist, record that the customer did not come: once"
+        " the booking has started (NOT_STARTED before), while it is confirmed or completed."
+        " The booking becomes NO_SHOW (`booking.no_show`); asking again changes nothing."
+    )
+    async def mark_no_show(self, info: Info[Context, None], id: relay.GlobalID) -> BookingPayload:
+        actor = await info.context.require_user()
+        booking = await booking_changes.mark_no_show(_booking_id(id), actor)
         return BookingPayload(booking=BookingType.of(booking))
 
     @strawberry.mutation(

@@ -53,7 +53,8 @@ class LifecycleNotice:
 @strawberry.type(
     name="BookingNotice",
     description="An event that tells nothing beyond its name and booking: booking.created,"
-    " booking.confirmed, booking.completed, booking.expired, and the events of plugins.",
+    " booking.confirmed, booking.completed, booking.expired, booking.no_show, and the events"
+    " of plugins.",
 )
 class BookingNotice(LifecycleNotice):
     pass

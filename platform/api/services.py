@@ -16,7 +16,7 @@ from specialistly.api.errors import UserError
 from specialistly.api.pagination import Connection, paginate
 from specialistly.core import catalog
 from specialistly.core.catalog import ServiceFields
-from specialistly.core.services import Service, ServiceStatus
+from specialistly.core.services import AutoRecording, Service, ServiceStatus
 from specialistly.core.users import Role, User
 from specialistly.features.payments import payout_problem
 from specialistly.hookspecs import GraphQLContribution, hookimpl
@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from specialistly.api.accounts import UserType
 
 strawberry.enum(ServiceStatus, name="ServiceStatus")
+strawberry.enum(
+    AutoRecording,
+    name="AutoRecording",
+    description="Whether the video provider records the service's meetings from their start:"
+    " NONE, LOCAL (on the host's computer) or CLOUD (in the provider's cloud).",
+)
 
 
 # --------------------------------------------------------------------------- types
@@ -54,6 +60,7 @@ class ServiceType(relay.Node):
     horizon_days: int
     slot_interval: int = strawberry.field(name="slotIntervalMinutes")
     video_provider: str
+    auto_recording: AutoRecording
     policy: CancellationPolicyType
     max_per_day: int | None
     max_per_week: int | None
@@ -86,6 +93,7 @@ class ServiceType(relay.Node):
             horizon_days=s.horizon_days,
             slot_interval=s.slot_interval,
             video_provider=s.video_provider,
+            auto_recording=s.auto_recording,
             policy=CancellationPolicyType(**s.policy.model_dump()),
             max_per_day=s.max_per_day,
             max_per_week=s.max_per_week,
@@ -148,6 +156,9 @@ class CreateServiceInput:
         default=strawberry.UNSET, name="slotIntervalMinutes"
     )
     video_provider: str | None = strawberry.UNSET
+    auto_recording: AutoRecording | None = strawberry.field(
+        default=strawberry.UNSET, description="NONE unless given."
+    )
     policy: CancellationPolicyInput | None = strawberry.UNSET
     max_per_day: int | None = strawberry.UNSET
     max_per_week: int | None = strawberry.UNSET
@@ -175,6 +186,7 @@ class UpdateServiceInput:
         default=strawberry.UNSET, name="slotIntervalMinutes"
     )
     video_provider: str | None = strawberry.UNSET
+    auto_recording: AutoRecording | None = strawberry.UNSET
     policy: CancellationPolicyInput | None = strawberry.UNSET
     max_per_day: int | None = strawberry.UNSET
     max_per_week: int | None = strawberry.UNSET

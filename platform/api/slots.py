@@ -19,8 +19,8 @@ from specialistly.api.services import load_service, node_id
 from specialistly.core import catalog, schedule, validation
 from specialistly.core.errors import Check
 from specialistly.core.services import Service
+from specialistly.features import meetings
 from specialistly.hookspecs import GraphQLContribution, hookimpl
-from specialistly.providers import ready_to_host
 
 DurationMinutes = Annotated[
     int | None,
@@ -156,10 +156,7 @@ def by_day(found: list[schedule.Slot], zone: ZoneInfo) -> list[SlotDayType]:
 
 async def _can_host(info: Info[Context, None], service: Service) -> bool:
     """Whether the service's video provider can make this specialist's meetings now."""
-    videos = info.context.runtime.providers.video
-    if service.video_provider not in videos:
-        return True  # booking records the failure; the slots stay as they were
-    return await ready_to_host(videos[service.video_provider], str(service.specialist_id))
+    return await meetings.host_check(info.context.runtime)(service)
 
 
 def most_slots(start: object, end: object) -> int:

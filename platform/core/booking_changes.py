@@ -17,6 +17,7 @@ from specialistly.core.bookings import (
     booking_object_id,
     check_transition,
     clear_reschedule_mark,
+    free_cells,
     get_booking,
     refund_percent,
     release_time,
@@ -87,6 +88,35 @@ async def cancel(
             quota_places=[],
         )
         await release_time(booking)
+    return done
+
+
+async def mark_no_show(
+    booking_id: PydanticObjectId | str, actor: User, *, now: datetime | None = None
+) -> Booking:
+    """The booking's specialist records that its customer did not come: once it has
+    started (NOT_STARTED before), while it is confirmed or completed; asking again
+    changes nothing. Emits ``booking.no_show``."""
+    now = now or utcnow()
+    async with booking_lock(booking_object_id(booking_id)):
+        booking = await get_booking(booking_id)
+        acting_party(booking, actor)  # NOT_FOUND for anyone else
+        if booking.specialist_id != actor.id:
+            raise DomainError.of(
+                ErrorCode.FORBIDDEN, "Only the booking's specialist may record a no-show."
+            )
+        if booking.status == BookingStatus.NO_SHOW:
+            return booking
+        check_transition(booking.status, BookingStatus.NO_SHOW)
+        if now < booking.start:
+            raise DomainError.of(
+                ErrorCode.NOT_STARTED, "A no-show can be recorded once the booking has started."
+            )
+        event = booking_event(events.BOOKING_NO_SHOW, booking, previous_status=booking.status.value)
+        done = await transition(booking, BookingStatus.NO_SHOW, now, [event], no_show_at=now)
+        if done.releasing:  # it was still confirmed: its remaining time is free again
+            assert done.id is not None
+            await free_cells(done.id, done.specialist_id)  # its places stay: it was booked
     return done
 
 

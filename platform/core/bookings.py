@@ -49,7 +49,9 @@ TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
             BookingStatus.NO_SHOW,
         }
     ),
-    BookingStatus.COMPLETED: frozenset({BookingStatus.REFUNDED}),
+    # The sweeper completes a booking at its end; its specialist may say afterwards that
+    # the customer never came.
+    BookingStatus.COMPLETED: frozenset({BookingStatus.REFUNDED, BookingStatus.NO_SHOW}),
     BookingStatus.CANCELLED: frozenset({BookingStatus.REFUNDED}),
     BookingStatus.EXPIRED: frozenset(),
     BookingStatus.REFUNDED: frozenset(),
@@ -129,6 +131,7 @@ class Booking(Document):
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     cancelled_by: str | None = None  # a Party
+    no_show_at: datetime | None = None  # when the specialist recorded the customer's no-show
     # Places under the service's booking limits it holds (see claims.take_places).
     quota_places: list[str] = []
     # Set while a reschedule moves the claim; a stale one is tidied up by the sweeper.

@@ -15,7 +15,7 @@ from specialistly.core import validation
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.locks import edit_lock
-from specialistly.core.services import CancellationPolicy, Service, ServiceStatus
+from specialistly.core.services import AutoRecording, CancellationPolicy, Service, ServiceStatus
 from specialistly.core.users import Role, SpecialistProfile, User
 
 STEP = 5  # minutes: bookings claim five-minute cells, so every length is a multiple of it
@@ -50,6 +50,7 @@ class ServiceFields(TypedDict, total=False):
     horizon_days: int
     slot_interval: int
     video_provider: str
+    auto_recording: str  # an AutoRecording value
     policy: PolicyFields
     max_per_day: int | None  # None: no cap
     max_per_week: int | None
@@ -266,6 +267,8 @@ def _validated(
                     ErrorCode.INVALID, f"Unknown video provider; choose one of: {known}.", key
                 )
             values[key] = value
+        elif key == "auto_recording":
+            values[key] = _auto_recording(check, key, value)
         elif key == "policy":
             values[key] = _policy(check, value, current.get("policy"))
         elif key in ("max_per_day", "max_per_week") and value is None:
@@ -299,6 +302,14 @@ def _whole(check: Check, name: str, value: object, low: int, high: int, step: in
     elif value % step:
         check.add(ErrorCode.INVALID, f"This must be a multiple of {step}.", name)
     return value
+
+
+def _auto_recording(check: Check, name: str, value: object) -> str:
+    choices = [choice.value for choice in AutoRecording]
+    if value not in choices:
+        check.add(ErrorCode.INVALID, f"Choose one of: {', '.join(choices)}.", name)
+        return AutoRecording.NONE.value
+    return str(value)
 
 
 def _durations(check: Check, name: str, values: object) -> list[int]:

@@ -59,6 +59,10 @@ class ErrorCode(StrEnum):
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     CANCELLATION_TOO_LATE = "CANCELLATION_TOO_LATE"
     RESCHEDULE_TOO_LATE = "RESCHEDULE_TOO_LATE"
+    # The service's video provider cannot make this specialist's meetings now (for Zoom:
+    # not connected, grant revoked, or scopes missing): the specialist must act first.
+    HOST_NOT_READY = "HOST_NOT_READY"
+    NOT_STARTED = "NOT_STARTED"  # only possible once the booking has started
     # Payments.
     PAYMENT_UNAVAILABLE = "PAYMENT_UNAVAILABLE"  # the payment could not be started; try again
     PAYOUTS_NOT_READY = "PAYOUTS_NOT_READY"  # a paid service waits for the specialist's payouts

@@ -42,6 +42,7 @@ BOOKING_CANCELLED = "booking.cancelled"
 BOOKING_RESCHEDULED = "booking.rescheduled"
 BOOKING_COMPLETED = "booking.completed"
 BOOKING_EXPIRED = "booking.expired"
+BOOKING_NO_SHOW = "booking.no_show"  # the specialist recorded that the customer did not come
 MEETING_CREATED = "meeting.created"
 MEETING_FAILED = "meeting.failed"
 # Registration issued the new user's email verification link (data: user_id, token_id).

@@ -107,6 +107,10 @@ def quota_limits(service: Service, start: datetime, timezone: str) -> list[tuple
 StartPayment = Callable[[Booking], Awaitable[BookingPayment]]
 
 
+# Whether the service's video provider can make its specialist's meetings now.
+HostCheck = Callable[[Service], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class BookingRequest:
     service_id: str
@@ -131,9 +135,14 @@ async def create_booking(
     *,
     payment_hold: timedelta,
     start_payment: StartPayment | None = None,
+    can_host: HostCheck | None = None,
     now: datetime | None = None,
 ) -> Booking:
     """Reserve a slot for the customer: PENDING_PAYMENT for a paid service, else CONFIRMED.
+
+    HOST_NOT_READY when `can_host` says the service's video provider cannot make the
+    specialist's meetings now (their slots are hidden meanwhile, but a client may hold an
+    older list).
 
     A paid service's payment is started by `start_payment` once the time is claimed; when
     it fails, the booking is not made and the time is free again. The same idempotency key
@@ -147,7 +156,7 @@ async def create_booking(
     # booking its key made only when it has to (saving a read on every new booking).
     for _ in range(3):  # again only when an earlier request with this key failed meanwhile
         try:
-            checked = await _check_request(customer, request, now)
+            checked = await _check_request(customer, request, now, can_host)
         except DomainError:
             # The slot may have closed since the first request made its booking: that
             # booking is still the answer to a retry.
@@ -185,7 +194,9 @@ def _idempotency_key(value: str) -> str:
     return key
 
 
-async def _check_request(customer: User, request: BookingRequest, now: datetime) -> _Checked:
+async def _check_request(
+    customer: User, request: BookingRequest, now: datetime, can_host: HostCheck | None
+) -> _Checked:
     check = Check()
     validation.timezone(check, "customer_timezone", request.customer_timezone)
     notes = validation.text(check, "notes", request.notes, max_length=MAX_NOTES, required=False)
@@ -203,6 +214,12 @@ async def _check_request(customer: User, request: BookingRequest, now: datetime)
         check.add(ErrorCode.INVALID, f"Choose one of: {choices} minutes.", "duration_minutes")
     check.raise_if_any()
     assert service is not None
+    if can_host is not None and not await can_host(service):
+        raise DomainError.of(
+            ErrorCode.HOST_NOT_READY,
+            "The specialist cannot host this service's meetings right now; please try again later.",
+            "service_id",
+        )
     availability = await check_slot(service, start, request.duration_minutes, now, "start")
     return _Checked(service, start, notes, availability)
 

@@ -18,6 +18,14 @@ class ServiceStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+class AutoRecording(StrEnum):
+    """Whether and where the provider records a service's meetings from their start."""
+
+    NONE = "none"
+    LOCAL = "local"  # on the host's computer
+    CLOUD = "cloud"  # in the provider's cloud (recordings reach the booking's parties)
+
+
 class CancellationPolicy(BaseModel):
     """How late a customer may cancel or reschedule, and what a cancellation refunds."""
 
@@ -40,6 +48,7 @@ class Service(Document):
     horizon_days: int = 60
     slot_interval: int = 30  # minutes
     video_provider: str = "jitsi"
+    auto_recording: AutoRecording = AutoRecording.NONE
     policy: CancellationPolicy = Field(default_factory=CancellationPolicy)
     max_per_day: int | None = None  # bookings of this service per specialist-local day
     max_per_week: int | None = None

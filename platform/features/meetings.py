@@ -18,10 +18,12 @@ phantom invitations.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from enum import StrEnum
 
 from beanie import PydanticObjectId
 from bson import ObjectId
@@ -42,15 +44,19 @@ from specialistly.core.bookings import (
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
-from specialistly.core.services import Service
+from specialistly.core.reservations import HostCheck
+from specialistly.core.services import AutoRecording, Service
 from specialistly.core.users import SpecialistProfile, User
-from specialistly.hookspecs import hookimpl
+from specialistly.hookspecs import PluginRuntime, hookimpl
 from specialistly.providers import (
+    FreshHostLinks,
     MeetingDetails,
     MeetingRequest,
     ProviderError,
     UnknownProviderError,
     VideoProvider,
+    host_url,
+    ready_to_host,
 )
 from specialistly.runtime import Runtime
 
@@ -60,6 +66,26 @@ log = logging.getLogger("specialistly.features.meetings")
 CLAIM_LEASE = timedelta(minutes=10)
 CLAIMS = "meeting_claims"
 MANUAL = "manual"  # a link the specialist set by hand
+
+
+class MeetingStatus(StrEnum):
+    """Where a booking's meeting stands, as both parties see it."""
+
+    NONE = "none"  # none, and none on its way (not confirmed, or ended without one)
+    PENDING = "pending"  # confirmed: the provider has not made it yet (it is tried again)
+    CREATED = "created"  # the provider made it
+    FAILED = "failed"  # the provider gave up (``meeting.failed``): the specialist may set one
+    MANUAL = "manual"  # the specialist set a link of their own
+
+
+def meeting_status(booking: Booking) -> MeetingStatus:
+    if booking.meeting is not None:
+        return MeetingStatus.MANUAL if booking.meeting.provider == MANUAL else MeetingStatus.CREATED
+    if booking.meeting_error:
+        return MeetingStatus.FAILED
+    if booking.status == BookingStatus.CONFIRMED:
+        return MeetingStatus.PENDING
+    return MeetingStatus.NONE
 
 
 class CreationUnderWayError(ProviderError):
@@ -95,7 +121,7 @@ async def ensure_meeting(booking: Booking, runtime: Runtime) -> None:
                 return  # stored by a delivery that held the claim before us
             if fresh.status != BookingStatus.CONFIRMED:
                 return
-            details = await provider.create_meeting(await _request(fresh))
+            details = _storable(provider, await provider.create_meeting(await _request(fresh)))
             if not await _store(fresh, details):
                 await _drop_unless_stored(fresh, details, provider)
     except CreationUnderWayError:
@@ -193,6 +219,34 @@ async def set_manual_link(user: User, booking_id: str, url: str) -> Booking:
     return stored
 
 
+def host_check(runtime: PluginRuntime) -> HostCheck:
+    """Whether a service's video provider can make its specialist's meetings now (see
+    ``providers.HostReadiness``): slots are hidden and bookings refused while it cannot."""
+
+    async def can_host(service: Service) -> bool:
+        videos = runtime.providers.video
+        if service.video_provider not in videos:
+            return True  # the booking records the failure as meeting.failed
+        return await ready_to_host(videos[service.video_provider], str(service.specialist_id))
+
+    return can_host
+
+
+async def host_link(booking: Booking, runtime: Runtime) -> str | None:
+    """The host's link to the booking's meeting, which only its specialist may see (the
+    caller checks): asked of the provider when it gives fresh ones, else as stored."""
+    meeting = booking.meeting
+    if meeting is None:
+        return None
+    if meeting.provider not in runtime.providers.video:  # a manual link, or a provider gone
+        return meeting.host_url
+    details = MeetingDetails(
+        meeting.provider, meeting.external_id, meeting.join_url, meeting.host_url
+    )
+    provider = runtime.providers.video[meeting.provider]
+    return await host_url(provider, details, str(booking.specialist_id))
+
+
 async def cancel_meeting(booking: Booking, runtime: Runtime) -> None:
     if booking.meeting is None or booking.meeting.provider == MANUAL:
         return
@@ -210,7 +264,7 @@ async def move_meeting(booking: Booking, runtime: Runtime) -> None:
     meeting = booking.meeting
     provider = runtime.providers.video[meeting.provider]
     old = MeetingDetails(meeting.provider, meeting.external_id, meeting.join_url, meeting.host_url)
-    moved = await provider.reschedule_meeting(old, await _request(booking))
+    moved = _storable(provider, await provider.reschedule_meeting(old, await _request(booking)))
     if moved != old:
         async with booking_lock(booking.id):  # type: ignore[arg-type]
             await Booking.find_one(Booking.id == booking.id).update(
@@ -242,6 +296,7 @@ async def _request(booking: Booking) -> MeetingRequest:
         start=booking.start,
         duration_minutes=int((booking.end - booking.start).total_seconds() // 60),
         timezone=timezone,
+        auto_recording=(service.auto_recording if service else AutoRecording.NONE).value,
     )
 
 
@@ -255,6 +310,14 @@ async def _record_failure(booking: Booking, reason: str) -> None:
             {"$set": {"meeting_error": reason[:500], "updated_at": utcnow()}},
             [failed],
         )
+
+
+def _storable(provider: VideoProvider, details: MeetingDetails) -> MeetingDetails:
+    """What the booking keeps of a meeting: never the host link of a provider that hands
+    out fresh ones (it is a secret; see ``providers.FreshHostLinks``)."""
+    if isinstance(provider, FreshHostLinks) and details.host_url is not None:
+        return dataclasses.replace(details, host_url=None)
+    return details
 
 
 def _meeting_fields(details: MeetingDetails) -> dict[str, object]:

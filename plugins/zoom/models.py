@@ -76,7 +76,7 @@ class MeetingState(StrEnum):
 
 class ZoomMeeting(Document):
     """The Zoom meeting of one booking; ``id`` is the booking id, ``meeting_id`` Zoom's
-    (indexed, for webhooks). ``start_url`` carries the host's key and is encrypted."""
+    (indexed, for webhooks). The host link is not kept: it is fetched when asked for."""
 
     id: PydanticObjectId
     specialist_id: PydanticObjectId
@@ -84,7 +84,6 @@ class ZoomMeeting(Document):
     meeting_id: int | None = None
     uuid: str | None = None
     join_url: str | None = None
-    start_url: str | None = None
     password: str | None = None
     attempts: int = 0
     created_at: datetime = Field(default_factory=utcnow)

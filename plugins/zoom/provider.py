@@ -4,11 +4,17 @@ Creating is idempotent per booking: the plugin notes the booking (state ``creati
 before it calls Zoom and writes the booking's marker into the meeting's agenda, so a try
 that follows a crash between "Zoom created it" and "we stored it" finds the meeting among
 the specialist's upcoming meetings instead of creating a second one.
+
+The host link (``start_url``) is never stored: it carries the host's key and Zoom lets it
+expire after two hours, so the specialist gets a fresh one from ``GET /meetings/{id}`` each
+time they ask (see ``providers.FreshHostLinks``). Joining by the join link while signed in
+to Zoom as the host starts the meeting as well, which is what the emails give.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC
 from typing import Any
 
@@ -23,6 +29,8 @@ from specialistly_zoom.connections import Connections
 from specialistly_zoom.crypto import TokenCipher
 from specialistly_zoom.models import ConnectionStatus, MeetingState, ZoomConnection, ZoomMeeting
 from specialistly_zoom.settings import ZoomSettings
+
+log = logging.getLogger("specialistly_zoom.provider")
 
 SCHEDULED = 2
 
@@ -75,11 +83,14 @@ class ZoomProvider:
         return self._connections
 
     async def ready_to_host(self, specialist_id: str) -> bool:
-        """Connected, with a grant Zoom still honours (as far as the plugin knows)."""
+        """Connected, with a grant Zoom still honours (as far as the plugin knows) that
+        carries every scope the plugin needs (the needed ones may grow after connecting)."""
         if not self.settings.configured or not PydanticObjectId.is_valid(specialist_id):
             return False
         connection = await ZoomConnection.get(PydanticObjectId(specialist_id))
-        return connection is not None and connection.status == ConnectionStatus.CONNECTED
+        if connection is None or connection.status != ConnectionStatus.CONNECTED:
+            return False
+        return set(self.settings.scopes) <= set(connection.scopes)
 
     async def aclose(self) -> None:
         if self._connections is not None:
@@ -180,6 +191,21 @@ class ZoomProvider:
             record.id, {"$set": {"state": MeetingState.DELETED.value, "updated_at": utcnow()}}
         )
 
+    async def fresh_host_url(self, meeting: MeetingDetails, specialist_id: str) -> str | None:
+        if not self.settings.configured or not PydanticObjectId.is_valid(specialist_id):
+            return None
+        if not meeting.external_id.isdigit():
+            return None
+        path = f"/meetings/{meeting.external_id}"
+        try:
+            response = await self._call(PydanticObjectId(specialist_id), "GET", path, retry=False)
+        except ProviderError as exc:
+            log.warning("no host link for Zoom meeting %s: %s", meeting.external_id, exc)
+            return None
+        if response.status_code != 200:
+            return None  # deleted at Zoom meanwhile
+        return str(response.json().get("start_url") or "") or None
+
     # ------------------------------------------------------------------- records
 
     async def _note(
@@ -196,34 +222,21 @@ class ZoomProvider:
             return record
 
     async def _store(self, booking_id: PydanticObjectId, meeting: dict[str, Any]) -> MeetingDetails:
-        connections = self.connections
         record = await ZoomMeeting.get(booking_id)
         assert record is not None
-        start_url = str(meeting.get("start_url", ""))
         fields = {
             "state": MeetingState.CREATED.value,
             "meeting_id": int(meeting["id"]),
             "uuid": meeting.get("uuid"),
             "join_url": str(meeting.get("join_url", "")),
-            "start_url": connections.cipher.encrypt(start_url, context=f"zoom-meeting:{booking_id}")
-            if start_url
-            else None,
             "updated_at": utcnow(),
         }
         await _update(booking_id, {"$set": fields})
         return self._details(record.model_copy(update=fields))
 
     def _details(self, record: ZoomMeeting) -> MeetingDetails:
-        start_url = None
-        if record.start_url:
-            start_url = self.connections.cipher.decrypt(
-                record.start_url, context=f"zoom-meeting:{record.id}"
-            )
         return MeetingDetails(
-            provider=self.name,
-            external_id=str(record.meeting_id),
-            join_url=record.join_url or "",
-            host_url=start_url,
+            provider=self.name, external_id=str(record.meeting_id), join_url=record.join_url or ""
         )
 
 

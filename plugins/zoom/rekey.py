@@ -19,14 +19,13 @@ from specialistly.core.locks import document_lock
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 from specialistly_zoom.crypto import CipherError, TokenCipher
-from specialistly_zoom.models import ZoomConnection, ZoomMeeting, ZoomOAuthState
+from specialistly_zoom.models import ZoomConnection, ZoomOAuthState
 from specialistly_zoom.settings import ZoomSettings
 
 # Each sealed field, and the context it was sealed with.
 SEALED: tuple[tuple[type[Document], str, str], ...] = (
     (ZoomConnection, "access_token", "zoom:{_id}"),
     (ZoomConnection, "refresh_token", "zoom:{_id}"),
-    (ZoomMeeting, "start_url", "zoom-meeting:{_id}"),
     (ZoomOAuthState, "code_verifier", "zoom-state:{_id}"),
 )
 
@@ -39,7 +38,7 @@ class Rekeyed:
 
 async def rekey(cipher: TokenCipher) -> Rekeyed:
     done = Rekeyed()
-    for model in (ZoomConnection, ZoomMeeting, ZoomOAuthState):
+    for model in (ZoomConnection, ZoomOAuthState):
         fields = [(field, context) for m, field, context in SEALED if m is model]
         async for raw in model.get_pymongo_collection().find({}, {"_id": 1}):
             async with document_lock(model, raw["_id"]):

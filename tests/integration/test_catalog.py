@@ -14,7 +14,7 @@ from specialistly.core import catalog, marketplace, schedule, working_hours
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import BookingStatus
 from specialistly.core.errors import DomainError
-from specialistly.core.services import Service, ServiceStatus
+from specialistly.core.services import AutoRecording, Service, ServiceStatus
 from specialistly.core.slots import Interval
 from specialistly.core.users import Role, SpecialistProfile, User
 from specialistly.core.working_hours import DayHours
@@ -70,8 +70,22 @@ async def test_create_service_defaults_from_profile_and_model() -> None:
     assert stored.title == "Intro call"
     assert stored.durations == [30, 60]
     assert (stored.currency, stored.video_provider) == ("eur", "jitsi")
+    assert stored.auto_recording == AutoRecording.NONE
     assert stored.status == ServiceStatus.DRAFT
     assert stored.specialist_id == owner.id
+
+
+async def test_a_service_records_its_meetings_as_asked() -> None:
+    owner = await make_specialist()
+    service = await catalog.create_service(
+        owner, fields(auto_recording="cloud"), video_providers=VIDEO
+    )
+    await catalog.update_service(
+        owner, str(service.id), {"auto_recording": "local"}, video_providers=VIDEO
+    )
+
+    [stored] = await services_of(owner)
+    assert stored["auto_recording"] == "local"
 
 
 BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
@@ -110,6 +124,9 @@ BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
     ),
     ({"video_provider": "skype"}, "video_provider", "INVALID"),
     ({"video_provider": {"$ne": None}}, "video_provider", "INVALID"),
+    ({"auto_recording": "video"}, "auto_recording", "INVALID"),
+    ({"auto_recording": {"$ne": None}}, "auto_recording", "INVALID"),
+    ({"auto_recording": None}, "auto_recording", "INVALID"),
     ({"max_per_day": 0}, "max_per_day", "INVALID"),
     ({"max_per_week": -1}, "max_per_week", "INVALID"),
     ({"max_per_day": 5, "max_per_week": 3}, "max_per_day", "INVALID"),

@@ -31,8 +31,11 @@ CONNECTION = """{ zoomConnection { status email scopes missingScopes expiresAt r
 CONNECT = "mutation { connectZoom { authorizeUrl errors { code message } } }"
 DISCONNECT = "mutation { disconnectZoom { disconnected errors { code message } } }"
 MEETING = (
-    """query G($id: ID!) { booking(id: $id) { status meeting { provider joinUrl startUrl } } }"""
+    """query G($id: ID!) { booking(id: $id) { status meetingStatus"""
+    """ meeting { provider joinUrl startUrl } } }"""
 )
+RECORD = """mutation R($input: UpdateServiceInput!) {
+  updateService(input: $input) { service { autoRecording } errors { code } } }"""
 CANCEL = """mutation C($id: ID!) { cancelBooking(id: $id, reason: "Clash") { errors { code } } }"""
 FRONTEND = "http://frontend.example/settings/zoom"
 
@@ -113,14 +116,18 @@ async def test_connect_book_cancel_disconnect(
     assert connection["status"] == "CONNECTED" and connection["email"] == "lena@zoom.example"
     assert connection["missingScopes"] == [] and not connection["revoked"]
 
+    recording = {"input": {"id": service_id, "autoRecording": "CLOUD"}}
+    recorded = (await specialist.client.data(RECORD, recording))["updateService"]
+    assert recorded == {"service": {"autoRecording": "CLOUD"}, "errors": []}
     customer = await register(client, name="Noah Price")
     chosen = (await slots(customer.client, service_id, "UTC"))[0]["start"]
     made = await customer.client.data(BOOK, {"input": booking_input(service_id, chosen)})
     booking_id = made["createBooking"]["booking"]["id"]
 
     async def meeting_of(account: Account) -> dict[str, Any] | None:
-        found = await account.client.data(MEETING, {"id": booking_id})
-        meeting: dict[str, Any] | None = found["booking"]["meeting"]
+        found = (await account.client.data(MEETING, {"id": booking_id}))["booking"]
+        meeting: dict[str, Any] | None = found["meeting"]
+        assert found["meetingStatus"] == ("CREATED" if meeting else "PENDING")
         return meeting
 
     # The worker may still be starting: imports alone take half a minute on a loaded machine.
@@ -133,9 +140,14 @@ async def test_connect_book_cancel_disconnect(
     }
     seen_by_specialist = await meeting_of(specialist)
     assert seen_by_specialist is not None
+    # Fetched from Zoom as it is asked for, with the host key Zoom gave then.
     assert seen_by_specialist["startUrl"] == created["start_url"]
+    asked_again = await meeting_of(specialist)
+    assert asked_again is not None
+    assert asked_again["startUrl"] == created["start_url"] != seen_by_specialist["startUrl"]
     assert created["topic"] == "Strategy session \N{EN DASH} Noah Price"
     assert created["timezone"] == "Europe/Berlin"
+    assert created["settings"]["auto_recording"] == "cloud"
 
     cancelled = await specialist.client.data(CANCEL, {"id": booking_id})
     assert cancelled["cancelBooking"]["errors"] == []

@@ -57,13 +57,71 @@ async def test_a_booking_gets_a_scheduled_meeting_with_its_details(
     assert meeting["settings"]["join_before_host"] is False
     assert meeting["agenda"] == marker(request.booking_id)
     assert details.external_id == str(meeting["id"])
-    assert details.join_url == meeting["join_url"] and details.host_url == meeting["start_url"]
+    assert meeting["settings"]["auto_recording"] == "none"
+    assert details.join_url == meeting["join_url"]
+    assert details.host_url is None  # the host's link is fetched when asked for
     record = await ZoomMeeting.get(PydanticObjectId(request.booking_id))
     assert record is not None and record.meeting_id == meeting["id"]
     assert record.state == MeetingState.CREATED
-    assert record.start_url and "zak=" not in record.start_url  # the host's key is sealed
+    raw = await ZoomMeeting.get_pymongo_collection().find_one({"_id": record.id})
+    assert "zak=" not in str(raw)  # the host's key is kept nowhere
     found = await ZoomMeeting.find_one(ZoomMeeting.meeting_id == meeting["id"])
     assert found is not None and found.id == record.id  # webhooks find it by Zoom's id
+
+
+@pytest.mark.parametrize("recording", ["local", "cloud"])
+async def test_the_meeting_records_as_the_service_asks(
+    zoom: ZoomFake, provider: ZoomProvider, recording: str
+) -> None:
+    specialist_id, zoom_user = await connected(zoom, provider)
+
+    await provider.create_meeting(request_for(specialist_id, auto_recording=recording))
+
+    [meeting] = zoom.meetings(zoom_user)
+    assert meeting["settings"]["auto_recording"] == recording
+
+
+async def test_the_host_link_is_fetched_fresh_from_zoom(
+    zoom: ZoomFake, provider: ZoomProvider
+) -> None:
+    specialist_id, zoom_user = await connected(zoom, provider)
+    made = await provider.create_meeting(request_for(specialist_id))
+    [meeting] = zoom.meetings(zoom_user)
+    created = meeting["start_url"]
+
+    first = await provider.fresh_host_url(made, str(specialist_id))
+    issued = meeting["start_url"]
+    second = await provider.fresh_host_url(made, str(specialist_id))
+
+    assert first == issued != created  # Zoom gives a new host key with each read
+    assert second == meeting["start_url"] != first
+    assert zoom.calls.count(("GET", f"/v2/meetings/{made.external_id}")) == 2
+
+
+async def test_no_host_link_while_zoom_is_down_or_the_meeting_gone(
+    zoom: ZoomFake, provider: ZoomProvider
+) -> None:
+    specialist_id, zoom_user = await connected(zoom, provider)
+    made = await provider.create_meeting(request_for(specialist_id))
+    zoom.fail("api", "503", times=1)
+
+    down = await provider.fresh_host_url(made, str(specialist_id))  # not tried again
+    zoom_user.meetings.clear()
+    gone = await provider.fresh_host_url(made, str(specialist_id))
+
+    assert down is None and gone is None
+    assert await provider.fresh_host_url(made, str(PydanticObjectId())) is None  # no account
+
+
+async def test_a_grant_missing_a_needed_scope_cannot_host(
+    zoom: ZoomFake, provider: ZoomProvider
+) -> None:
+    specialist_id, _ = await connected(zoom, provider)
+    assert await provider.ready_to_host(str(specialist_id))
+
+    provider.settings.scopes = [*provider.settings.scopes, "meeting:write:invite_links"]
+
+    assert not await provider.ready_to_host(str(specialist_id))
 
 
 async def test_creating_again_returns_the_same_meeting(
@@ -87,7 +145,7 @@ async def test_a_try_after_a_crash_finds_the_meeting_zoom_made(
     # As if the process stopped after Zoom created the meeting and before it was stored.
     await ZoomMeeting.get_pymongo_collection().update_one(
         {"_id": PydanticObjectId(request.booking_id)},
-        {"$set": {"state": "creating", "meeting_id": None, "join_url": None, "start_url": None}},
+        {"$set": {"state": "creating", "meeting_id": None, "join_url": None}},
     )
 
     again = await provider.create_meeting(request)
