@@ -6,6 +6,7 @@ revokes the grant. No response carries a token."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.processes import Process
 from tests.servers import serve
 from tests.waiting import eventually
 from tests.zoom_fake import ZoomFake, run
+from tests.zoom_webhooks.deliveries import SECRET, deliver, example
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -61,6 +63,7 @@ def zoom_env(test_env: dict[str, str], zoom_module: ZoomFake) -> Iterator[dict[s
         "SPECIALISTLY_ZOOM_TOKEN_KEYS": f'["{SecretStr(key).get_secret_value()}"]',
         "SPECIALISTLY_ZOOM_FRONTEND_URL": FRONTEND,
         "SPECIALISTLY_ZOOM_CREATION_INTERVAL": "PT0S",
+        "SPECIALISTLY_ZOOM_WEBHOOK_SECRET_TOKEN": SECRET,
     }
     with MongoClient[dict[str, Any]](test_env["MONGODB_URL"]) as mongo:
         mongo.drop_database(name)
@@ -182,3 +185,24 @@ async def test_only_a_specialist_connects_zoom(zoom_api: str) -> None:
     answer = await customer.client.execute(CONNECT)
 
     assert answer["data"]["connectZoom"]["errors"][0]["code"] == "FORBIDDEN"
+
+
+async def test_a_user_who_removes_the_app_loses_the_tokens_and_the_slots(
+    zoom_module: ZoomFake, zoom_api: str, zoom_worker: Process
+) -> None:
+    client = GraphQLClient(zoom_api)
+    zoom_user = zoom_module.add_user("leaving@zoom.example")
+    specialist, service_id = await specialist_with_service(client, provider="zoom")
+    await connect_over_http(zoom_api, specialist)
+    assert await slots(client, service_id, "UTC") != []
+
+    body = example("app_deauthorized")
+    body["payload"]["user_id"] = zoom_user.id
+    body["payload"]["event_ts"] = str(time.time())
+    assert (await deliver(zoom_api, body)).json() == {"status": "handled"}
+
+    async def forgotten() -> bool:  # the worker hands the event to the Zoom plugin
+        return (await specialist.client.data(CONNECTION))["zoomConnection"] is None
+
+    await eventually(forgotten, within=120)
+    assert await slots(client, service_id, "UTC") == []
