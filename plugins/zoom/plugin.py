@@ -13,9 +13,16 @@ from pydantic_settings import BaseSettings
 from starlette.routing import BaseRoute
 
 from specialistly.core.events import Event
-from specialistly.hookspecs import GraphQLContribution, PluginSettings, hookimpl
+from specialistly.hookspecs import (
+    GraphQLContribution,
+    PluginRuntime,
+    PluginSettings,
+    Sweep,
+    hookimpl,
+)
 from specialistly.providers import VideoProvider
 from specialistly_zoom.connections import forget_zoom_user
+from specialistly_zoom.deadlines import overdue_meetings
 from specialistly_zoom.fields import Mutation, Query, ZoomConnectionType
 from specialistly_zoom.models import DOCUMENTS
 from specialistly_zoom.provider import ZoomProvider
@@ -53,3 +60,8 @@ def http_routes() -> Sequence[BaseRoute]:
 async def on_event(event: Event) -> None:
     if event.name == ZOOM_DEAUTHORIZED:
         await forget_zoom_user(str(event.data.get("zoom_user_id", "")))
+
+
+@hookimpl
+def sweeps(runtime: PluginRuntime) -> Sequence[Sweep]:
+    return [overdue_meetings(runtime.settings.meeting_deadline)]
