@@ -19,6 +19,7 @@ from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.events import new_event, update_with_events
 from specialistly.core.locks import document_lock
 from specialistly.providers import ProviderError
+from specialistly_zoom import metrics
 from specialistly_zoom.client import ZoomGrantError, ZoomHTTP
 from specialistly_zoom.crypto import TokenCipher
 from specialistly_zoom.models import (
@@ -115,8 +116,13 @@ class Connections:
         try:
             body = await self.http.token(form, retry=False)
         except ZoomGrantError as exc:
+            metrics.TOKEN_REFRESH_FAILURES.labels("revoked").inc()
             await self.revoke_locally(connection.id, f"Zoom refused the grant: {exc}")
             raise NotConnectedError("Zoom refused the specialist's grant") from None
+        except ProviderError:
+            metrics.TOKEN_REFRESH_FAILURES.labels("unavailable").inc()
+            raise
+        metrics.TOKEN_REFRESHES.inc()
         fields = {**self.token_fields(connection.id, body), "refreshed_at": utcnow()}
         await ZoomConnection.get_pymongo_collection().update_one(
             {"_id": connection.id}, {"$set": fields}

@@ -21,6 +21,7 @@ from specialistly.core.bookings import Booking, BookingStatus, booking_lock
 from specialistly.core.errors import DomainError
 from specialistly.core.events import new_event, update_with_events
 from specialistly.hookspecs import Sweep
+from specialistly_zoom import metrics
 
 PROVIDER = "zoom"
 REASON = "The Zoom meeting could not be created before the deadline."
@@ -71,7 +72,7 @@ async def _fail(booking_id: PydanticObjectId, cutoff: datetime, now: datetime) -
     ):
         return False
     failed = new_event(events.MEETING_FAILED, booking_id=str(booking_id), reason=REASON)
-    return await update_with_events(
+    announced = await update_with_events(
         Booking,
         {
             "_id": booking_id,
@@ -82,3 +83,6 @@ async def _fail(booking_id: PydanticObjectId, cutoff: datetime, now: datetime) -
         {"$set": {"meeting_error": REASON, "updated_at": now}},
         [failed],
     )
+    if announced:
+        metrics.MEETING_FAILURES.labels("deadline").inc()
+    return announced
