@@ -22,9 +22,9 @@ MEETINGS_CREATED = Counter(
 )
 MEETING_FAILURES = Counter(
     "specialistly_zoom_meeting_failures",
-    "Zoom meeting creations that failed, by reason: unavailable (timeouts, 5xx), rate_limited,"
-    " daily_limit, not_connected, not_configured, refused (any other answer of Zoom's);"
-    " deadline counts the bookings whose meeting was given up at the deadline",
+    "Zoom meeting creations that failed, by reason: unavailable (timeouts, 5xx), daily_limit,"
+    " not_connected, not_configured, refused (any other answer of Zoom's); deadline counts"
+    " the bookings whose meeting was given up at the deadline",
     ["reason"],
     registry=REGISTRY,
 )
@@ -64,14 +64,12 @@ WEBHOOKS_REJECTED = Counter(
 def failure_reason(exc: ProviderError) -> str:
     """A failed creation's reason, by the error's kind (see the classes' own modules)."""
     # Imported here: those modules measure with this one.
-    from specialistly_zoom.client import ZoomDailyLimitError, ZoomRequestError
+    from specialistly_zoom.client import ZoomDailyLimitError
     from specialistly_zoom.connections import NotConnectedError
     from specialistly_zoom.provider import NotConfiguredError
 
     if isinstance(exc, ZoomDailyLimitError):
         return "daily_limit"
-    if isinstance(exc, ZoomRequestError) and exc.status == 429:
-        return "rate_limited"
     if isinstance(exc, NotConnectedError):
         return "not_connected"
     if isinstance(exc, NotConfiguredError):
