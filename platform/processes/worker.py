@@ -54,32 +54,38 @@ def bootstrap(settings: Settings) -> WorkerParts:
     broker.add_middleware(booted)
     broker.add_middleware(JobMetrics())
 
-    def declare(job: Job) -> str:
+    def declare(job: Job, *, periodic: bool = False) -> str:
+        name = job.__name__
+
         @functools.wraps(job)
         async def run(*args: Any) -> None:
             runtime = booted.runtime()
-            async with runtime.unit_of_work():
-                await job(runtime, *args)
+            try:
+                async with runtime.unit_of_work():
+                    await job(runtime, *args)
+            finally:
+                if periodic:  # the scheduler may queue the next run
+                    await runtime.redis.delete(periodic_marker(settings, name))
 
-        name = job.__name__
         declared = dramatiq.actor(broker=broker, actor_name=name, queue_name=QUEUE, max_retries=0)
         declared(run)
         return name
 
     declare(jobs.dispatch_event)
     periodic = (
-        declare(jobs.sweep_events),
-        declare(jobs.sweep_bookings),
-        declare(jobs.sweep_plugins),
-        declare(jobs.sweep_reminders),
+        declare(jobs.sweep_events, periodic=True),
+        declare(jobs.sweep_bookings, periodic=True),
+        declare(jobs.sweep_plugins, periodic=True),
+        declare(jobs.sweep_reminders, periodic=True),
     )
     return WorkerParts(broker=broker, periodic=periodic)
 
 
 class _BootedRuntime(Middleware):
     """Starts the worker's Runtime on Dramatiq's event loop at boot (Beanie binds its
-    models to one loop), and closes it once the worker threads have stopped (the AsyncIO
-    middleware, declared before, stops the loop after this: `after_` hooks run in reverse)."""
+    models to one loop), before the worker threads take their first job, and closes it
+    once they have stopped. The AsyncIO middleware, declared before this one, starts the
+    loop before this runs and stops it after (`after_` hooks run in reverse)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -90,7 +96,7 @@ class _BootedRuntime(Middleware):
             raise RuntimeError("the worker has not booted")
         return self._runtime
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         loop = get_event_loop_thread()
         assert loop is not None
         self._runtime = loop.run_coroutine(start_runtime(self.settings))
@@ -102,8 +108,18 @@ class _BootedRuntime(Middleware):
         self._runtime = None
 
 
-class _Scheduler(threading.Thread):
-    """Enqueues the periodic actors; a Redis lock lets one worker of many do it per tick."""
+def periodic_marker(settings: Settings, actor_name: str) -> str:
+    """The Redis key that says a run of a periodic actor is queued or running."""
+    return f"{settings.broker_namespace}:periodic:{actor_name}"
+
+
+class Scheduler(threading.Thread):
+    """Enqueues the periodic actors; a Redis lock lets one worker of many do it per tick.
+
+    An actor is enqueued only when its previous run has ended (its marker is gone): a
+    sweep slower than the interval must not pile up copies of itself in the queue, ahead
+    of the events waiting there. The marker's lifetime covers a run lost with its worker.
+    """
 
     def __init__(self, settings: Settings, broker: RedisBroker, actors: Sequence[str]) -> None:
         super().__init__(name="specialistly-scheduler", daemon=True)
@@ -111,6 +127,7 @@ class _Scheduler(threading.Thread):
         self.broker = broker
         self.actors = actors
         self.interval = settings.sweep_interval.total_seconds()
+        self.marker_ms = int(max(60.0, 6 * self.interval) * 1000)
         self._stop = threading.Event()
 
     def run(self) -> None:
@@ -119,11 +136,24 @@ class _Scheduler(threading.Thread):
         while not self._stop.wait(self.interval):
             try:
                 if redis.set(key, "1", nx=True, px=int(self.interval * 900)):
-                    for name in self.actors:
-                        self.broker.enqueue(message(name))
+                    self.tick(redis)
             except Exception:
                 log.exception("scheduler tick failed")
         redis.close()
+
+    def tick(self, redis: Redis) -> list[str]:
+        """Enqueue each periodic actor whose last run has ended; the names enqueued."""
+        enqueued = []
+        for name in self.actors:
+            if redis.set(periodic_marker(self.settings, name), "1", nx=True, px=self.marker_ms):
+                self.broker.enqueue(message(name))
+                enqueued.append(name)
+        return enqueued
+
+    def forget_runs(self, redis: Redis) -> None:
+        """At a worker's start: runs marked by a worker that was killed will never end.
+        (Should another worker's run still be going, one extra run is harmless.)"""
+        redis.delete(*(periodic_marker(self.settings, name) for name in self.actors))
 
     def stop(self) -> None:
         self._stop.set()
@@ -138,7 +168,9 @@ def run_worker(
     parts = bootstrap(settings)
     metrics = MetricsServer(settings, *metrics_at) if metrics_at else None
     worker = dramatiq.Worker(parts.broker, worker_threads=threads)
-    scheduler = _Scheduler(settings, parts.broker, parts.periodic)
+    scheduler = Scheduler(settings, parts.broker, parts.periodic)
+    with Redis.from_url(settings.redis_url) as redis:
+        scheduler.forget_runs(redis)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -86,3 +86,21 @@ async def test_a_stopping_worker_finishes_the_delivery_in_hand(
     assert stored is not None and stored.dispatched_at is not None
     handled = await HandledEvent.get(event.id)
     assert handled is not None and (handled.started, handled.effects) == (1, 1)
+
+
+async def test_a_starting_worker_takes_no_job_before_it_has_booted(
+    runtime: Runtime, worker: Process
+) -> None:
+    worker.stop()
+    event = stored_event("test.queued", "test:5")
+    await event.insert()
+    await runtime.jobs.send("dispatch_event", str(event.id))  # waiting when the worker starts
+
+    logged_before = worker.log.stat().st_size
+    worker.start()
+    await dispatched(event.id)
+
+    # A job taken before boot would fail for want of the runtime, and be dropped.
+    with worker.log.open("rb") as log:
+        log.seek(logged_before)
+        assert b"has not booted" not in log.read()
