@@ -251,7 +251,7 @@ def on_event(event: Event, runtime: PluginRuntime) -> Awaitable[None] | None:
 
 
 @hookspec
-def sweeps(plugin_settings: PluginSettings) -> Sequence[Sweep]:
+def sweeps(plugin_settings: PluginSettings, runtime: PluginRuntime) -> Sequence[Sweep]:
     """Periodic clean-ups the worker runs every sweep interval (retention, expiry, ...).
 
     Collected at each sweep; each clean-up is awaited with the current time, in a unit of
@@ -260,6 +260,8 @@ def sweeps(plugin_settings: PluginSettings) -> Sequence[Sweep]:
     workers may sweep at once, so a clean-up must be safe to run twice.
 
     :param plugin_settings: every plugin's validated settings.
+    :param runtime: the worker's runtime, for the platform's settings (``meeting_deadline``,
+        say); plugins rely on :class:`PluginRuntime` only.
     :return: the clean-ups (possibly empty), async callables taking ``now`` (UTC).
     """
     return ()

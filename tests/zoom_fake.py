@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -91,9 +91,9 @@ class Grant:
 
 @dataclass
 class Fault:
-    """One injected failure: ``kind`` is "timeout", "500", "503", "429", "invalid_grant",
-    "invalid_client" or an OAuth code ("4741"); ``retry_after`` goes with a 429 (None: no
-    header)."""
+    """One injected failure: ``kind`` is "timeout", "500", "503", "429", "429-daily" (a
+    daily limit), "invalid_grant", "invalid_client" or an OAuth code ("4741");
+    ``retry_after`` goes with a 429 (None: no header)."""
 
     kind: str
     retry_after: int | None = None
@@ -177,6 +177,8 @@ class ZoomFake:
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             body = {"code": 429, "message": "You have reached the maximum per-second rate limit"}
             return JSONResponse(body, status_code=429, headers=headers)
+        if fault.kind == "429-daily":  # as Zoom answers a user's 101st creation of the day
+            return JSONResponse(_DAILY_LIMIT, status_code=429, headers=_daily_limit_headers())
         if fault.kind == "invalid_grant":
             return JSONResponse({"reason": "Invalid Token!", "error": "invalid_grant"}, 400)
         if fault.kind == "invalid_client":
@@ -438,6 +440,27 @@ class ZoomFake:
                 "meetings": meetings,
             }
         )
+
+
+# Zoom's answer to a user's meeting creation or update past the day's 100 (as reported on
+# Zoom's developer forum), with the headers its rate-limit documentation shows.
+_DAILY_LIMIT = {
+    "code": 429,
+    "message": "You have exceeded the daily rate limit (100) of Meeting Create/Update API"
+    " requests permitted for this particular user. You may resume these requests at GMT"
+    " 00:00:00.",
+}
+
+
+def _daily_limit_headers() -> dict[str, str]:
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    return {
+        "X-RateLimit-Category": "Medium",
+        "X-RateLimit-Type": "Daily-limit",
+        "X-RateLimit-Limit": "100",
+        "X-RateLimit-Remaining": "0",
+        "Retry-After": f"{tomorrow.isoformat()}T00:00:00Z",
+    }
 
 
 async def _form(request: Request) -> dict[str, str]:

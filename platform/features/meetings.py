@@ -306,7 +306,8 @@ async def _record_failure(booking: Booking, reason: str) -> None:
     async with booking_lock(booking.id):  # type: ignore[arg-type]
         await update_with_events(
             Booking,
-            {"_id": booking.id, "meeting": None},
+            # Announced once: the deadline sweep of a provider may have told it already.
+            {"_id": booking.id, "meeting": None, "meeting_error": None},
             {"$set": {"meeting_error": reason[:500], "updated_at": utcnow()}},
             [failed],
         )

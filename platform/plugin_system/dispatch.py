@@ -17,6 +17,7 @@ from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
 from specialistly.core.locks import document_lock
 from specialistly.plugin_system.manager import await_me_maybe
+from specialistly.providers import ProviderError
 from specialistly.runtime import Runtime
 
 log = logging.getLogger("specialistly.plugin_system.dispatch")
@@ -28,7 +29,8 @@ async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
     first, then last registered first, ``trylast`` last); True when all now have.
 
     A plugin's success is recorded as soon as it returns, so a crash or a failing plugin
-    makes the next delivery run only the plugins still missing.
+    makes the next delivery run only the plugins still missing. The next delivery comes
+    after a growing backoff, or later if a failing provider's ``retry_after`` says so.
     """
     if not PydanticObjectId.is_valid(event_id):
         return False
@@ -36,6 +38,7 @@ async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
     if event is None or event.dispatched_at is not None:
         return True
     failures: list[str] = []
+    not_before = 0.0  # seconds: the longest wait a failing provider asked for
     for name in runtime.plugins.call_order("on_event"):
         if name in event.handled_by:
             continue
@@ -47,6 +50,8 @@ async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
         except Exception as exc:
             log.exception("plugin %r failed on %s %s", name, event.name, event.id)
             failures.append(f"{name}: {type(exc).__name__}: {exc}"[:500])
+            if isinstance(exc, ProviderError) and exc.retry_after:
+                not_before = max(not_before, exc.retry_after)
             continue
         await _write(event, {"$addToSet": {"handled_by": name}})
 
@@ -57,6 +62,9 @@ async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
             current = await Event.get(event.id)
             attempts = current.attempts if current else event.attempts
             backoff = min(MAX_BACKOFF_SECONDS, first * 2 ** min(attempts, 12))
+            # A provider that said when it can work again (a daily limit: the next day) is
+            # not asked before then; the event stays pending, so the wait loses nothing.
+            backoff = max(backoff, not_before)
             await _update(
                 event,
                 {

@@ -74,7 +74,7 @@ async def sweep_bookings(runtime: Runtime) -> None:
 async def sweep_plugins(runtime: Runtime) -> None:
     """Run every plugin's clean-ups (the ``sweeps`` hook), each on its own."""
     now = utcnow()
-    for name, sweeps_of_plugin in runtime.plugins.collect("sweeps"):
+    for name, sweeps_of_plugin in runtime.plugins.collect("sweeps", runtime=runtime):
         for sweep in sweeps_of_plugin or ():
             try:
                 await sweep(now)

@@ -3,6 +3,11 @@
 Timeouts and 5xx are tried again after each of ``retry_delays`` (1 s, 5 s, 15 s); a 429
 waits for its ``Retry-After`` (``rate_limit_wait`` when absent) before the next try. When
 the tries run out the failure is transient: the caller's job is delivered again later.
+
+A 429 for a daily limit (a user's 100 meeting creations and updates a day, which Zoom
+resets at 00:00 UTC) is not waited for here: it raises :class:`ZoomDailyLimitError` at
+once, a transient failure whose ``retry_after`` is the start of the next UTC day, so
+that the job is queued until then rather than failed.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
+from specialistly.core.clock import utcnow
 from specialistly.providers import ProviderError
 from specialistly_zoom.settings import ZoomSettings
 
@@ -35,6 +42,33 @@ class ZoomRequestError(ProviderError):
     def __init__(self, message: str, *, status: int, transient: bool, **kw: Any) -> None:
         super().__init__(message, transient=transient, **kw)
         self.status = status
+
+
+class ZoomDailyLimitError(ZoomRequestError):
+    """A daily limit of Zoom's was reached: nothing more until ``resumes_at`` (UTC)."""
+
+    def __init__(self, message: str, *, resumes_at: datetime) -> None:
+        wait = max(0.0, (resumes_at - utcnow()).total_seconds())
+        super().__init__(message, status=429, transient=True, retry_after=wait)
+        self.resumes_at = resumes_at
+
+
+def next_utc_day(now: datetime) -> datetime:
+    """00:00 UTC after `now` (an aware time), when Zoom's daily limits start again."""
+    today = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    return today + timedelta(days=1)
+
+
+def daily_limit(response: httpx.Response) -> bool:
+    """Whether a 429 is for a daily limit: Zoom says so in ``X-RateLimit-Type`` or, for the
+    meeting creations of one user, only in its message."""
+    if response.headers.get("x-ratelimit-type", "").lower() == "daily-limit":
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "daily rate limit" in str(body.get("message", "")).lower()
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
@@ -106,6 +140,10 @@ class ZoomHTTP:
             except httpx.TransportError as exc:
                 failure, wait = f"Zoom could not be reached ({type(exc).__name__})", None
             else:
+                if response.status_code == 429 and daily_limit(response):
+                    raise ZoomDailyLimitError(
+                        f"{method}: Zoom's daily limit", resumes_at=next_utc_day(utcnow())
+                    )
                 if response.status_code == 429:
                     default = self.settings.rate_limit_wait.total_seconds()
                     failure, wait = "Zoom's rate limit", _retry_after(response, default)

@@ -19,6 +19,7 @@ from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.events import new_event, update_with_events
 from specialistly.core.locks import document_lock
 from specialistly.providers import ProviderError
+from specialistly_zoom import metrics
 from specialistly_zoom.client import ZoomGrantError, ZoomHTTP
 from specialistly_zoom.crypto import TokenCipher
 from specialistly_zoom.models import (
@@ -115,8 +116,13 @@ class Connections:
         try:
             body = await self.http.token(form, retry=False)
         except ZoomGrantError as exc:
+            metrics.TOKEN_REFRESH_FAILURES.labels("revoked").inc()
             await self.revoke_locally(connection.id, f"Zoom refused the grant: {exc}")
             raise NotConnectedError("Zoom refused the specialist's grant") from None
+        except ProviderError:
+            metrics.TOKEN_REFRESH_FAILURES.labels("unavailable").inc()
+            raise
+        metrics.TOKEN_REFRESHES.inc()
         fields = {**self.token_fields(connection.id, body), "refreshed_at": utcnow()}
         await ZoomConnection.get_pymongo_collection().update_one(
             {"_id": connection.id}, {"$set": fields}
@@ -178,3 +184,25 @@ class Connections:
                 {"_id": specialist_id}, {"$set": {"next_creation_at": slot + interval}}, upsert=True
             )
         return slot
+
+
+async def forget_zoom_user(zoom_user_id: str) -> int:
+    """Delete the tokens (and pacing) of every connection to the Zoom user who removed the
+    app; safe to repeat. Returns how many connections went.
+
+    Each delete holds the lock its document's other writers hold (a refresh, a pacing), so
+    that none of them writes the document back after it is gone."""
+    if not zoom_user_id:
+        return 0
+    found = ZoomConnection.find({"zoom_user_id": zoom_user_id})
+    forgotten = 0
+    for connection in await found.to_list():
+        async with document_lock(ZoomConnection, connection.id, wait=REFRESH_WAIT):
+            gone = await ZoomConnection.get_pymongo_collection().delete_one(
+                {"_id": connection.id, "zoom_user_id": zoom_user_id}
+            )
+        async with document_lock(ZoomPacing, connection.id, wait=REFRESH_WAIT):
+            await ZoomPacing.get_pymongo_collection().delete_one({"_id": connection.id})
+        forgotten += gone.deleted_count
+        log.info("zoom app removed by the user", extra={"specialist_id": str(connection.id)})
+    return forgotten

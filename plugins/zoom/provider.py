@@ -24,6 +24,7 @@ from pymongo.errors import DuplicateKeyError
 from specialistly.core.clock import utcnow
 from specialistly.core.locks import document_lock
 from specialistly.providers import MeetingDetails, MeetingRequest, ProviderError
+from specialistly_zoom import metrics
 from specialistly_zoom.client import ZoomAuthError, ZoomHTTP
 from specialistly_zoom.connections import Connections
 from specialistly_zoom.crypto import TokenCipher
@@ -137,6 +138,10 @@ class ZoomProvider:
     # ------------------------------------------------------------------- provider
 
     async def create_meeting(self, request: MeetingRequest) -> MeetingDetails:
+        with metrics.creation():
+            return await self._create_meeting(request)
+
+    async def _create_meeting(self, request: MeetingRequest) -> MeetingDetails:
         booking_id = PydanticObjectId(request.booking_id)
         specialist_id = PydanticObjectId(request.specialist_id)
         record = await self._note(booking_id, specialist_id)

@@ -4,8 +4,11 @@
 (valid 24 hours). Each file becomes a record linked to the booking, the token is kept
 encrypted with a key derived from the app's Secret Token, and ``recording.ready`` is
 emitted for the files not known before. A party downloads a file through this platform's
-route, which fetches it from Zoom with the token and streams it on: no Zoom token reaches
-a client. Records are kept for the configured retention, then a sweep deletes them.
+route, which fetches it from Zoom and streams it on: no Zoom token reaches a client. Zoom
+takes the delivery's download token for 24 hours; after that the file is fetched with the
+host's own OAuth access token (their connection, refreshed as usual), so a recording
+stays available for the whole retention while the specialist's Zoom is connected.
+Records are kept for the configured retention, then a sweep deletes them.
 """
 
 from __future__ import annotations
@@ -35,8 +38,11 @@ from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError
 from specialistly.core.events import OutboxEvent, new_event, update_with_events
 from specialistly.core.locks import document_lock
+from specialistly.hookspecs import PluginRuntime
 from specialistly.infra.auth import bearer_token
+from specialistly.providers import ProviderError, UnknownProviderError
 from specialistly_zoom import attendance
+from specialistly_zoom.provider import ZoomProvider
 from specialistly_zoom.webhook_settings import Delivery, ZoomWebhookSettings
 
 log = logging.getLogger("specialistly_zoom.recordings")
@@ -46,6 +52,7 @@ RECORDING_READY = "recording.ready"
 RECORDINGS_PATH = "/plugins/zoom/recordings/{file_id}"
 # Zoom's download_token is valid for 24 hours after the event.
 DOWNLOAD_TOKEN_LIFETIME = timedelta(hours=24)
+ZOOM = "zoom"  # the video provider whose connections hold the hosts' tokens
 AVAILABLE = "available"
 _UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -238,12 +245,36 @@ def download_route(settings: ZoomWebhookSettings) -> Callable[[Request], Awaitab
         booking = await Booking.get(recording.booking_id) if recording else None
         if recording is None or booking is None or party(booking, viewer) is None:
             return _refuse("not found", 404)  # a stranger learns nothing of the file
-        zoom_token = unseal(recording.download_token, settings)
-        if recording.download_token_expires_at <= utcnow() or zoom_token is None:
+        zoom_token = await _zoom_token(runtime, recording, booking, settings)
+        if zoom_token is None:
             return _refuse("download no longer available", 410)
         return await _stream(recording, zoom_token)
 
     return download
+
+
+async def _zoom_token(
+    runtime: PluginRuntime,
+    recording: ZoomRecording,
+    booking: Booking,
+    settings: ZoomWebhookSettings,
+) -> str | None:
+    """The delivery's download token while Zoom takes it, else the host's access token;
+    None if there is neither."""
+    token = unseal(recording.download_token, settings)
+    if token is not None and recording.download_token_expires_at > utcnow():
+        return token
+    try:
+        provider = runtime.providers.video[ZOOM]
+    except UnknownProviderError:
+        return None
+    if not isinstance(provider, ZoomProvider):
+        return None
+    try:
+        return await provider.connections.access_token(booking.specialist_id)
+    except ProviderError as exc:  # not configured, not connected, revoked, Zoom away
+        log.info("recording %s: no host token (%s)", recording.file_id, type(exc).__name__)
+        return None
 
 
 async def _stream(recording: ZoomRecording, zoom_token: str) -> Response:

@@ -29,7 +29,8 @@ from starlette.responses import JSONResponse, Response
 
 from specialistly.core.clock import utcnow
 from specialistly.core.events import OutboxEvent, new_event, update_with_events
-from specialistly_zoom import attendance, recordings
+from specialistly.infra.metrics.registry import OTHER
+from specialistly_zoom import attendance, metrics, recordings
 from specialistly_zoom.webhook_settings import Delivery, ZoomWebhookSettings
 
 log = logging.getLogger("specialistly_zoom.webhooks")
@@ -142,21 +143,25 @@ def _status(status: str, code: int = 200) -> JSONResponse:
 def endpoint(settings: ZoomWebhookSettings) -> Callable[[Request], Awaitable[Response]]:
     async def receive(request: Request) -> Response:
         if settings.secret_token is None:
-            return _status("not configured", 503)
+            return _rejected("not_configured", "not configured", 503)
         secret = settings.secret_token.get_secret_value()
         body = await request.body()
         now = utcnow()
         timestamp = request.headers.get("x-zm-request-timestamp", "")
         signature = request.headers.get("x-zm-signature", "")
-        if not timestamp_is_fresh(timestamp, now, settings) or not hmac.compare_digest(
+        if not hmac.compare_digest(
             signature.encode(), signature_of(secret, timestamp, body).encode()
         ):
-            return _status("unauthorized", 401)
+            return _rejected("signature", "unauthorized", 401)
+        if not timestamp_is_fresh(timestamp, now, settings):
+            return _rejected("stale", "unauthorized", 401)
         try:
             raw = json.loads(body)
             envelope = Envelope.model_validate(raw)
         except (ValueError, RecursionError, ValidationError):
-            return _status("malformed", 400)
+            return _rejected("malformed", "malformed", 400)
+        known = envelope.event == URL_VALIDATION or envelope.event in HANDLERS
+        metrics.WEBHOOKS_RECEIVED.labels(envelope.event if known else OTHER).inc()
         if envelope.event == URL_VALIDATION:
             return _url_validation(secret, envelope.payload)
         handler = HANDLERS.get(envelope.event)
@@ -166,17 +171,22 @@ def endpoint(settings: ZoomWebhookSettings) -> Callable[[Request], Awaitable[Res
             payload = handler.model.model_validate(raw)
         except ValidationError:
             log.warning("zoom %s delivery not understood", envelope.event)
-            return _status("malformed", 400)
+            return _rejected("malformed", "malformed", 400)
         return await handle(envelope.event, raw, signature, payload, handler, now, settings)
 
     return receive
+
+
+def _rejected(reason: str, status: str, code: int) -> JSONResponse:
+    metrics.WEBHOOKS_REJECTED.labels(reason).inc()
+    return _status(status, code)
 
 
 def _url_validation(secret: str, payload: dict[str, Any]) -> Response:
     try:
         plain = UrlValidation.model_validate(payload).plainToken
     except ValidationError:
-        return _status("malformed", 400)
+        return _rejected("malformed", "malformed", 400)
     return JSONResponse({"plainToken": plain, "encryptedToken": sign(secret, plain.encode())})
 
 
@@ -200,7 +210,7 @@ async def handle(
     try:
         await receipt.insert()
     except DuplicateKeyError:
-        return _status("duplicate")
+        return _rejected("replay", "duplicate", 200)
     try:
         emitted = await handler.apply(payload, Delivery(now, settings))
     except BaseException:

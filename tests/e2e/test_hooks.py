@@ -37,6 +37,7 @@ async def test_hook_on_event(runtime: Runtime, worker: Process) -> None:
     # Each success recorded in turn, in pluggy's order: the last registered plugin first.
     assert stored.handled_by == [
         "tests.plugins.example",
+        "zoom",
         "account-mail",
         "mail",
         "in-app-notifications",

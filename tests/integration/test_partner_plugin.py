@@ -215,6 +215,7 @@ async def test_installed_partner_plugin_reacts_first_with_its_own_settings(
     assert stored.handled_by == [
         "partner-example",
         "tests.plugins.example",
+        "zoom",
         "partner-example-notes",
         "account-mail",
         "mail",

@@ -152,6 +152,7 @@ def test_on_event_runs_in_pluggys_order() -> None:
     assert pm.call_order("on_event") == [
         "early",
         EXAMPLE,
+        "zoom",
         "account-mail",
         "mail",
         "in-app-notifications",

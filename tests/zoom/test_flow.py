@@ -6,6 +6,7 @@ revokes the grant. No response carries a token."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,15 @@ from pydantic import SecretStr
 from pymongo import MongoClient
 
 from specialistly_zoom.crypto import new_key
+from specialistly_zoom.webhooks import URL_VALIDATION
 from tests.client import Account, GraphQLClient, register
 from tests.e2e.test_booking_flow import BOOK, booking_input, slots, specialist_with_service
+from tests.metrics_text import parse, value
 from tests.processes import Process
 from tests.servers import serve
 from tests.waiting import eventually
 from tests.zoom_fake import ZoomFake, run
+from tests.zoom_webhooks.deliveries import SECRET, deliver, example, signed_headers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -48,7 +52,9 @@ def zoom_module() -> Iterator[ZoomFake]:
 
 
 @pytest.fixture(scope="module")
-def zoom_env(test_env: dict[str, str], zoom_module: ZoomFake) -> Iterator[dict[str, str]]:
+def zoom_env(
+    test_env: dict[str, str], zoom_module: ZoomFake, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     # A database and queues of its own: the session's worker knows no Zoom settings, and
     # would otherwise take (and fail) the meetings of these bookings.
     name = f"zoom_{secrets.token_hex(4)}"
@@ -64,6 +70,9 @@ def zoom_env(test_env: dict[str, str], zoom_module: ZoomFake) -> Iterator[dict[s
         "SPECIALISTLY_ZOOM_TOKEN_KEYS": f'["{SecretStr(key).get_secret_value()}"]',
         "SPECIALISTLY_ZOOM_FRONTEND_URL": FRONTEND,
         "SPECIALISTLY_ZOOM_CREATION_INTERVAL": "PT0S",
+        "SPECIALISTLY_ZOOM_WEBHOOK_SECRET_TOKEN": SECRET,
+        # The API and the worker add up their metrics in one directory.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("zoom-metrics")),
     }
     with MongoClient[dict[str, Any]](test_env["MONGODB_URL"]) as mongo:
         mongo.drop_database(name)
@@ -194,3 +203,76 @@ async def test_only_a_specialist_connects_zoom(zoom_api: str) -> None:
     answer = await customer.client.execute(CONNECT)
 
     assert answer["data"]["connectZoom"]["errors"][0]["code"] == "FORBIDDEN"
+
+
+async def book_with_zoom(zoom: ZoomFake, zoom_api: str, email: str) -> tuple[Account, str, str]:
+    """A connected specialist's Zoom service, and a booking of it whose meeting exists:
+    (the specialist, the service's id, the booking's id)."""
+    client = GraphQLClient(zoom_api)
+    zoom.add_user(email)
+    specialist, service_id = await specialist_with_service(client, provider="zoom")
+    assert await connect_over_http(zoom_api, specialist) == f"{FRONTEND}?zoom=connected"
+    customer = await register(client, name="Maya Client")
+    chosen = (await slots(customer.client, service_id, "UTC"))[0]["start"]
+    made = await customer.client.data(BOOK, {"input": booking_input(service_id, chosen)})
+    booking_id = made["createBooking"]["booking"]["id"]
+
+    async def meeting() -> dict[str, Any] | None:
+        found = await specialist.client.data(MEETING, {"id": booking_id})
+        return found["booking"]["meeting"]  # type: ignore[no-any-return]
+
+    await eventually(meeting, within=120)
+    return specialist, service_id, booking_id
+
+
+async def test_a_user_who_removes_the_app_loses_the_tokens_and_the_slots(
+    zoom_module: ZoomFake, zoom_api: str, zoom_worker: Process
+) -> None:
+    client = GraphQLClient(zoom_api)
+    zoom_user = zoom_module.add_user("leaving@zoom.example")
+    specialist, service_id = await specialist_with_service(client, provider="zoom")
+    await connect_over_http(zoom_api, specialist)
+    assert await slots(client, service_id, "UTC") != []
+
+    body = example("app_deauthorized")
+    body["payload"]["user_id"] = zoom_user.id
+    body["payload"]["event_ts"] = str(time.time())
+    assert (await deliver(zoom_api, body)).json() == {"status": "handled"}
+
+    async def forgotten() -> bool:  # the worker hands the event to the Zoom plugin
+        return (await specialist.client.data(CONNECTION))["zoomConnection"] is None
+
+    await eventually(forgotten, within=120)
+    assert await slots(client, service_id, "UTC") == []
+
+
+async def test_zoom_work_is_measured_on_metrics(
+    zoom_module: ZoomFake, zoom_api: str, zoom_worker: Process
+) -> None:
+    zoom = zoom_module
+    specialist, _, booking_id = await book_with_zoom(zoom, zoom_api, "measured@zoom.example")
+    zoom.expire_access_tokens()  # Zoom refuses the next call's token: one refresh
+    cancelled = await specialist.client.data(CANCEL, {"id": booking_id})
+    assert cancelled["cancelBooking"]["errors"] == []
+    validation = {"event": URL_VALIDATION, "payload": {"plainToken": "abc"}}
+    assert (await deliver(zoom_api, validation)).status_code == 200
+    forged = signed_headers(b"{}", secret="not-the-secret")
+    assert (await deliver(zoom_api, b"{}", forged)).status_code == 401
+
+    async def measured() -> dict[str, float | None] | None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            scraped = parse((await http.get(f"{zoom_api}/metrics")).text)
+        seen = {
+            "created": value(scraped, "specialistly_zoom_meetings_created_total"),
+            "timed": value(scraped, "specialistly_zoom_meeting_creation_seconds_count"),
+            "refreshed": value(scraped, "specialistly_zoom_token_refreshes_total"),
+            "received": value(
+                scraped, "specialistly_zoom_webhooks_received_total", event=URL_VALIDATION
+            ),
+            "rejected": value(
+                scraped, "specialistly_zoom_webhooks_rejected_total", reason="signature"
+            ),
+        }
+        return seen if all(v is not None and v >= 1 for v in seen.values()) else None
+
+    await eventually(measured, within=120)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -22,9 +22,17 @@ CONTENT = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
 
 @dataclass
 class FakeDownloads:
+    """Answers to the delivery's `token`, and to any token `accepts` (a host's access
+    token, say)."""
+
     base_url: str
     token: str
     authorizations: list[str] = field(default_factory=list)
+    accepts: Callable[[str], bool] = lambda token: False
+
+    def authorized(self, header: str | None) -> bool:
+        given = (header or "").removeprefix("Bearer ")
+        return header == f"Bearer {self.token}" or (bool(given) and self.accepts(given))
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/rec/download/{name}"
@@ -35,7 +43,7 @@ def _app(fake: FakeDownloads) -> Starlette:
         fake.authorizations.append(request.headers.get("authorization", ""))
         if request.path_params["name"] == "broken":
             return Response("upstream trouble", status_code=500)
-        if request.headers.get("authorization") != f"Bearer {fake.token}":
+        if not fake.authorized(request.headers.get("authorization")):
             return Response('{"code":124,"message":"Invalid access token."}', status_code=401)
         return RedirectResponse(f"/storage/{request.path_params['name']}", status_code=302)
 

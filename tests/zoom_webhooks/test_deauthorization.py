@@ -1,17 +1,24 @@
-"""app_deauthorized: the Zoom data stored for the user goes, and their tokens are asked to."""
+"""app_deauthorized: the Zoom data stored for the user goes, and so do their tokens."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from beanie import PydanticObjectId
 
+from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
 from specialistly.runtime import Runtime
 from specialistly_zoom.attendance import ZoomMeetingRecord, ZoomParticipation
+from specialistly_zoom.connections import forget_zoom_user
+from specialistly_zoom.models import ZoomConnection, ZoomPacing
 from specialistly_zoom.recordings import ZoomRecording
 from specialistly_zoom.webhooks import ZOOM_DEAUTHORIZED, ZoomWebhookReceipt
+from tests.factories import make_specialist
+from tests.processes import Process
 from tests.waiting import eventually
 from tests.zoom_webhooks.bookings import ZoomBooking, zoom_booking
 from tests.zoom_webhooks.deliveries import deliver, example, for_meeting
@@ -72,3 +79,55 @@ async def test_deauthorization_deletes_the_users_zoom_data_and_asks_for_the_toke
         return False
 
     await eventually(announced, within=60)
+
+
+async def connected(zoom_user_id: str) -> PydanticObjectId:
+    """A specialist whose (sealed) tokens and pacing the Zoom plugin keeps."""
+    specialist = await make_specialist()
+    assert specialist.id is not None
+    await ZoomConnection(
+        id=specialist.id,
+        zoom_user_id=zoom_user_id,
+        access_token="sealed-access",
+        refresh_token="sealed-refresh",
+        expires_at=utcnow() + timedelta(hours=1),
+    ).insert()
+    await ZoomPacing(id=specialist.id, next_creation_at=utcnow()).insert()
+    return specialist.id
+
+
+async def kept(specialist_id: PydanticObjectId) -> tuple[bool, bool]:
+    return (
+        await ZoomConnection.get(specialist_id) is not None,
+        await ZoomPacing.get(specialist_id) is not None,
+    )
+
+
+async def test_a_signed_deauthorization_deletes_the_users_tokens(
+    zoom_api: str, runtime: Runtime, worker: Process
+) -> None:
+    leaving_user = f"leaving-{PydanticObjectId()}"
+    leaving = await connected(leaving_user)
+    staying = await connected(f"staying-{PydanticObjectId()}")
+
+    body = example("app_deauthorized")
+    body["payload"]["user_id"] = leaving_user
+    body["payload"]["event_ts"] = str(time.time())
+    assert (await deliver(zoom_api, body)).json() == {"status": "handled"}
+
+    async def tokens_gone() -> bool:  # the worker hands the event to the Zoom plugin
+        return await kept(leaving) == (False, False)
+
+    await eventually(tokens_gone, within=90)
+    assert await kept(staying) == (True, True)
+
+
+async def test_forgetting_a_zoom_user_twice_is_harmless(runtime: Runtime) -> None:
+    zoom_user = f"twice-{PydanticObjectId()}"
+    first, second = await connected(zoom_user), await connected(zoom_user)
+
+    assert await forget_zoom_user(zoom_user) == 2
+    assert await forget_zoom_user(zoom_user) == 0
+    assert await forget_zoom_user("") == 0
+
+    assert await kept(first) == (False, False) and await kept(second) == (False, False)

@@ -14,11 +14,15 @@ from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
 from specialistly.runtime import Runtime
 from specialistly_zoom.attendance import ZoomMeetingRecord
+from specialistly_zoom.models import ZoomConnection
+from specialistly_zoom.provider import ZoomProvider
 from specialistly_zoom.recordings import RECORDING_READY, ZoomRecording, download_path
 from specialistly_zoom.webhooks import ZoomWebhookReceipt
 from tests.client import GraphQLClient, register
 from tests.processes import Process
 from tests.waiting import eventually
+from tests.zoom.connecting import connect
+from tests.zoom_fake import ZoomFake
 from tests.zoom_webhooks.bookings import ZoomBooking, zoom_booking
 from tests.zoom_webhooks.deliveries import deliver, for_meeting
 from tests.zoom_webhooks.downloads import CONTENT, FakeDownloads, fake_downloads
@@ -165,6 +169,45 @@ async def test_an_expired_download_token_or_a_failing_zoom_is_said_so(
         {"file_id": audio}, {"$set": {"download_token_expires_at": utcnow() - timedelta(1)}}
     )
     assert (await fetch(zoom_api, audio, zb.customer.token)).status_code == 410
+
+
+async def test_past_the_download_tokens_day_the_hosts_token_fetches_the_file(
+    zoom_api: str,
+    runtime: Runtime,
+    downloads: FakeDownloads,
+    zoom_fake: ZoomFake,
+    host_provider: ZoomProvider,
+) -> None:
+    # Zoom's downloads take the host's current access tokens, as Zoom does.
+    downloads.accepts = lambda token: any(
+        g.access_token == token and not g.revoked for g in zoom_fake.grants
+    )
+    zb = await recorded(zoom_api, downloads)
+    zoom_fake.add_user("recording-host@zoom.example")
+    await connect(host_provider, zb.booking.specialist_id)
+    video = f"{VIDEO}-{zb.meeting_id}"
+
+    fresh = await fetch(zoom_api, video, zb.customer.token)  # within the day
+    assert fresh.status_code == 200
+    assert downloads.authorizations[-1] == f"Bearer {DOWNLOAD_TOKEN}"
+
+    await ZoomRecording.get_pymongo_collection().update_one(
+        {"file_id": video}, {"$set": {"download_token_expires_at": utcnow() - timedelta(1)}}
+    )
+    old = await fetch(zoom_api, video, zb.customer.token)
+    assert old.status_code == 200 and old.content == CONTENT
+    host_token = zoom_fake.grants[-1].access_token
+    assert downloads.authorizations[-1] == f"Bearer {host_token}"
+    assert host_token not in str(old.headers)
+
+    # The host's token about to expire is refreshed first, as for any call to Zoom.
+    await ZoomConnection.get_pymongo_collection().update_one(
+        {"_id": zb.booking.specialist_id}, {"$set": {"expires_at": utcnow()}}
+    )
+    refreshed = await fetch(zoom_api, video, zb.customer.token)
+    assert refreshed.status_code == 200
+    assert downloads.authorizations[-1] == f"Bearer {zoom_fake.grants[-1].access_token}"
+    assert zoom_fake.grants[-1].access_token != host_token
 
 
 async def test_hook_sweeps(
