@@ -45,7 +45,9 @@ async def test_deliveries_at_once_each_count_their_attempt(runtime: Runtime) -> 
     stored = await Event.get(event.id)
     assert stored is not None
     assert stored.attempts == WRITERS
-    assert sorted(stored.handled_by) == ["mail", "meetings", "notifications", "payments"]
+    # Every plugin but the failing one recorded its success once, none lost.
+    others = [n for n in runtime.plugins.call_order("on_event") if n != "tests.plugins.example"]
+    assert sorted(stored.handled_by) == sorted(others)
 
 
 async def test_the_sweeper_leases_no_event_that_another_writer_holds() -> None:
