@@ -1,8 +1,9 @@
 """Talking to Zoom over HTTP: the OAuth endpoints and the REST API, with the retry policy.
 
 Timeouts and 5xx are tried again after each of ``retry_delays`` (1 s, 5 s, 15 s); a 429
-waits for its ``Retry-After`` (``rate_limit_wait`` when absent) before the next try. When
-the tries run out the failure is transient: the caller's job is delivered again later.
+waits for its ``Retry-After`` (``rate_limit_wait`` when absent) before the next try, at
+most ``RATE_LIMIT_WAITS`` times. When the tries run out the failure is transient: the
+caller's job is delivered again later (after the last Retry-After, for a 429).
 
 A 429 for a daily limit (a user's 100 meeting creations and updates a day, which Zoom
 resets at 00:00 UTC) is not waited for here: it raises :class:`ZoomDailyLimitError` at
@@ -116,6 +117,10 @@ def grant_refused(response: httpx.Response) -> bool:
 # so that no other process starts a refresh meanwhile.
 TOKEN_TIMEOUT = 20.0
 
+# A Zoom that keeps answering 429 must not hold a job for ever: after this many waits the
+# job gives its place back and is delivered again once the last Retry-After has passed.
+RATE_LIMIT_WAITS = 3
+
 
 class ZoomHTTP:
     def __init__(self, settings: ZoomSettings, transport: httpx.AsyncBaseTransport | None = None):
@@ -132,6 +137,7 @@ class ZoomHTTP:
     ) -> httpx.Response:
         """Send with the retry policy; answers any response that is not 429 or 5xx."""
         delays = list(self.settings.retry_delays) if retry else []
+        waits = RATE_LIMIT_WAITS if retry else 0
         while True:
             try:
                 response = await self._client.request(method, url, **kw)
@@ -151,9 +157,14 @@ class ZoomHTTP:
                     failure, wait = _describe(response), None
                 else:
                     return response
-            if not delays:
-                raise ZoomRequestError(f"{method} failed: {failure}", status=0, transient=True)
-            delay = delays.pop(0) if wait is None else wait
+            if wait is not None and waits > 0:
+                waits, delay = waits - 1, wait
+            elif wait is None and delays:
+                delay = delays.pop(0)
+            else:
+                raise ZoomRequestError(
+                    f"{method} failed: {failure}", status=0, transient=True, retry_after=wait
+                )
             log.warning("zoom %s: %s; trying again in %.1f s", method, failure, delay)
             await asyncio.sleep(delay)
 

@@ -11,6 +11,7 @@ from beanie import PydanticObjectId
 
 from specialistly.core.clock import utcnow
 from specialistly.providers import MeetingRequest, ProviderError
+from specialistly_zoom.client import RATE_LIMIT_WAITS
 from specialistly_zoom.models import MeetingState, ZoomConnection, ZoomMeeting, ZoomPacing
 from specialistly_zoom.provider import ZoomProvider, marker
 from tests.factories import make_specialist
@@ -264,3 +265,17 @@ async def test_pacing_never_writes_the_connection(zoom: ZoomFake, provider: Zoom
     assert await collection.find_one({"_id": specialist_id}) == before
     assert second - first >= provider.settings.creation_interval
     assert await ZoomPacing.get(specialist_id) is not None
+
+
+async def test_a_zoom_that_keeps_answering_429_gives_the_job_back(
+    zoom: ZoomFake, provider: ZoomProvider
+) -> None:
+    specialist_id, zoom_user = await connected(zoom, provider)
+    zoom.fail("api", "429", times=RATE_LIMIT_WAITS + 1, retry_after=1)
+
+    with pytest.raises(ProviderError) as failed:
+        await provider.create_meeting(request_for(specialist_id))
+
+    # Delivered again once Zoom's last Retry-After has passed, instead of waiting here for ever.
+    assert failed.value.transient and failed.value.retry_after == 1
+    assert zoom.meetings(zoom_user) == []
