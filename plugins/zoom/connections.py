@@ -135,25 +135,7 @@ class Connections:
 
     async def revoke_locally(self, specialist_id: PydanticObjectId, reason: str) -> bool:
         """Forget the tokens of a grant Zoom no longer honours; announce it once."""
-        event = new_event(ZOOM_DISCONNECTED, specialist_id=str(specialist_id), reason=reason)
-        now = utcnow()
-        changed = await update_with_events(
-            ZoomConnection,
-            {"_id": specialist_id, "status": ConnectionStatus.CONNECTED.value},
-            {
-                "$set": {
-                    "status": ConnectionStatus.REVOKED.value,
-                    "access_token": None,
-                    "refresh_token": None,
-                    "revoked_at": now,
-                    "last_error": reason[:300],
-                }
-            },
-            [event],
-        )
-        if changed:
-            log.warning("zoom grant revoked", extra={"specialist_id": str(specialist_id)})
-        return changed
+        return await _revoke(specialist_id, reason, {})
 
     async def disconnect(self, specialist_id: PydanticObjectId) -> bool:
         """Revoke the grant at Zoom (best effort) and delete the tokens; False if there
@@ -186,23 +168,60 @@ class Connections:
         return slot
 
 
-async def forget_zoom_user(zoom_user_id: str) -> int:
-    """Delete the tokens (and pacing) of every connection to the Zoom user who removed the
-    app; safe to repeat. Returns how many connections went.
+REMOVED_AT_ZOOM = "The Zoom app was removed from the Zoom account; connect Zoom again."
 
-    Each delete holds the lock its document's other writers hold (a refresh, a pacing), so
-    that none of them writes the document back after it is gone."""
+
+async def forget_zoom_user(zoom_user_id: str) -> int:
+    """Delete the tokens, the Zoom identity and the pacing of every connection to the Zoom
+    user who removed the app, and announce ``zoom.disconnected`` (the specialist is told
+    to connect again); safe to repeat. Returns how many connections were forgotten.
+
+    What stays is the platform's own record that the connection was revoked, which
+    ``zoomConnection`` shows. Each write holds the lock its document's other writers hold
+    (a refresh, a pacing), so that none of them writes the tokens back."""
     if not zoom_user_id:
         return 0
     found = ZoomConnection.find({"zoom_user_id": zoom_user_id})
     forgotten = 0
     for connection in await found.to_list():
+        zoom_data: dict[str, Any] = {
+            "zoom_user_id": "",
+            "email": "",
+            "scopes": [],
+            "expires_at": None,
+        }
         async with document_lock(ZoomConnection, connection.id, wait=REFRESH_WAIT):
-            gone = await ZoomConnection.get_pymongo_collection().delete_one(
-                {"_id": connection.id, "zoom_user_id": zoom_user_id}
-            )
+            if await _revoke(connection.id, REMOVED_AT_ZOOM, zoom_data, zoom_user_id):
+                forgotten += 1
         async with document_lock(ZoomPacing, connection.id, wait=REFRESH_WAIT):
             await ZoomPacing.get_pymongo_collection().delete_one({"_id": connection.id})
-        forgotten += gone.deleted_count
         log.info("zoom app removed by the user", extra={"specialist_id": str(connection.id)})
     return forgotten
+
+
+async def _revoke(
+    specialist_id: PydanticObjectId,
+    reason: str,
+    forget: dict[str, Any],
+    zoom_user_id: str | None = None,
+) -> bool:
+    """Mark a connection revoked without its tokens (and the `forget` fields), announcing
+    ``zoom.disconnected`` once; the caller holds the connection's lock."""
+    match: dict[str, Any] = {"_id": specialist_id}
+    if zoom_user_id is not None:
+        match["zoom_user_id"] = zoom_user_id
+    else:
+        match["status"] = ConnectionStatus.CONNECTED.value
+    event = new_event(ZOOM_DISCONNECTED, specialist_id=str(specialist_id), reason=reason)
+    changes = {
+        "status": ConnectionStatus.REVOKED.value,
+        "access_token": None,
+        "refresh_token": None,
+        "revoked_at": utcnow(),
+        "last_error": reason[:300],
+        **forget,
+    }
+    changed = await update_with_events(ZoomConnection, match, {"$set": changes}, [event])
+    if changed:
+        log.warning("zoom grant revoked", extra={"specialist_id": str(specialist_id)})
+    return changed

@@ -240,7 +240,8 @@ async def test_a_user_who_removes_the_app_loses_the_tokens_and_the_slots(
     assert (await deliver(zoom_api, body)).json() == {"status": "handled"}
 
     async def forgotten() -> bool:  # the worker hands the event to the Zoom plugin
-        return (await specialist.client.data(CONNECTION))["zoomConnection"] is None
+        connection = (await specialist.client.data(CONNECTION))["zoomConnection"]
+        return bool(connection["revoked"]) and connection["email"] == ""
 
     await eventually(forgotten, within=120)
     assert await slots(client, service_id, "UTC") == []

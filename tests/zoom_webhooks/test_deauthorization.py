@@ -14,7 +14,7 @@ from specialistly.core.events import Event
 from specialistly.runtime import Runtime
 from specialistly_zoom.attendance import ZoomMeetingRecord, ZoomParticipation
 from specialistly_zoom.connections import forget_zoom_user
-from specialistly_zoom.models import ZoomConnection, ZoomPacing
+from specialistly_zoom.models import ZOOM_DISCONNECTED, ConnectionStatus, ZoomConnection, ZoomPacing
 from specialistly_zoom.recordings import ZoomRecording
 from specialistly_zoom.webhooks import ZOOM_DEAUTHORIZED, ZoomWebhookReceipt
 from tests.factories import make_specialist
@@ -97,8 +97,10 @@ async def connected(zoom_user_id: str) -> PydanticObjectId:
 
 
 async def kept(specialist_id: PydanticObjectId) -> tuple[bool, bool]:
+    """Whether the plugin still keeps the specialist's tokens, and their pacing."""
+    connection = await ZoomConnection.get(specialist_id)
     return (
-        await ZoomConnection.get(specialist_id) is not None,
+        connection is not None and connection.access_token is not None,
         await ZoomPacing.get(specialist_id) is not None,
     )
 
@@ -131,3 +133,10 @@ async def test_forgetting_a_zoom_user_twice_is_harmless(runtime: Runtime) -> Non
     assert await forget_zoom_user("") == 0
 
     assert await kept(first) == (False, False) and await kept(second) == (False, False)
+    # What stays is the revocation, without Zoom's data, announced once to each specialist.
+    for specialist_id in (first, second):
+        left = await ZoomConnection.get(specialist_id)
+        assert left is not None and left.status == ConnectionStatus.REVOKED
+        assert (left.zoom_user_id, left.email, left.refresh_token) == ("", "", None)
+        told = [e.name for e in left.outbox]
+        assert told == [ZOOM_DISCONNECTED], told
