@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from beanie import PydanticObjectId
 from strawberry.types import Info
 
 from specialistly.api.bookings import BookingStatusType, BookingType
@@ -22,6 +23,7 @@ from specialistly.core import events
 from specialistly.core.errors import DomainError
 from specialistly.features.notifications import channel
 from specialistly.hookspecs import GraphQLContribution, hookimpl
+from specialistly.runtime import Runtime
 
 
 @strawberry.enum(name="BookingParty")
@@ -107,19 +109,28 @@ class Subscription:
     async def lifecycle_events(
         self, info: Info[Context, None]
     ) -> AsyncGenerator[LifecycleNotice, None]:
-        ctx = info.context
-        try:
-            user = await ctx.require_user()
-        except DomainError as exc:
-            raise graphql_error(exc) from None
-        pubsub = ctx.runtime.redis.pubsub()
-        await pubsub.subscribe(channel(ctx.runtime, user.id))
-        try:
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    yield notice_of(json.loads(message["data"]))
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        async for message in viewer_messages(info.context, channel):
+            yield notice_of(message)
+
+
+async def viewer_messages(
+    ctx: Context, channel_of: Callable[[Runtime, PydanticObjectId], str]
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The messages published on the signed-in viewer's channel (`channel_of`), for as long
+    as the subscription lasts; UNAUTHENTICATED without a viewer."""
+    try:
+        user = await ctx.require_user()
+    except DomainError as exc:
+        raise graphql_error(exc) from None
+    assert user.id is not None
+    pubsub = ctx.runtime.redis.pubsub()
+    await pubsub.subscribe(channel_of(ctx.runtime, user.id))
+    try:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                yield json.loads(message["data"])
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 def notice_of(raw: dict[str, Any]) -> LifecycleNotice:

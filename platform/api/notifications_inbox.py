@@ -3,7 +3,6 @@ pushed as they are added (`notificationAdded`, through the Redis fan-out)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
 
@@ -14,10 +13,10 @@ from strawberry.types import Info
 
 from specialistly.api.bookings import BookingType
 from specialistly.api.context import Context
-from specialistly.api.errors import UserError, graphql_error
+from specialistly.api.errors import UserError
+from specialistly.api.notifications import viewer_messages
 from specialistly.api.pagination import Connection, paginate
 from specialistly.core.bookings import Booking, party
-from specialistly.core.errors import DomainError
 from specialistly.features import notifications_inbox as inbox
 from specialistly.features.notifications import notifications_channel
 from specialistly.hookspecs import GraphQLContribution, hookimpl
@@ -150,22 +149,11 @@ class Subscription:
         self, info: Info[Context, None]
     ) -> AsyncGenerator[NotificationType, None]:
         ctx = info.context
-        try:
-            user = await ctx.require_user()
-        except DomainError as exc:
-            raise graphql_error(exc) from None
-        pubsub = ctx.runtime.redis.pubsub()
-        await pubsub.subscribe(notifications_channel(ctx.runtime, user.id))
-        try:
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    # The operation lasts as long as the subscription: what its loaders
-                    # read for one notification is stale by the next.
-                    ctx.loaders.forget()
-                    raw = json.loads(message["data"])
-                    yield NotificationType.of(inbox.Notification.model_validate(raw))
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        async for raw in viewer_messages(ctx, notifications_channel):
+            # The operation lasts as long as the subscription: what its loaders read for
+            # one notification is stale by the next.
+            ctx.loaders.forget()
+            yield NotificationType.of(inbox.Notification.model_validate(raw))
 
 
 @hookimpl
