@@ -197,7 +197,7 @@ def report(measured: tuple[dict[str, Figures], dict[str, float]], requests: int)
         p50 = verdict(f"p50 <= {TARGET_P50_MS} ms", slots.p50 <= TARGET_P50_MS)
         p99 = verdict(f"p99 < {TARGET_P99_MS:.0f} ms", slots.p99 < TARGET_P99_MS)
         faster = PEER_P50_MS / slots.p50
-        print(f"{name}: {faster:.1f}x the peer's p50 ({PEER_P50_MS} ms); {p50}, {p99}")
+        print(f"{name}: {faster:.1f}x faster than the peer's p50 ({PEER_P50_MS} ms); {p50}, {p99}")
 
 
 def main() -> None:
