@@ -1,0 +1,54 @@
+"""The embedded database reads a pushed-down equality through an index.
+
+FerretDB v1 pushes an equality down as `_jsonb -> 'field' @> value`, which its own B-tree
+indexes cannot serve; scripts/ferretdb/indexes.sql gives PostgreSQL a GIN index on every
+field that leads a declared index. Its `explain` shows PostgreSQL's plan. On MongoDB
+(where `explain` has no `filterPushdown`) the declared indexes serve these queries
+themselves, and there is nothing to check.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+from bson import ObjectId
+
+from specialistly.runtime import Runtime
+from specialistly.settings import Settings
+
+
+def scans(plan: dict[str, Any]) -> list[str]:
+    """The node types of a PostgreSQL plan, outermost first."""
+    found = [str(plan.get("Node Type"))]
+    for child in plan.get("Plans", []):
+        found += scans(child)
+    return found
+
+
+async def test_equalities_on_indexed_fields_read_through_an_index(
+    runtime: Runtime, settings: Settings
+) -> None:
+    db = runtime.mongo[settings.database]
+    collection = db[f"indexed_{secrets.token_hex(4)}"]
+    await collection.create_index([("owner_id", 1), ("start", -1)])
+    owners = [ObjectId() for _ in range(50)]
+    await collection.insert_many(
+        [{"owner_id": owners[n % 50], "start": n, "note": "x" * 200} for n in range(3000)]
+    )
+    some = await collection.find_one({"start": 7})
+    assert some is not None
+    try:
+        for query in ({"owner_id": owners[7]}, {"_id": some["_id"]}):
+            answer = await db.command({"explain": {"find": collection.name, "filter": query}})
+            if "filterPushdown" not in answer:
+                pytest.skip("not FerretDB: the database serves its declared indexes itself")
+            assert answer["filterPushdown"] is True
+            nodes = scans(answer["queryPlanner"]["Plan"])
+            assert "Seq Scan" not in nodes, (query, nodes)
+            assert any("Index" in node for node in nodes), (query, nodes)
+        # Answers are the same through the index.
+        assert await collection.count_documents({"owner_id": owners[7]}) == 60
+    finally:
+        await collection.drop()
