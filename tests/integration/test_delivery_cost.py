@@ -1,0 +1,51 @@
+"""What delivering an event costs the database: the bookkeeping of a delivery stays the
+same however many plugins handle the event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from specialistly.core.clock import utcnow
+from specialistly.core.events import Event
+from specialistly.plugin_system import dispatch
+from specialistly.runtime import Runtime
+from tests.commands import recording
+from tests.factories import stored_event
+
+
+async def quiet_event(name: str, data: dict[str, object] | None = None) -> Event:
+    """A stored event that no sweeper of the session's worker delivers during the test."""
+    event = stored_event(name, "test:delivery-cost", data=data)
+    event.next_attempt_at = utcnow() + timedelta(hours=1)
+    return await event.insert()
+
+
+async def test_a_delivery_reads_and_writes_its_event_once(runtime: Runtime) -> None:
+    event = await quiet_event("test.nobody-cares")
+    plugins = runtime.plugins.call_order("on_event")
+    assert len(plugins) > 5
+
+    async with recording(runtime) as commands:
+        assert await dispatch.dispatch_event(str(event.id), runtime)
+
+    assert commands.on("events") == ["find", "update"]
+    assert commands.on("locks") == ["insert", "delete"]  # the event's lock, for that write
+    stored = await Event.get(event.id)
+    assert stored is not None and stored.dispatched_at is not None and not stored.pending
+    assert sorted(stored.handled_by) == sorted(plugins)
+
+
+async def test_a_failed_delivery_records_who_succeeded_with_its_attempt(
+    runtime: Runtime,
+) -> None:
+    event = await quiet_event("test.failing", data={"fail": 1})
+
+    async with recording(runtime) as commands:
+        assert not await dispatch.dispatch_event(str(event.id), runtime)
+
+    # One write: who succeeded, the attempt and when to try again (read for the backoff).
+    assert commands.on("events") == ["find", "find", "update"]
+    stored = await Event.get(event.id)
+    assert stored is not None and stored.pending and stored.attempts == 1
+    others = [n for n in runtime.plugins.call_order("on_event") if n != "tests.plugins.example"]
+    assert sorted(stored.handled_by) == sorted(others)
