@@ -79,7 +79,7 @@ class CountedRedis:
 
         async def counted(*args: Any, **options: Any) -> Any:
             self.calls += 1
-            return await original(*args, **options)
+            return await original(*args, **options)  # type: ignore[no-untyped-call]
 
         runtime.redis.execute_command = counted  # type: ignore[method-assign]
 

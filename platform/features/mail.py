@@ -200,13 +200,15 @@ async def deliver(
     """Record the draft and send it through the deployment's email provider; a
     non-essential one to an address that bounced or reported spam is not sent. `fill`
     goes into the message sent only (see `outgoing.send`)."""
-    recorded = await outgoing.record(draft)
     if draft.template in NON_ESSENTIAL and (
         not await wants(draft.user_id, draft.template) or await deliveries.is_suppressed(draft.to)
     ):
-        return await outgoing.suppress(recorded)
-    provider = runtime.providers.email[runtime.settings.email_provider]
+        return await outgoing.suppress(await outgoing.record(draft))
     settings = runtime.settings
+    recorded, leased = await outgoing.record_leased(draft, settings.email_send_lease)
+    provider = runtime.providers.email[settings.email_provider]
+    if leased:
+        return await outgoing.send_leased(recorded, provider, settings.email_sender, fill=fill)
     return await outgoing.send(
         recorded, provider, settings.email_sender, lease=settings.email_send_lease, fill=fill
     )

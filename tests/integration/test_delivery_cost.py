@@ -1,16 +1,20 @@
 """What delivering an event costs the database: the bookkeeping of a delivery stays the
-same however many plugins handle the event."""
+same however many plugins handle the event, and a new email needs no lock."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
+from specialistly.features import mail, outgoing
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
+from tests.bookings_fixtures import make_user
 from tests.commands import recording
 from tests.factories import stored_event
+from tests.mail import MailSink
 
 
 async def quiet_event(name: str, data: dict[str, object] | None = None) -> Event:
@@ -49,3 +53,26 @@ async def test_a_failed_delivery_records_who_succeeded_with_its_attempt(
     assert stored is not None and stored.pending and stored.attempts == 1
     others = [n for n in runtime.plugins.call_order("on_event") if n != "tests.plugins.example"]
     assert sorted(stored.handled_by) == sorted(others)
+
+
+async def test_a_new_email_is_sent_with_one_insert_and_one_update(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    user = await make_user()
+    values = {"recipient_name": "T", "reconnect_url": "https://x.example"}
+    draft = outgoing.Draft(
+        key=f"test:{secrets.token_hex(4)}",
+        template="zoom_reconnect",
+        to=user.email,
+        rendered=mail.templates(runtime.settings).render("zoom_reconnect", values),
+    )
+
+    async with recording(runtime) as commands:
+        sent = await mail.deliver(draft, runtime)
+    assert commands.on("emails") == ["insert", "update"]
+    assert commands.on("locks") == []
+
+    again = await mail.deliver(draft, runtime)  # a redelivered event
+    assert sent.status == again.status == outgoing.EmailStatus.SENT
+    assert again.attempts == 1
+    assert len(mailbox.to(user.email)) == 1
