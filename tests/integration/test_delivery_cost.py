@@ -6,9 +6,14 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from beanie import PydanticObjectId
+
+from specialistly.core import events
+from specialistly.core import payments as core_payments
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
 from specialistly.features import mail, outgoing
+from specialistly.features import payments as payment_path
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import make_user
@@ -76,3 +81,24 @@ async def test_a_new_email_is_sent_with_one_insert_and_one_update(
     assert sent.status == again.status == outgoing.EmailStatus.SENT
     assert again.attempts == 1
     assert len(mailbox.to(user.email)) == 1
+
+
+async def test_the_payment_path_reads_no_booking_for_events_it_ignores(runtime: Runtime) -> None:
+    booking_id = str(PydanticObjectId())
+    ignored = [
+        (events.BOOKING_CREATED, {}),
+        (events.BOOKING_CONFIRMED, {}),
+        (events.MEETING_CREATED, {}),
+        (core_payments.PAYMENT_SUCCEEDED, {"late": False}),
+    ]
+    async with recording(runtime) as commands:
+        for name, data in ignored:
+            event = stored_event(name, f"bookings:{booking_id}", {"booking_id": booking_id, **data})
+            await payment_path.on_event(event, runtime)
+        assert commands.on("bookings") == []
+
+        late = {"booking_id": booking_id, "late": True}
+        await payment_path.on_event(
+            stored_event(core_payments.PAYMENT_SUCCEEDED, f"bookings:{booking_id}", late), runtime
+        )
+        assert commands.on("bookings") == ["find"]
