@@ -31,7 +31,12 @@ from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.events import Event
 from specialistly.core.users import User
 from specialistly.features import deliveries, outgoing
-from specialistly.features.booking_mail import BookingFacts, booking_facts, invitation
+from specialistly.features.booking_mail import (
+    BookingFacts,
+    booking_facts,
+    invitation,
+    moves_until,
+)
 from specialistly.features.email_preferences import (
     KIND_OF_TEMPLATE,
     EmailPreferences,
@@ -129,8 +134,9 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     if booking is None or not _due(event, booking):
         return
     facts = await booking_facts(booking, event, runtime.settings)
+    moves = await moves_until(event) if any(want.invite for want in wanted) else 0
     for want in wanted:
-        await _send_one(want, facts, event, runtime)
+        await _send_one(want, facts, event, moves, runtime)
 
 
 def _due(event: Event, booking: Booking) -> bool:
@@ -156,7 +162,9 @@ async def _refunded_cancellation(event: Event) -> Event | None:
     return await Event.find_one({"subject": event.subject, "name": events.BOOKING_CANCELLED})
 
 
-async def _send_one(want: Wanted, facts: BookingFacts, event: Event, runtime: Runtime) -> None:
+async def _send_one(
+    want: Wanted, facts: BookingFacts, event: Event, moves: int, runtime: Runtime
+) -> None:
     user = facts.customer if want.to == To.CUSTOMER else facts.specialist
     if user is None:
         return
@@ -167,7 +175,7 @@ async def _send_one(want: Wanted, facts: BookingFacts, event: Event, runtime: Ru
     attachments: tuple[Attachment, ...] = ()
     if want.invite:
         organizer = email.utils.parseaddr(runtime.settings.email_sender)[1]
-        invite = invitation(facts, user, organizer, event)
+        invite = invitation(facts, user, organizer, event, moves)
         attachments = (attachment(invite, runtime.settings.public_url),)
     draft = outgoing.Draft(
         key=f"{scope}:{user.id}:{want.template}",

@@ -13,10 +13,11 @@ from specialistly.core import payments as core_payments
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
 from specialistly.features import mail, outgoing
+from specialistly.features import notifications_inbox as inbox
 from specialistly.features import payments as payment_path
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
-from tests.bookings_fixtures import make_user
+from tests.bookings_fixtures import book, day_at, make_service, make_user
 from tests.commands import recording
 from tests.factories import stored_event
 from tests.mail import MailSink
@@ -102,3 +103,17 @@ async def test_the_payment_path_reads_no_booking_for_events_it_ignores(runtime: 
             stored_event(core_payments.PAYMENT_SUCCEEDED, f"bookings:{booking_id}", late), runtime
         )
         assert commands.on("bookings") == ["find"]
+
+
+async def test_in_app_notifications_do_not_count_a_bookings_moves(runtime: Runtime) -> None:
+    booking = await book(await make_user(), await make_service(), day_at(13))
+    subject = f"bookings:{booking.id}"
+    data = {"booking_id": str(booking.id)}
+    event = await stored_event(events.BOOKING_CONFIRMED, subject, data).insert()
+
+    async with recording(runtime) as commands:
+        await inbox.on_event(event, runtime)
+
+    assert commands.on("events") == []  # the moves are an invitation's, and it sends none
+    told = await inbox.Notification.find({"event_id": event.id}).to_list()
+    assert {n.user_id for n in told} == {booking.customer_id, booking.specialist_id}
