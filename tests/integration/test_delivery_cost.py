@@ -108,7 +108,7 @@ async def test_the_payment_path_reads_no_booking_for_events_it_ignores(runtime: 
 async def test_in_app_notifications_do_not_count_a_bookings_moves(runtime: Runtime) -> None:
     booking = await book(await make_user(), await make_service(), day_at(13))
     subject = f"bookings:{booking.id}"
-    data = {"booking_id": str(booking.id)}
+    data: dict[str, object] = {"booking_id": str(booking.id)}
     event = await stored_event(events.BOOKING_CONFIRMED, subject, data).insert()
 
     async with recording(runtime) as commands:
