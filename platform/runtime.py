@@ -50,8 +50,8 @@ class Runtime:
         """Store the events in a document's outbox and enqueue their dispatch (for the
         unit of work and the sweeper; changes never call it themselves)."""
 
-        async def enqueue(event_id: str) -> None:
-            await self.jobs.send("dispatch_event", event_id)
+        async def enqueue(*event_ids: str) -> None:
+            await self.jobs.send("dispatch_event", *event_ids)
 
         lease = self.settings.event_retry_delay
         return await publish_outbox(model, doc_id, enqueue, lease=lease)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+import pytest
 from beanie import PydanticObjectId
 
 from specialistly.core import events
@@ -16,6 +17,7 @@ from specialistly.features import mail, outgoing
 from specialistly.features import notifications_inbox as inbox
 from specialistly.features import payments as payment_path
 from specialistly.plugin_system import dispatch
+from specialistly.processes import jobs
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, day_at, make_service, make_user
 from tests.commands import recording
@@ -117,3 +119,24 @@ async def test_in_app_notifications_do_not_count_a_bookings_moves(runtime: Runti
     assert commands.on("events") == []  # the moves are an invitation's, and it sends none
     told = await inbox.Notification.find({"event_id": event.id}).to_list()
     assert {n.user_id for n in told} == {booking.customer_id, booking.specialist_id}
+
+
+async def test_one_job_delivers_each_of_its_events_even_after_one_fails(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken, fine = await quiet_event("test.broken"), await quiet_event("test.fine")
+    deliver = dispatch.dispatch_event
+
+    async def database_gone_for_one(event_id: str, runtime: Runtime) -> bool:
+        if event_id == str(broken.id):
+            raise ConnectionError("database unreachable")
+        return await deliver(event_id, runtime)
+
+    monkeypatch.setattr(dispatch, "dispatch_event", database_gone_for_one)
+    with pytest.raises(ConnectionError):  # the job counts as failed
+        await jobs.dispatch_event(runtime, str(broken.id), str(fine.id))
+
+    delivered = await Event.get(fine.id)
+    assert delivered is not None and delivered.dispatched_at is not None
+    left = await Event.get(broken.id)  # to the sweeper
+    assert left is not None and left.pending

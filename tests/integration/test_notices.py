@@ -29,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("runtime")
 async def stored_events(booking: Booking) -> dict[str, Event]:
     """The booking's events, moved from its outbox to the events collection and read back."""
 
-    async def enqueue(event_id: str) -> None:
+    async def enqueue(*event_ids: str) -> None:
         return None
 
     await events.publish_outbox(Booking, booking.id, enqueue, lease=timedelta(minutes=1))
