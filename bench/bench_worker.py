@@ -148,18 +148,22 @@ async def measure(runtime: Runtime, listener: Commands, bookings: int) -> None:
     await book(runtime, paid=False, count=bookings)
     await book(runtime, paid=True, count=bookings)
     everyone = 2 * bookings
-    published = queued.sent
+    published, jobs_sent = await Event.find({}).count(), queued.sent
     listener.counted.clear()
     queued.sent, redis.calls = 0, 0
     cpu = clock.process_time()
     delivered = await deliver(runtime, queued)
     cpu = clock.process_time() - cpu
+    events = await Event.find({}).count()
     pending = await Event.find({"pending": True}).count()
     sent = await OutgoingEmail.find({"status": EmailStatus.SENT.value}).count()
-    print(f"{bookings} free and {bookings} paid bookings, confirmed: {published} events published")
     print(
-        f"delivered {delivered} events ({queued.sent} caused by the deliveries), {pending}"
-        f" still pending, {sent} emails sent"
+        f"{bookings} free and {bookings} paid bookings, confirmed: {published} events"
+        f" published in {jobs_sent} jobs"
+    )
+    print(
+        f"{delivered} jobs delivered {events} events ({events - published} caused by the"
+        f" deliveries), {pending} still pending, {sent} emails sent"
     )
     print(f"worker CPU: {1000 * cpu / everyone:.1f} ms per booking")
     print(f"Redis calls: {redis.calls / everyone:.1f} per booking")

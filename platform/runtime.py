@@ -57,6 +57,11 @@ class Runtime:
         return await publish_outbox(model, doc_id, enqueue, lease=lease)
 
     async def close(self) -> None:
+        for provider in self.providers.email.all():
+            # A provider that keeps connections open (SMTP's) closes them.
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
         self.jobs.close()
         await self.redis.aclose()
         await self.mongo.close()
