@@ -11,9 +11,10 @@ from beanie import PydanticObjectId
 
 from specialistly.core import events
 from specialistly.core import payments as core_payments
+from specialistly.core.bookings import Booking
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
-from specialistly.features import mail, outgoing
+from specialistly.features import mail, meetings, outgoing
 from specialistly.features import notifications_inbox as inbox
 from specialistly.features import payments as payment_path
 from specialistly.plugin_system import dispatch
@@ -140,3 +141,16 @@ async def test_one_job_delivers_each_of_its_events_even_after_one_fails(
     assert delivered is not None and delivered.dispatched_at is not None
     left = await Event.get(broken.id)  # to the sweeper
     assert left is not None and left.pending
+
+
+async def test_a_meeting_is_made_without_reading_the_profile_when_hours_say_the_zone(
+    runtime: Runtime,
+) -> None:
+    booking = await book(await make_user(), await make_service(), day_at(16))
+
+    async with recording(runtime) as commands:
+        await meetings.ensure_meeting(booking, runtime)
+
+    assert commands.on("specialist_profiles") == []
+    made = await Booking.get(booking.id)
+    assert made is not None and made.meeting is not None
