@@ -202,12 +202,11 @@ async def publish_outbox(
     collection = model.get_pymongo_collection()
     try:
         async with document_lock(model, doc_id):
-            doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
+            doc = await collection.find_one({"_id": doc_id}, {"outbox": 1, OUTBOX_WAITING: 1})
             outbox = (doc or {}).get("outbox", [])
             stored = await _store(collection, doc_id, outbox, lease) if outbox else []
-            await collection.update_one(
-                {"_id": doc_id, "outbox": []}, {"$set": {OUTBOX_WAITING: False}}
-            )
+            if not outbox and (doc or {}).get(OUTBOX_WAITING):
+                await collection.update_one({"_id": doc_id}, {"$set": {OUTBOX_WAITING: False}})
     except LockTimeoutError:
         log.warning("outbox of %s:%s busy; the sweeper will publish it", collection.name, doc_id)
         return 0
@@ -222,8 +221,9 @@ async def publish_outbox(
 async def _store(
     collection: Any, doc_id: Any, outbox: list[dict[str, Any]], lease: timedelta
 ) -> list[str]:
-    """Copy the outbox's entries to the events collection, then take them out of the outbox:
-    two writes, whatever the number of events."""
+    """Copy the outbox's entries to the events collection, then take them out of the outbox
+    and lower its flag: two writes, whatever the number of events. (Every writer of the
+    outbox holds the lock we hold, so what we read is the whole of it.)"""
     subject = f"{collection.name}:{doc_id}"
     # The enqueued delivery has this long before the sweeper delivers it again.
     next_attempt_at = utcnow() + lease
@@ -235,7 +235,8 @@ async def _store(
         if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
             raise
     # FerretDB v1 ignores $pull conditions: $pullAll takes out exactly these subdocuments.
-    await collection.update_one({"_id": doc_id}, {"$pullAll": {"outbox": outbox}})
+    emptied = {"$pullAll": {"outbox": outbox}, "$set": {OUTBOX_WAITING: False}}
+    await collection.update_one({"_id": doc_id}, emptied)
     return [str(e.id) for e in events]
 
 

@@ -12,6 +12,7 @@ from specialistly.core.bookings import Booking
 from specialistly.core.events import Event, OutboxEvent, publish_outbox, unit_of_work
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, day_at, make_service, make_user
+from tests.commands import recording
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -60,3 +61,23 @@ async def test_the_events_of_one_publication_are_enqueued_as_one_job_in_order() 
     [job] = enqueued
     stored = [await Event.get(event_id) for event_id in job]
     assert [e.name for e in stored if e is not None] == ["booking.created", "booking.confirmed"]
+
+
+async def test_a_publication_reads_the_outbox_once_and_empties_it_in_one_write(
+    runtime: Runtime,
+) -> None:
+    async def nowhere(model: type[Document], doc_id: Any) -> int:
+        return 0
+
+    async with unit_of_work(nowhere):  # published below, by hand
+        booking = await book(await make_user(), await make_service(), day_at(16))
+
+    async with recording(runtime) as commands:
+        assert await runtime.publish(Booking, booking.id) == 2
+    assert commands.on("bookings") == ["find", "update"]
+    raw = await Booking.get_pymongo_collection().find_one({"_id": booking.id})
+    assert raw is not None and raw["outbox"] == [] and raw["outbox_waiting"] is False
+
+    async with recording(runtime) as commands:
+        assert await runtime.publish(Booking, booking.id) == 0
+    assert commands.on("bookings") == ["find"]  # nothing left to write
