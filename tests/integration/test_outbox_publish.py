@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("runtime")
 async def test_a_publication_interrupted_after_copying_is_finished_once(
     runtime: Runtime,
 ) -> None:
-    async def broker_down(model: type[Document], doc_id: Any) -> int:
+    async def broker_down(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
         raise ConnectionError("broker unreachable")
 
     async with unit_of_work(broker_down):
@@ -46,7 +46,7 @@ async def test_a_publication_interrupted_after_copying_is_finished_once(
 
 
 async def test_the_events_of_one_publication_are_enqueued_as_one_job_in_order() -> None:
-    async def nowhere(model: type[Document], doc_id: Any) -> int:
+    async def nowhere(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
         return 0
 
     async with unit_of_work(nowhere):  # published below, by hand
@@ -66,7 +66,7 @@ async def test_the_events_of_one_publication_are_enqueued_as_one_job_in_order() 
 async def test_a_publication_reads_the_outbox_once_and_empties_it_in_one_write(
     runtime: Runtime,
 ) -> None:
-    async def nowhere(model: type[Document], doc_id: Any) -> int:
+    async def nowhere(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
         return 0
 
     async with unit_of_work(nowhere):  # published below, by hand
@@ -77,7 +77,3 @@ async def test_a_publication_reads_the_outbox_once_and_empties_it_in_one_write(
     assert commands.on("bookings") == ["find", "update"]
     raw = await Booking.get_pymongo_collection().find_one({"_id": booking.id})
     assert raw is not None and raw["outbox"] == [] and raw["outbox_waiting"] is False
-
-    async with recording(runtime) as commands:
-        assert await runtime.publish(Booking, booking.id) == 0
-    assert commands.on("bookings") == ["find"]  # nothing left to write
