@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("runtime")
 async def test_a_publication_interrupted_after_copying_is_finished_once(
     runtime: Runtime,
 ) -> None:
-    async def broker_down(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+    async def broker_down(model: type[Document], doc_id: Any, **_: Any) -> int:
         raise ConnectionError("broker unreachable")
 
     async with unit_of_work(broker_down):
@@ -46,7 +46,7 @@ async def test_a_publication_interrupted_after_copying_is_finished_once(
 
 
 async def test_the_events_of_one_publication_are_enqueued_as_one_job_in_order() -> None:
-    async def nowhere(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+    async def nowhere(model: type[Document], doc_id: Any, **_: Any) -> int:
         return 0
 
     async with unit_of_work(nowhere):  # published below, by hand
@@ -66,7 +66,7 @@ async def test_the_events_of_one_publication_are_enqueued_as_one_job_in_order() 
 async def test_a_publication_reads_the_outbox_once_and_empties_it_in_one_write(
     runtime: Runtime,
 ) -> None:
-    async def nowhere(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+    async def nowhere(model: type[Document], doc_id: Any, **_: Any) -> int:
         return 0
 
     async with unit_of_work(nowhere):  # published below, by hand
