@@ -58,13 +58,18 @@ class Runtime:
         unit of work and the sweeper; changes never call it themselves). `held`: the caller
         holds the document's lock, and maybe knows its `outbox`."""
 
-        async def enqueue(event_id: str) -> None:
-            await self.jobs.send("dispatch_event", event_id)
+        async def enqueue(*event_ids: str) -> None:
+            await self.jobs.send("dispatch_event", *event_ids)
 
         lease = self.settings.event_retry_delay
         return await publish_outbox(model, doc_id, enqueue, lease=lease, held=held, outbox=outbox)
 
     async def close(self) -> None:
+        for provider in self.providers.email.all():
+            # A provider that keeps connections open (SMTP's) closes them.
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
         self.jobs.close()
         await self.redis.aclose()
         await self.mongo.close()

@@ -13,7 +13,7 @@ from specialistly.plugin_system.dispatch import dispatch_event
 from specialistly.runtime import Runtime
 
 
-async def _not_enqueued(event_id: str) -> None:
+async def _not_enqueued(*event_ids: str) -> None:
     return None
 
 

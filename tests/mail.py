@@ -30,6 +30,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    peer: tuple[str, int] | None = None  # the sender's address and port: its connection
 
     @property
     def subject(self) -> str:
@@ -77,7 +78,8 @@ class MailSink:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self._lock:
-            self._received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+            received = Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.peer)
+            self._received.append(received)
         return "250 OK"
 
     def to(self, address: str) -> list[Received]:
@@ -90,9 +92,9 @@ class MailSink:
 
 
 class SmtpServer:
-    def __init__(self, **controller: Any) -> None:
+    def __init__(self, port: int | None = None, **controller: Any) -> None:
         self.sink = MailSink()
-        self.port = free_port()
+        self.port = port or free_port()
         self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port, **controller)
 
     def start(self) -> SmtpServer:

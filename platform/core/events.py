@@ -19,7 +19,7 @@ FerretDB pushes down, where a condition on the array itself would read every doc
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -218,7 +218,11 @@ def with_outbox(models: Iterable[type[Document]]) -> list[type[Document]]:
 
 # --------------------------------------------------------------------------- publishing
 
-Enqueue = Callable[[str], Awaitable[None]]
+
+class Enqueue(Protocol):
+    """Enqueues the delivery of stored events: one job for all of them."""
+
+    def __call__(self, *event_ids: str) -> Awaitable[None]: ...
 
 
 async def publish_outbox(
@@ -235,6 +239,7 @@ async def publish_outbox(
     Safe to repeat: an event keeps its id when copied, and leaves the outbox only after it
     is stored. Runs under the document's lock, since other writers may push new events:
     taken here unless the caller `held` it (and then knows the `outbox` it left, maybe).
+    The events are enqueued together, for one job to deliver them in their order.
     Returns how many events were moved (none if the lock stays busy: the sweeper will).
     """
     collection = model.get_pymongo_collection()
@@ -249,11 +254,11 @@ async def publish_outbox(
                 "outbox of %s:%s busy; the sweeper will publish it", collection.name, doc_id
             )
             return 0
-    for event_id in stored:
+    if stored:
         try:
-            await enqueue(event_id)
+            await enqueue(*stored)
         except Exception:
-            log.warning("event %s stored but not enqueued; the sweeper will", event_id)
+            log.warning("events %s stored but not enqueued; the sweeper will", stored)
     return len(stored)
 
 

@@ -31,7 +31,6 @@ class BookingFacts:
     specialist: User | None
     specialist_timezone: str
     frontend_url: str
-    moves: int  # how many times the booking was rescheduled, up to this event
 
     def values_for(self, party: str) -> dict[str, Any]:
         """The values of a template sent to one party ("customer" or "specialist")."""
@@ -80,18 +79,25 @@ async def booking_facts(booking: Booking, event: Event, settings: Settings) -> B
         specialist=await User.get(booking.specialist_id),
         specialist_timezone=profile.timezone if profile else "UTC",
         frontend_url=settings.frontend_url.rstrip("/"),
-        # One flat filter: FerretDB pushes down the equalities (not Beanie's `$and`).
-        moves=await Event.find(
-            {
-                "subject": event.subject,
-                "name": BOOKING_RESCHEDULED,
-                "occurred_at": {"$lte": event.occurred_at},
-            }
-        ).count(),
     )
 
 
-def invitation(facts: BookingFacts, attendee: User, organizer: str, event: Event) -> Invitation:
+async def moves_until(event: Event) -> int:
+    """How many times the event's booking was rescheduled, up to the event: the sequence
+    of the calendar invitation it sends."""
+    # One flat filter: FerretDB pushes down the equalities (not Beanie's `$and`).
+    return await Event.find(
+        {
+            "subject": event.subject,
+            "name": BOOKING_RESCHEDULED,
+            "occurred_at": {"$lte": event.occurred_at},
+        }
+    ).count()
+
+
+def invitation(
+    facts: BookingFacts, attendee: User, organizer: str, event: Event, moves: int
+) -> Invitation:
     b = facts.booking
     meeting = b.meeting
     other = facts.specialist if attendee.id == b.customer_id else facts.customer
@@ -106,7 +112,7 @@ def invitation(facts: BookingFacts, attendee: User, organizer: str, event: Event
         location=meeting.join_url if meeting else None,
         description=f"{facts.frontend_url}/bookings/{b.id}",
         changed_at=event.occurred_at,
-        sequence=facts.moves + (1 if event.name == BOOKING_CANCELLED else 0),
+        sequence=moves + (1 if event.name == BOOKING_CANCELLED else 0),
         cancelled=event.name == BOOKING_CANCELLED,
     )
 

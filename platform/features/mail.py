@@ -31,7 +31,12 @@ from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.events import Event
 from specialistly.core.users import User
 from specialistly.features import deliveries, outgoing
-from specialistly.features.booking_mail import BookingFacts, booking_facts, invitation
+from specialistly.features.booking_mail import (
+    BookingFacts,
+    booking_facts,
+    invitation,
+    moves_until,
+)
 from specialistly.features.email_preferences import (
     KIND_OF_TEMPLATE,
     EmailPreferences,
@@ -129,8 +134,9 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     if booking is None or not _due(event, booking):
         return
     facts = await booking_facts(booking, event, runtime.settings)
+    moves = await moves_until(event) if any(want.invite for want in wanted) else 0
     for want in wanted:
-        await _send_one(want, facts, event, runtime)
+        await _send_one(want, facts, event, moves, runtime)
 
 
 def _due(event: Event, booking: Booking) -> bool:
@@ -156,7 +162,9 @@ async def _refunded_cancellation(event: Event) -> Event | None:
     return await Event.find_one({"subject": event.subject, "name": events.BOOKING_CANCELLED})
 
 
-async def _send_one(want: Wanted, facts: BookingFacts, event: Event, runtime: Runtime) -> None:
+async def _send_one(
+    want: Wanted, facts: BookingFacts, event: Event, moves: int, runtime: Runtime
+) -> None:
     user = facts.customer if want.to == To.CUSTOMER else facts.specialist
     if user is None:
         return
@@ -167,7 +175,7 @@ async def _send_one(want: Wanted, facts: BookingFacts, event: Event, runtime: Ru
     attachments: tuple[Attachment, ...] = ()
     if want.invite:
         organizer = email.utils.parseaddr(runtime.settings.email_sender)[1]
-        invite = invitation(facts, user, organizer, event)
+        invite = invitation(facts, user, organizer, event, moves)
         attachments = (attachment(invite, runtime.settings.public_url),)
     draft = outgoing.Draft(
         key=f"{scope}:{user.id}:{want.template}",
@@ -200,13 +208,15 @@ async def deliver(
     """Record the draft and send it through the deployment's email provider; a
     non-essential one to an address that bounced or reported spam is not sent. `fill`
     goes into the message sent only (see `outgoing.send`)."""
-    recorded = await outgoing.record(draft)
     if draft.template in NON_ESSENTIAL and (
         not await wants(draft.user_id, draft.template) or await deliveries.is_suppressed(draft.to)
     ):
-        return await outgoing.suppress(recorded)
-    provider = runtime.providers.email[runtime.settings.email_provider]
+        return await outgoing.suppress(await outgoing.record(draft))
     settings = runtime.settings
+    recorded, leased = await outgoing.record_leased(draft, settings.email_send_lease)
+    provider = runtime.providers.email[settings.email_provider]
+    if leased:
+        return await outgoing.send_leased(recorded, provider, settings.email_sender, fill=fill)
     return await outgoing.send(
         recorded, provider, settings.email_sender, lease=settings.email_send_lease, fill=fill
     )

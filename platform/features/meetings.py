@@ -285,8 +285,7 @@ async def _request(booking: Booking) -> MeetingRequest:
     customer = await User.get(booking.customer_id)
     # The specialist's time zone: that of their working hours, else their profile's.
     hours = await Availability.find_one(Availability.specialist_id == booking.specialist_id)
-    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == booking.specialist_id)
-    timezone = hours.timezone if hours else profile.timezone if profile else "UTC"
+    timezone = hours.timezone if hours else await _profile_timezone(booking.specialist_id)
     title = service.title if service else "Consultation"
     topic = f"{title} \N{EN DASH} {customer.display_name}" if customer else title
     return MeetingRequest(
@@ -298,6 +297,11 @@ async def _request(booking: Booking) -> MeetingRequest:
         timezone=timezone,
         auto_recording=(service.auto_recording if service else AutoRecording.NONE).value,
     )
+
+
+async def _profile_timezone(specialist_id: PydanticObjectId) -> str:
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == specialist_id)
+    return profile.timezone if profile else "UTC"
 
 
 async def _record_failure(booking: Booking, reason: str) -> None:

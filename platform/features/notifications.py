@@ -9,6 +9,7 @@ Each user's in-app notifications travel the same way, on a channel of their own.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -36,12 +37,38 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     booking_id = event.data.get("booking_id")
     if not booking_id or not PydanticObjectId.is_valid(booking_id):
         return
-    booking = await Booking.get(PydanticObjectId(booking_id))
-    if booking is None:
+    parties = await _parties.of(PydanticObjectId(booking_id))
+    if parties is None:
         return
     notice = message_of(event)
-    for user_id in {booking.customer_id, booking.specialist_id}:
+    for user_id in parties:
         await runtime.redis.publish(channel(runtime, user_id), notice)
+
+
+class Parties:
+    """The customer and specialist of recent bookings: they never change, and a booking's
+    events come one after another, so each booking is read once rather than per event."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._known: OrderedDict[PydanticObjectId, frozenset[PydanticObjectId]] = OrderedDict()
+
+    async def of(self, booking_id: PydanticObjectId) -> frozenset[PydanticObjectId] | None:
+        known = self._known.get(booking_id)
+        if known is not None:
+            self._known.move_to_end(booking_id)
+            return known
+        booking = await Booking.get(booking_id)
+        if booking is None:
+            return None
+        found = frozenset({booking.customer_id, booking.specialist_id})
+        self._known[booking_id] = found
+        if len(self._known) > self.kept:
+            self._known.popitem(last=False)
+        return found
+
+
+_parties = Parties(kept=10_000)
 
 
 def message_of(event: Event) -> str:

@@ -3,11 +3,13 @@
 An email is first stored, rendered, under a unique ``key`` (for example the event, the
 recipient and the template): recording it again finds the stored one, so a redelivered
 event sends nothing twice. Sending claims the record under its lock with a lease, sends,
-and marks it sent with the provider's message id. A sender that dies mid-send leaves the
-record pending with a lease; once the lease has run out the next delivery sends it, so no
-message is lost. The one window this cannot close is a death after the provider accepted
-the message and before it was marked sent: the message then goes out again, with the same
-Message-ID, which mail clients use to show it once.
+and marks it sent with the provider's message id; a new email is recorded with that lease
+already, its unique insert doing what the lock does (two writes in all when nothing
+fails). A sender that dies mid-send leaves the record pending with a lease; once the
+lease has run out the next delivery sends it, so no message is lost. The one window this
+cannot close is a death after the provider accepted the message and before it was marked
+sent: the message then goes out again, with the same Message-ID, which mail clients use
+to show it once.
 """
 
 from __future__ import annotations
@@ -118,6 +120,23 @@ class SendBusyError(Exception):
 
 async def record(draft: Draft) -> OutgoingEmail:
     """Store the draft, or find the email already stored under its key."""
+    email, _ = await _record(draft, {})
+    return email
+
+
+async def record_leased(
+    draft: Draft, lease: timedelta = SEND_LEASE, *, now: datetime | None = None
+) -> tuple[OutgoingEmail, bool]:
+    """Store the draft with its first send leased to the caller (True: send it with
+    `send_leased`), or find the email already stored under its key (False: `send`).
+
+    The insert is what makes the caller the one sender, as the lease taken under the
+    email's lock does for one recorded earlier: a fresh email costs no lock."""
+    now = now or utcnow()
+    return await _record(draft, {"lease_until": now + lease, "attempts": 1})
+
+
+async def _record(draft: Draft, leased: dict[str, object]) -> tuple[OutgoingEmail, bool]:
     email = OutgoingEmail(
         key=draft.key,
         template=draft.template,
@@ -132,13 +151,14 @@ async def record(draft: Draft) -> OutgoingEmail:
             StoredAttachment(filename=a.filename, content_type=a.content_type, content=a.content)
             for a in draft.attachments
         ],
+        **leased,
     )
     try:
-        return await email.insert()
+        return await email.insert(), True
     except DuplicateKeyError:
         found = await OutgoingEmail.find_one(OutgoingEmail.key == draft.key)
         assert found is not None
-        return found
+        return found, False
 
 
 async def send(
@@ -167,16 +187,27 @@ async def send(
         if current.lease_until is not None and as_utc(current.lease_until) > now:
             raise SendBusyError(str(current.id))
         current = await _set(current, lease_until=now + lease, attempts=current.attempts + 1)
+    return await send_leased(current, provider, sender, fill=fill)
+
+
+async def send_leased(
+    email: OutgoingEmail,
+    provider: EmailProvider,
+    sender: str,
+    *,
+    fill: Mapping[str, str] | None = None,
+) -> OutgoingEmail:
+    """Send an email whose lease the caller holds (see `send` and `record_leased`)."""
     try:
-        message_id = await provider.send(_message(current, sender, fill or {}))
+        message_id = await provider.send(_message(email, sender, fill or {}))
     except ProviderError as exc:
         if exc.transient:
-            await _set(current, lease_until=None, last_error=str(exc)[:500])
+            await _set(email, lease_until=None, last_error=str(exc)[:500])
             raise
-        log.warning("email %s refused for good: %s", current.id, exc)
-        return await _set(current, status=EmailStatus.FAILED, last_error=str(exc)[:500])
+        log.warning("email %s refused for good: %s", email.id, exc)
+        return await _set(email, status=EmailStatus.FAILED, last_error=str(exc)[:500])
     return await _set(
-        current,
+        email,
         status=EmailStatus.SENT,
         provider=provider.name,
         provider_message_id=message_id,

@@ -92,8 +92,8 @@ def payout_problem(runtime: PluginRuntime) -> PayoutProblem:
 @hookimpl
 async def on_event(event: Event, runtime: PluginRuntime) -> None:
     booking_id = event.data.get("booking_id")
-    if not booking_id or not PydanticObjectId.is_valid(booking_id):
-        return
+    if not _reacts_to(event) or not PydanticObjectId.is_valid(booking_id):
+        return  # without reading the booking: most events are none of a payment's business
     booking = await Booking.get(PydanticObjectId(booking_id))
     if booking is None or booking.payment is None:
         return
@@ -106,8 +106,14 @@ async def on_event(event: Event, runtime: PluginRuntime) -> None:
         await _refund(booking, runtime, payments.REFUND_CANCELLATION, share)
     elif event.name == events.MEETING_FAILED:
         await _refund(booking, runtime, payments.REFUND_MEETING_FAILED, 100)
-    elif event.name == payments.PAYMENT_SUCCEEDED and event.data.get("late"):
+    elif event.name == payments.PAYMENT_SUCCEEDED:
         await _refund(booking, runtime, payments.REFUND_SLOT_RELEASED, 100)
+
+
+def _reacts_to(event: Event) -> bool:
+    if event.name == payments.PAYMENT_SUCCEEDED:
+        return bool(event.data.get("late"))  # paid after its time was released
+    return event.name in (events.BOOKING_EXPIRED, events.BOOKING_CANCELLED, events.MEETING_FAILED)
 
 
 def _provider(runtime: PluginRuntime, payment: BookingPayment) -> PaymentProvider:

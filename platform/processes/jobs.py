@@ -28,8 +28,20 @@ OUTBOX_GRACE = timedelta(seconds=5)
 LEASE_WAIT = timedelta(seconds=1)
 
 
-async def dispatch_event(runtime: Runtime, event_id: str) -> None:
-    await dispatch.dispatch_event(event_id, runtime)
+async def dispatch_event(runtime: Runtime, *event_ids: str) -> None:
+    """Deliver the events, in their order (those published together come in one job).
+
+    An event whose delivery raised is left to the sweeper, and the others are delivered
+    all the same; the job then raises the first error, to be counted as failed."""
+    failed: Exception | None = None
+    for event_id in event_ids:
+        try:
+            await dispatch.dispatch_event(event_id, runtime)
+        except Exception as exc:
+            log.exception("event %s not delivered; the sweeper will", event_id)
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 async def sweep_events(runtime: Runtime) -> None:

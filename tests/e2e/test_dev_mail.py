@@ -35,7 +35,11 @@ async def test_dev_prints_and_keeps_each_email(test_env: dict[str, str], tmp_pat
             text="Body line\n",
             sender="a@b.example",
         )
-        await SmtpProvider(SmtpSettings(port=mail_port)).send(message)
+        provider = SmtpProvider(SmtpSettings(port=mail_port))
+        try:
+            await provider.send(message)
+        finally:
+            await provider.aclose()
 
         async def printed() -> str | None:
             shown = dev.log.read_text()

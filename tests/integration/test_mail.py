@@ -236,3 +236,34 @@ async def test_a_sender_killed_mid_send_loses_nothing_and_duplicates_nothing(
     assert sent.status == again.status == outgoing.EmailStatus.SENT
     assert sent.attempts == 2
     assert len(mailbox.to(user.email)) == 1
+
+
+async def test_a_new_email_killed_mid_send_is_sent_once_its_lease_has_run_out(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    user = await make_user()
+    draft = outgoing.Draft(
+        key=f"test:{secrets.token_hex(4)}",
+        template="zoom_reconnect",
+        to=user.email,
+        rendered=mail.templates(runtime.settings).render(
+            "zoom_reconnect", {"recipient_name": "T", "reconnect_url": "https://x.example"}
+        ),
+    )
+    recorded, leased = await outgoing.record_leased(draft)
+    assert leased
+    with pytest.raises(SystemExit):
+        await outgoing.send_leased(recorded, Dying(), "a@b.example")
+
+    # Recorded again (a redelivery), it is found, with the lease its first sender took.
+    again, leased_again = await outgoing.record_leased(draft)
+    assert again.id == recorded.id and not leased_again
+    smtp = runtime.providers.email["smtp"]
+    with pytest.raises(outgoing.SendBusyError):
+        await outgoing.send(again, smtp, "a@b.example")
+    later = day_at(0, days=0) + timedelta(days=1)
+    sent = await outgoing.send(again, smtp, "a@b.example", now=later)
+
+    assert sent.status == outgoing.EmailStatus.SENT
+    assert sent.attempts == 2
+    assert len(mailbox.to(user.email)) == 1

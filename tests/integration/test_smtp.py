@@ -26,6 +26,15 @@ MESSAGE = EmailMessage(
 )
 
 
+async def send_once(settings: SmtpSettings) -> str:
+    """Send MESSAGE with a provider of its own, closed afterwards."""
+    provider = SmtpProvider(settings)
+    try:
+        return await provider.send(MESSAGE)
+    finally:
+        await provider.aclose()
+
+
 @pytest.fixture
 def plain() -> Iterator[SmtpServer]:
     server = SmtpServer().start()
@@ -39,8 +48,7 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 
 
 async def test_a_message_arrives_whole_with_its_own_message_id(plain: SmtpServer) -> None:
-    provider = SmtpProvider(SmtpSettings(port=plain.port))
-    message_id = await provider.send(MESSAGE)
+    message_id = await send_once(SmtpSettings(port=plain.port))
 
     [got] = plain.sink.to("sam@example.com")
     assert got.sender == "no-reply@specialistly.test"
@@ -68,12 +76,12 @@ async def test_starttls_with_a_login(certificate: tuple[Path, Path]) -> None:
             password=SecretStr("s3cret"),
             ca_file=str(cert),
         )
-        await SmtpProvider(settings).send(MESSAGE)
+        await send_once(settings)
         assert len(server.sink.to("sam@example.com")) == 1
 
         wrong = settings.model_copy(update={"password": SecretStr("guess")})
         with pytest.raises(ProviderError) as refused:
-            await SmtpProvider(wrong).send(MESSAGE)
+            await send_once(wrong)
         assert not refused.value.transient  # 535: a wrong password stays wrong
     finally:
         server.stop()
@@ -84,7 +92,7 @@ async def test_implicit_tls(certificate: tuple[Path, Path]) -> None:
     server = SmtpServer(ssl_context=server_tls(cert, key)).start()
     try:
         settings = SmtpSettings(port=server.port, security="tls", ca_file=str(cert))
-        await SmtpProvider(settings).send(MESSAGE)
+        await send_once(settings)
         assert len(server.sink.to("sam@example.com")) == 1
     finally:
         server.stop()
@@ -95,7 +103,7 @@ async def test_an_untrusted_certificate_is_not_used(certificate: tuple[Path, Pat
     server = SmtpServer(ssl_context=server_tls(cert, key)).start()
     try:
         with pytest.raises(ProviderError):
-            await SmtpProvider(SmtpSettings(port=server.port, security="tls")).send(MESSAGE)
+            await send_once(SmtpSettings(port=server.port, security="tls"))
         assert server.sink.to("sam@example.com") == []
     finally:
         server.stop()
@@ -110,12 +118,43 @@ async def test_4xx_is_transient_and_5xx_permanent(
 ) -> None:
     plain.sink.refuse_with = answer
     with pytest.raises(ProviderError) as refused:
-        await SmtpProvider(SmtpSettings(port=plain.port)).send(MESSAGE)
+        await send_once(SmtpSettings(port=plain.port))
     assert refused.value.transient is transient
 
 
 async def test_no_server_is_transient() -> None:
-    provider = SmtpProvider(SmtpSettings(port=free_port(), timeout=5))
     with pytest.raises(ProviderError) as refused:
-        await provider.send(MESSAGE)
+        await send_once(SmtpSettings(port=free_port(), timeout=5))
     assert refused.value.transient
+
+
+async def test_messages_in_a_row_share_one_connection(plain: SmtpServer) -> None:
+    provider = SmtpProvider(SmtpSettings(port=plain.port))
+    try:
+        for _ in range(3):
+            await provider.send(MESSAGE)
+    finally:
+        await provider.aclose()
+
+    received = plain.sink.to("sam@example.com")
+    assert len(received) == 3
+    assert len({r.peer for r in received}) == 1
+
+
+async def test_a_connection_the_server_closed_is_replaced() -> None:
+    first = SmtpServer().start()
+    provider = SmtpProvider(SmtpSettings(port=first.port, timeout=10))
+    try:
+        await provider.send(MESSAGE)
+        first.stop()  # the server goes, and its connections with it
+        again = SmtpServer(port=first.port).start()
+        try:
+            await provider.send(MESSAGE)
+        finally:
+            again.stop()
+    finally:
+        await provider.aclose()
+
+    [before] = first.sink.to("sam@example.com")
+    [after] = again.sink.to("sam@example.com")
+    assert before.peer != after.peer

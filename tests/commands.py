@@ -1,0 +1,60 @@
+"""Recording the database commands the test's own process sends, by command and collection."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from beanie import init_beanie
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
+
+from specialistly.infra import db
+from specialistly.runtime import Runtime
+
+
+class Commands(CommandListener):
+    """The commands sent to the database."""
+
+    def __init__(self) -> None:
+        self.events: list[CommandStartedEvent] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.events.append(event)
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+    def counted(self) -> Counter[tuple[str, str]]:
+        """How many of each (command, collection) were sent."""
+        return Counter((e.command_name, str(e.command.get(e.command_name))) for e in self.events)
+
+    def on(self, collection: str) -> list[str]:
+        """The commands sent to one collection, in order."""
+        return [e.command_name for e in self.events if e.command.get(e.command_name) == collection]
+
+
+@asynccontextmanager
+async def recording(runtime: Runtime) -> AsyncIterator[Commands]:
+    """Beanie bound, inside the block, to a client that records its commands."""
+    listener = Commands()
+    settings = runtime.settings
+    client = await db.connect(settings, runtime.plugins, listeners=[listener])
+    listener.events.clear()
+    try:
+        yield listener
+    finally:
+        await init_beanie(
+            database=runtime.mongo[settings.database],
+            document_models=db.document_models(runtime.plugins),
+            skip_indexes=True,
+        )
+        await client.close()

@@ -1,0 +1,156 @@
+"""What delivering an event costs the database: the bookkeeping of a delivery stays the
+same however many plugins handle the event, and a new email needs no lock."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import pytest
+from beanie import PydanticObjectId
+
+from specialistly.core import events
+from specialistly.core import payments as core_payments
+from specialistly.core.bookings import Booking
+from specialistly.core.clock import utcnow
+from specialistly.core.events import Event
+from specialistly.features import mail, meetings, outgoing
+from specialistly.features import notifications_inbox as inbox
+from specialistly.features import payments as payment_path
+from specialistly.plugin_system import dispatch
+from specialistly.processes import jobs
+from specialistly.runtime import Runtime
+from tests.bookings_fixtures import book, day_at, make_service, make_user
+from tests.commands import recording
+from tests.factories import stored_event
+from tests.mail import MailSink
+
+
+async def quiet_event(name: str, data: dict[str, object] | None = None) -> Event:
+    """A stored event that no sweeper of the session's worker delivers during the test."""
+    event = stored_event(name, "test:delivery-cost", data=data)
+    event.next_attempt_at = utcnow() + timedelta(hours=1)
+    return await event.insert()
+
+
+async def test_a_delivery_reads_and_writes_its_event_once(runtime: Runtime) -> None:
+    event = await quiet_event("test.nobody-cares")
+    plugins = runtime.plugins.call_order("on_event")
+    assert len(plugins) > 5
+
+    async with recording(runtime) as commands:
+        assert await dispatch.dispatch_event(str(event.id), runtime)
+
+    assert commands.on("events") == ["find", "update"]
+    assert commands.on("locks") == ["insert", "delete"]  # the event's lock, for that write
+    stored = await Event.get(event.id)
+    assert stored is not None and stored.dispatched_at is not None and not stored.pending
+    assert sorted(stored.handled_by) == sorted(plugins)
+
+
+async def test_a_failed_delivery_records_who_succeeded_with_its_attempt(
+    runtime: Runtime,
+) -> None:
+    event = await quiet_event("test.failing", data={"fail": 1})
+
+    async with recording(runtime) as commands:
+        assert not await dispatch.dispatch_event(str(event.id), runtime)
+
+    # One write: who succeeded, the attempt and when to try again (read for the backoff).
+    assert commands.on("events") == ["find", "find", "update"]
+    stored = await Event.get(event.id)
+    assert stored is not None and stored.pending and stored.attempts == 1
+    others = [n for n in runtime.plugins.call_order("on_event") if n != "tests.plugins.example"]
+    assert sorted(stored.handled_by) == sorted(others)
+
+
+async def test_a_new_email_is_sent_with_one_insert_and_one_update(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    user = await make_user()
+    values = {"recipient_name": "T", "reconnect_url": "https://x.example"}
+    draft = outgoing.Draft(
+        key=f"test:{secrets.token_hex(4)}",
+        template="zoom_reconnect",
+        to=user.email,
+        rendered=mail.templates(runtime.settings).render("zoom_reconnect", values),
+    )
+
+    async with recording(runtime) as commands:
+        sent = await mail.deliver(draft, runtime)
+    assert commands.on("emails") == ["insert", "update"]
+    assert commands.on("locks") == []
+
+    again = await mail.deliver(draft, runtime)  # a redelivered event
+    assert sent.status == again.status == outgoing.EmailStatus.SENT
+    assert again.attempts == 1
+    assert len(mailbox.to(user.email)) == 1
+
+
+async def test_the_payment_path_reads_no_booking_for_events_it_ignores(runtime: Runtime) -> None:
+    booking_id = str(PydanticObjectId())
+    ignored = [
+        (events.BOOKING_CREATED, {}),
+        (events.BOOKING_CONFIRMED, {}),
+        (events.MEETING_CREATED, {}),
+        (core_payments.PAYMENT_SUCCEEDED, {"late": False}),
+    ]
+    async with recording(runtime) as commands:
+        for name, data in ignored:
+            event = stored_event(name, f"bookings:{booking_id}", {"booking_id": booking_id, **data})
+            await payment_path.on_event(event, runtime)
+        assert commands.on("bookings") == []
+
+        late = {"booking_id": booking_id, "late": True}
+        await payment_path.on_event(
+            stored_event(core_payments.PAYMENT_SUCCEEDED, f"bookings:{booking_id}", late), runtime
+        )
+        assert commands.on("bookings") == ["find"]
+
+
+async def test_in_app_notifications_do_not_count_a_bookings_moves(runtime: Runtime) -> None:
+    booking = await book(await make_user(), await make_service(), day_at(13))
+    subject = f"bookings:{booking.id}"
+    data: dict[str, object] = {"booking_id": str(booking.id)}
+    event = await stored_event(events.BOOKING_CONFIRMED, subject, data).insert()
+
+    async with recording(runtime) as commands:
+        await inbox.on_event(event, runtime)
+
+    assert commands.on("events") == []  # the moves are an invitation's, and it sends none
+    told = await inbox.Notification.find({"event_id": event.id}).to_list()
+    assert {n.user_id for n in told} == {booking.customer_id, booking.specialist_id}
+
+
+async def test_one_job_delivers_each_of_its_events_even_after_one_fails(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken, fine = await quiet_event("test.broken"), await quiet_event("test.fine")
+    deliver = dispatch.dispatch_event
+
+    async def database_gone_for_one(event_id: str, runtime: Runtime) -> bool:
+        if event_id == str(broken.id):
+            raise ConnectionError("database unreachable")
+        return await deliver(event_id, runtime)
+
+    monkeypatch.setattr(dispatch, "dispatch_event", database_gone_for_one)
+    with pytest.raises(ConnectionError):  # the job counts as failed
+        await jobs.dispatch_event(runtime, str(broken.id), str(fine.id))
+
+    delivered = await Event.get(fine.id)
+    assert delivered is not None and delivered.dispatched_at is not None
+    left = await Event.get(broken.id)  # to the sweeper
+    assert left is not None and left.pending
+
+
+async def test_a_meeting_is_made_without_reading_the_profile_when_hours_say_the_zone(
+    runtime: Runtime,
+) -> None:
+    booking = await book(await make_user(), await make_service(), day_at(16))
+
+    async with recording(runtime) as commands:
+        await meetings.ensure_meeting(booking, runtime)
+
+    assert commands.on("specialist_profiles") == []
+    made = await Booking.get(booking.id)
+    assert made is not None and made.meeting is not None
