@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +16,10 @@ import strawberry
 from beanie import Document, PydanticObjectId
 from bson import ObjectId
 
-from specialistly.core.errors import DomainError, ErrorCode
+from specialistly.api.errors import READ_ATTEMPTS, READ_BACKOFF
+from specialistly.core.errors import DomainError, ErrorCode, is_transient
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
@@ -33,11 +38,48 @@ class Edge(Generic[T]):
     node: T
 
 
+class Total:
+    """How many documents match a list's query, counted only when a client asks for it.
+
+    The count reads every match (on FerretDB v1, every document of the collection), so a
+    page that does not show it never pays for it, and a first page that holds every match
+    knows it without asking. Counted outside the root field's retries, so it retries a
+    briefly unavailable database itself, as a root field would.
+    """
+
+    def __init__(self, collection: Any, query: dict[str, Any], known: int | None) -> None:
+        self._collection = collection
+        self._query = query
+        self._known = known
+        self._counting = asyncio.Lock()  # one count for every alias of the field
+
+    async def count(self) -> int:
+        async with self._counting:
+            if self._known is None:
+                self._known = await self._count()
+            return self._known
+
+    async def _count(self) -> int:
+        for attempt in range(1, READ_ATTEMPTS):
+            try:
+                return int(await self._collection.count_documents(self._query))
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("totalCount: the database was busy (attempt %d): %s", attempt, exc)
+                await asyncio.sleep(READ_BACKOFF * 2 ** (attempt - 1))
+        return int(await self._collection.count_documents(self._query))
+
+
 @strawberry.type
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-    total_count: int
+    _total: strawberry.Private[Total]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self._total.count()
 
     @strawberry.field
     def nodes(self) -> list[T]:
@@ -49,7 +91,7 @@ class Page(Generic[D]):
     items: list[D]
     cursors: list[str]
     has_next_page: bool
-    total_count: int
+    total: Total
 
     def connection(self, to_node: Callable[[D], T]) -> Connection[T]:
         edges = [
@@ -61,7 +103,7 @@ class Page(Generic[D]):
                 has_next_page=self.has_next_page,
                 end_cursor=self.cursors[-1] if self.cursors else None,
             ),
-            total_count=self.total_count,
+            _total=self.total,
         )
 
 
@@ -75,7 +117,8 @@ async def paginate(
     max_page: int,
 ) -> Page[D]:
     """One page of `model` matching `query`, ordered by `sort` then `_id` (both ascending
-    or descending per key); two database calls whatever the page size. `max_page` is the
+    or descending per key); one database call whatever the page size, and a second for
+    the total only if it is asked for and the page does not tell it. `max_page` is the
     `page_size_max` setting."""
     if not 1 <= first <= max_page:
         raise DomainError.of(ErrorCode.INVALID, f"first must be between 1 and {max_page}.", "first")
@@ -88,10 +131,12 @@ async def paginate(
         page_query = {**query, "$and": [*query.get("$and", []), cursor]}
     collection = model.get_pymongo_collection()
     raw = await collection.find(page_query).sort(list(keys)).limit(first + 1).to_list()
-    total = await collection.count_documents(query)
     docs = [model.model_validate(r) for r in raw[:first]]
     cursors = [_encode([r.get(k) for k, _ in keys]) for r in raw[:first]]
-    return Page(docs, cursors, has_next_page=len(raw) > first, total_count=total)
+    has_next = len(raw) > first
+    # A first page that is not full holds every match.
+    known = len(docs) if after is None and not has_next else None
+    return Page(docs, cursors, has_next_page=has_next, total=Total(collection, query, known))
 
 
 def _after(keys: Sequence[tuple[str, int]], values: list[Any]) -> dict[str, Any]:
