@@ -4,7 +4,8 @@ graphql-core resolves every field of every object the same way: it builds a reso
 looks for arguments, calls the resolver, then completes the value. For a scalar field
 that only reads an attribute (a strawberry field without resolver, extensions or
 arguments) that is most of the cost of a long list of small objects, such as the slots of
-a month. Such a field is read and serialised here directly; anything out of the ordinary
+a month. Such a field is read and serialised here directly, and a list of objects whose
+selection is only such fields is completed in one loop; anything out of the ordinary
 (null, a value that does not serialise, an awaitable) takes graphql-core's own path, which
 reads it again and answers exactly as it always did, errors included.
 """
@@ -12,13 +13,16 @@ reads it again and answers exactly as it always did, errors included.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
     GraphQLField,
     GraphQLLeafType,
     GraphQLObjectType,
+    GraphQLOutputType,
     get_nullable_type,
     is_leaf_type,
     is_non_null_type,
@@ -30,17 +34,20 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 # reads the attribute and ignores the resolve info (strawberry/schema/schema_converter.py).
 _PLAIN_RESOLVER = "_get_basic_result"
 
-_Plain = tuple[Callable[..., Any], GraphQLLeafType, bool]
+# Reads the attribute (given the source), the field's type, and whether it is non-null.
+_Plain = tuple[Callable[[Any], Any], GraphQLLeafType, bool]
 _FULL_PATH = object()  # what `_read` answers when graphql-core's own path must decide
+# Values that cannot be awaitable: the common ones skip that (comparatively slow) check.
+_NEVER_AWAITABLE = frozenset({str, int, float, bool, datetime, date})
 
 
 def _read(plain: _Plain, source: Any) -> Any:
     """The attribute's serialised value, or _FULL_PATH for anything out of the ordinary."""
-    resolve, leaf, required = plain
-    value = resolve(source, None)
+    read, leaf, required = plain
+    value = read(source)
     if value is None:
         return _FULL_PATH if required else None
-    if inspect.isawaitable(value):
+    if value.__class__ not in _NEVER_AWAITABLE and inspect.isawaitable(value):
         return _FULL_PATH
     try:
         coerced = leaf.coerce_output_value(value)
@@ -105,6 +112,57 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        items: Iterable[Any],
+        position_context: Any,
+    ) -> Any:
+        if self._bare and isinstance(items, list | tuple):
+            completed = self._plain_items(item_type, field_details_list, items)
+            if completed is not None:
+                return completed
+        return super().complete_iterable_value(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
+    def _plain_items(
+        self, item_type: GraphQLOutputType, field_details_list: Any, items: list[Any] | tuple[Any]
+    ) -> list[Any] | None:
+        """The completed items of a list of objects whose selection is only plain
+        attributes, or None when one of them needs graphql-core's own path (which then
+        completes the whole list again)."""
+        object_type = get_nullable_type(item_type)
+        if (
+            not isinstance(object_type, GraphQLObjectType)
+            or object_type.is_type_of is not None
+            or any(details.node.directives for details in field_details_list)  # @stream
+        ):
+            return None
+        grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        fields = None if defer_usages else self._plain_selection(object_type, grouped_field_set)
+        if fields is None:
+            return None
+        required = is_non_null_type(item_type)
+        completed: list[Any] = []
+        for item in items:
+            if item is None:
+                if required:
+                    return None  # graphql-core's path reports the error
+                completed.append(None)
+                continue
+            row: dict[str, Any] = {}
+            for response_name, plain in fields:
+                value = _read(plain, item)
+                if value is _FULL_PATH:
+                    return None
+                row[response_name] = value
+            completed.append(row)
+        return completed
+
     def _plain_selection(
         self, parent_type: GraphQLObjectType, grouped_field_set: Any
     ) -> list[tuple[str, _Plain]] | None:
@@ -145,6 +203,17 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         ):
             leaf = get_nullable_type(field.type)
             if is_leaf_type(leaf):
-                plain = (field.resolve, leaf, is_non_null_type(field.type))
+                plain = (_reader(field), leaf, is_non_null_type(field.type))
         self._plain[(type_name, field_name)] = plain
         return plain
+
+
+def _reader(field: GraphQLField) -> Callable[[Any], Any]:
+    """What reads a plain field from its source: the attribute itself when strawberry's
+    resolver would only call `getattr` (its default resolver), else that resolver."""
+    resolve = field.resolve
+    assert resolve is not None
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if getattr(definition, "default_resolver", None) is getattr:
+        return attrgetter(definition.python_name)  # type: ignore[union-attr]
+    return lambda source: resolve(source, None)
