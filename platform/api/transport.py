@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from contextlib import suppress
 from contextvars import ContextVar
 from typing import Any
@@ -31,7 +30,6 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import SchemaExtension
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -41,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     Message,
     SubscribeMessage,
 )
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
@@ -171,20 +170,15 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.cleanup_operation(op_id)
 
 
-class SubscriptionsOverWebSocket(SchemaExtension):
-    """Refuses a subscription asked for over HTTP, where it cannot stream."""
-
-    def on_execute(self) -> Iterator[None]:
-        run = self.execution_context
-        connection = getattr(run.context, "connection", None)
-        if run.operation_type == OperationType.SUBSCRIPTION and not isinstance(
-            connection, WebSocket
-        ):
-            raise GraphQLError(
-                "Subscriptions are served over WebSocket (graphql-transport-ws) only.",
-                extensions={"code": ErrorCode.WEBSOCKET_REQUIRED.value},
-            )
-        yield
+def subscription_over_http(run: ExecutionContext) -> GraphQLError | None:
+    """The refusal of a subscription asked for over HTTP, where it cannot stream."""
+    connection = getattr(run.context, "connection", None)
+    if run.operation_type == OperationType.SUBSCRIPTION and not isinstance(connection, WebSocket):
+        return GraphQLError(
+            "Subscriptions are served over WebSocket (graphql-transport-ws) only.",
+            extensions={"code": ErrorCode.WEBSOCKET_REQUIRED.value},
+        )
+    return None
 
 
 def _malformed(message: object) -> str | None:

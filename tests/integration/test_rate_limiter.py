@@ -27,4 +27,4 @@ async def test_the_window_starts_with_its_first_hit(runtime: Runtime) -> None:
     for _ in range(3):
         await runtime.limiter.hit(key, limit=10, window=WINDOW)
     assert 0 < await runtime.redis.ttl(name) <= 5  # later hits do not extend it
-    assert int(await runtime.redis.get(name)) == 4
+    assert await runtime.redis.get(name) in (b"4", "4")

@@ -53,12 +53,8 @@ class Query:
         return [Item(text="g", number=7), None]  # type: ignore[list-item]
 
     @strawberry.field
-    def pair(self) -> tuple[Item, Item]:  # type: ignore[valid-type]
-        return (Item(text="h", number=8), Item(text=None, number=9))
-
-    @strawberry.field
     def lazy(self) -> list[Item]:
-        return [Item(text="i", number=10), Item(text=_later("j"), number=11)]  # type: ignore[arg-type]
+        return [Item(text="i", number=10), Item(text=_later("j"), number=11)]
 
     @strawberry.field
     def aliased(self) -> Item:
