@@ -21,6 +21,12 @@ class Item:
         return self.number * 2
 
 
+@strawberry.type
+class Pair:
+    left: Item
+    right: Item | None
+
+
 async def _text(value: str) -> str:
     return value
 
@@ -57,6 +63,19 @@ class Query:
         return [Item(text="i", number=10), Item(text=_later("j"), number=11)]
 
     @strawberry.field
+    def pairs(self) -> list[Pair]:
+        first, second = Item(text="k", number=12), Item(text=None, number=13)
+        return [Pair(left=first, right=None), Pair(left=second, right=first)]
+
+    @strawberry.field
+    def broken_pairs(self) -> list[Pair]:
+        return [Pair(left=Item(text="l", number=14), right=None), Pair(left=None, right=None)]  # type: ignore[arg-type]
+
+    @strawberry.field
+    def pair(self) -> Pair:
+        return Pair(left=Item(text="m", number=15), right=Item(text="n", number=16))
+
+    @strawberry.field
     def aliased(self) -> Item:
         return Item(text="e", number=5)
 
@@ -72,6 +91,12 @@ QUERIES = [
     "{ nullInRequired { text number } }",
     "{ lazy { text number } }",
     "{ items { n: number number } more: items { text } }",
+    "{ pairs { left { text number } right { number } } }",
+    "{ pairs { left { double } right { text } } }",
+    "{ brokenPairs { left { number } } }",
+    "{ pair { left { text } right { n: number } } }",
+    "{ pairs { left { text @include(if: false) number } r: right { number } } }",
+    "{ pairs { left { ... on Item { text } } } }",
 ]
 
 
@@ -125,7 +150,12 @@ async def test_a_list_of_plain_objects_is_completed_in_one_loop(
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_list_item_value", counted)
     fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
-    for query in ("{ items { text number } }", "{ gaps { number } }"):
+    plain_lists = (
+        "{ items { text number } }",
+        "{ gaps { number } }",
+        "{ pairs { left { text number } right { number } } }",
+    )
+    for query in plain_lists:
         answer = await fast.execute(query)
         assert answer.errors is None and items == [], query
     answer = await fast.execute("{ items { number double } }")
