@@ -18,11 +18,13 @@ limits as an HTTP request and runs with a Context of its own.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import suppress
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
@@ -221,6 +223,13 @@ class GraphQLApp(GraphQL[Context, None]):
         if context.bearer and await live_identity(context) is None:
             raise ConnectionRejectionError  # closes the socket with 4403
         return await super().on_ws_connect(context)
+
+    def encode_json(self, data: object) -> str:
+        """The answer as JSON text (text, not bytes: a WebSocket sends it as a text frame)."""
+        try:
+            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # what orjson refuses (an integer beyond 64 bits): the slow way
+            return json.dumps(data, separators=(",", ":"))
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
