@@ -46,15 +46,16 @@ class Runtime:
         """Each plugin's validated settings; a plugin reads its own with ``.of(ItsClass)``."""
         return self.plugins.plugin_settings
 
-    async def publish(self, model: type[Document], doc_id: Any) -> int:
+    async def publish(self, model: type[Document], doc_id: Any, *, held: bool = False) -> int:
         """Store the events in a document's outbox and enqueue their dispatch (for the
-        unit of work and the sweeper; changes never call it themselves)."""
+        unit of work and the sweeper; changes never call it themselves). `held`: the caller
+        holds the document's lock."""
 
         async def enqueue(event_id: str) -> None:
             await self.jobs.send("dispatch_event", event_id)
 
         lease = self.settings.event_retry_delay
-        return await publish_outbox(model, doc_id, enqueue, lease=lease)
+        return await publish_outbox(model, doc_id, enqueue, lease=lease, held=held)
 
     async def close(self) -> None:
         self.jobs.close()

@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from bench.load import cpu
 from bench.load.seed import seed
 from specialistly.processes.dev_mail import start_mail_server
 from specialistly.runtime import start_runtime
@@ -88,8 +89,8 @@ def main() -> int:
         plan.write_text(json.dumps(asyncio.run(_seed(env, args.specialists, args.users))))
         print(f"seeded {args.specialists} specialists and {args.users} customers in {name}")
         try:
-            with _platform(env, work) as (url, api_pid), _profiling(api_pid, args):
-                summary = _locust(url, plan, work, args)
+            with _platform(env, work) as (url, pids), _profiling(pids["API server"], args):
+                summary = _locust(url, plan, work, args, pids)
         finally:
             mail.stop()
             asyncio.run(_drop(env))
@@ -140,7 +141,7 @@ def _settings(env: dict[str, str]) -> Settings:
 
 
 @contextmanager
-def _platform(env: dict[str, str], work: Path) -> Iterator[tuple[str, int]]:
+def _platform(env: dict[str, str], work: Path) -> Iterator[tuple[str, dict[str, int]]]:
     """The API server and a worker, as `specialistly serve` and `specialistly worker`."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -150,7 +151,7 @@ def _platform(env: dict[str, str], work: Path) -> Iterator[tuple[str, int]]:
     ]
     try:
         _wait_ready(url, processes[0], work / "api.log")
-        yield url, processes[0].pid
+        yield url, {"API server": processes[0].pid, "worker": processes[1].pid}
     finally:
         for process in processes:
             process.terminate()
@@ -220,7 +221,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _locust(url: str, plan: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _locust(
+    url: str, plan: Path, work: Path, args: argparse.Namespace, pids: dict[str, int]
+) -> dict[str, Any]:
     summary = work / "summary.json"
     spawning = args.users / args.spawn_rate
     command = [
@@ -253,12 +256,41 @@ def _locust(url: str, plan: Path, work: Path, args: argparse.Namespace) -> dict[
     ]
     with (work / "locust.log").open("wb") as out:
         # From the repository root, where the locustfile imports bench.load.operations.
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
-    if done.returncode != 0 or not summary.exists():
+        locust = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        used = _cpu_while_measured(locust, pids, spawning, args.seconds)
+        returncode = locust.wait()
+    if returncode != 0 or not summary.exists():
         log = (work / "locust.log").read_text(errors="replace")
-        raise SystemExit(f"locust failed ({done.returncode}):\n{log[-4000:]}")
+        raise SystemExit(f"locust failed ({returncode}):\n{log[-4000:]}")
     result: dict[str, Any] = json.loads(summary.read_text())
+    if used is not None:
+        result["cpu"] = {**used.parts, "machine busy": used.machine_busy}
+        result["cpu_available"] = used.machine_total
     return result
+
+
+def _cpu_while_measured(
+    locust: subprocess.Popen[bytes], pids: dict[str, int], spawning: float, seconds: float
+) -> cpu.Sample | None:
+    """CPU used by each part from the moment every user runs until just before locust
+    stops them (while it still runs, so that its own share can be read)."""
+    trees = {**pids, "load client": locust.pid}
+    database = {"database": cpu.DATABASE}
+    started = time.monotonic()
+
+    def running_until(moment: float) -> bool:
+        while time.monotonic() < started + moment:
+            if locust.poll() is not None:
+                return False
+            time.sleep(0.1)
+        return True
+
+    if not running_until(spawning):
+        return None
+    first = cpu.sample(trees, database)
+    if not running_until(spawning + seconds - 1):
+        return None
+    return cpu.sample(trees, database).since(first)
 
 
 def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
@@ -275,12 +307,30 @@ def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
             f"{op['p50']:>9.0f}{op['p95']:>9.0f}{op['p99']:>9.0f}"
         )
     print("latencies in ms; locust rounds those above 100 ms to two significant digits")
+    if "cpu" in summary:
+        _print_cpu(summary, seconds)
     for outcome, count in summary["outcomes"].items():
         print(f"outcome {outcome}: {count} (an answer, not an error)")
     for error in summary["errors"]:
         first = (error["error"].strip().splitlines() or [""])[0]
         print(f"error  {error['operation']}: {first[:300]} (x{error['count']})")
     _verdict(summary, seconds)
+
+
+def _print_cpu(summary: dict[str, Any], seconds: float) -> None:
+    """Where the machine's CPU went while measured, and what each request cost each part."""
+    used: dict[str, float] = summary["cpu"]
+    available = summary["cpu_available"]
+    requests = summary["requests"] or 1
+    print(
+        f"CPU while measured: {used['machine busy']:.0f} of {available:.0f} core-seconds busy;"
+        " per request: "
+        + ", ".join(
+            f"{part} {used[part] / requests * 1000:.1f} ms"
+            for part in ("API server", "worker", "database", "load client")
+        )
+        + f"; all processes {used['machine busy'] / requests * 1000:.1f} ms"
+    )
 
 
 def _verdict(summary: dict[str, Any], seconds: float) -> None:

@@ -139,7 +139,7 @@ class Query:
         self, info: Info[Context, None], slug: str, timezone: str | None = None
     ) -> SpecialistPageType | None:
         zone = viewer_zone(timezone)
-        page = await marketplace.specialist_page(slug, await info.context.viewer())
+        page = await marketplace.specialist_page(slug, info.context.viewer)
         if page is None:
             return None
         return SpecialistPageType(

@@ -217,9 +217,13 @@ def can_edit(user: User | None, service: Service) -> bool:
     return user is not None and (service.specialist_id == user.id or user.has(Role.ADMIN))
 
 
-def can_see(user: User | None, service: Service) -> bool:
+def is_public(service: Service) -> bool:
     """Published and archived services are public (bookings refer to them); drafts are not."""
-    return service.status != ServiceStatus.DRAFT or can_edit(user, service)
+    return service.status != ServiceStatus.DRAFT
+
+
+def can_see(user: User | None, service: Service) -> bool:
+    return is_public(service) or can_edit(user, service)
 
 
 async def refresh_price_range(specialist_id: PydanticObjectId) -> None:

@@ -5,8 +5,10 @@ onto the changed document's ``outbox`` array, and the document is noted in the c
 unit of work. When the change finishes (a GraphQL operation, a job, a command), the unit
 of work publishes every outbox it noted: it copies the events into the ``events``
 collection (with the same id, so copying twice is harmless), removes them from the outbox
-and enqueues their dispatch. No caller publishes by hand. A sweeper repeats whatever a
-crash interrupted, for every document type that has an ``outbox`` field.
+and enqueues their dispatch. A change made under the document's lock (core/locks.py) is
+published before the lock is given back, by the same holder, which saves taking the lock
+again; the others when the unit of work ends. No caller publishes by hand. A sweeper
+repeats whatever a crash interrupted, for every document type that has an ``outbox`` field.
 
 Whoever pushes events onto an outbox also sets the document's top-level ``outbox_waiting``
 flag in the same update (the helpers here do), and publishing clears it once the outbox
@@ -21,7 +23,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from beanie import Document, PydanticObjectId
 from beanie.odm.utils.dump import get_dict
@@ -30,7 +33,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.errors import BulkWriteError
 
 from specialistly.core.clock import utcnow
-from specialistly.core.locks import LockTimeoutError, document_lock
+from specialistly.core.locks import LockTimeoutError, before_release, document_lock
 
 log = logging.getLogger("specialistly.events")
 DUPLICATE_KEY = 11000
@@ -101,7 +104,15 @@ def raising_waiting_flag(update: Mapping[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- unit of work
 
-Publish = Callable[[type[Document], Any], Awaitable[int]]
+
+class Publish(Protocol):
+    """Publishes one document's outbox; `held` when the caller holds its lock already."""
+
+    def __call__(
+        self, model: type[Document], doc_id: Any, *, held: bool = False
+    ) -> Awaitable[int]: ...
+
+
 D = TypeVar("D", bound=Document)
 
 # The documents whose outbox received events in the current unit of work, in write order.
@@ -130,9 +141,11 @@ async def unit_of_work(publish: Publish) -> AsyncIterator[None]:
     """
     noted: dict[tuple[type[Document], Any], None] = {}
     token = _noted.set(noted)
+    at_release = before_release.set(partial(_publish_held, noted, publish))
     try:
         yield
     finally:
+        before_release.reset(at_release)
         _noted.reset(token)
         for model, doc_id in noted:
             try:
@@ -141,6 +154,24 @@ async def unit_of_work(publish: Publish) -> AsyncIterator[None]:
                 log.exception(
                     "%s %s: outbox not published; the sweeper will", model.__name__, doc_id
                 )
+
+
+async def _publish_held(
+    noted: dict[tuple[type[Document], Any], None],
+    publish: Publish,
+    model: type[Document],
+    doc_id: Any,
+) -> None:
+    """Before a lock is given back: publish the document's outbox if a change under the
+    lock wrote to it. Should that fail, the unit of work tries again when it ends."""
+    if (model, doc_id) not in noted:
+        return
+    del noted[(model, doc_id)]
+    try:
+        await publish(model, doc_id, held=True)
+    except Exception:
+        noted[(model, doc_id)] = None
+        log.warning("%s %s: outbox not published under its lock", model.__name__, doc_id)
 
 
 async def update_with_events(
@@ -186,26 +217,27 @@ Enqueue = Callable[[str], Awaitable[None]]
 
 
 async def publish_outbox(
-    model: type[Document], doc_id: Any, enqueue: Enqueue, *, lease: timedelta
+    model: type[Document], doc_id: Any, enqueue: Enqueue, *, lease: timedelta, held: bool = False
 ) -> int:
     """Move the events waiting in one document's outbox to the events collection.
 
     Safe to repeat: an event keeps its id when copied, and leaves the outbox only after it
-    is stored. Runs under the document's lock, since other writers may push new events.
-    Returns how many events were moved (none if the lock stays busy: the sweeper will).
+    is stored. Runs under the document's lock, since other writers may push new events:
+    taken here unless the caller `held` it. Returns how many events were moved (none if the
+    lock stays busy: the sweeper will).
     """
     collection = model.get_pymongo_collection()
-    try:
-        async with document_lock(model, doc_id):
-            doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
-            outbox = (doc or {}).get("outbox", [])
-            stored = await _store(collection, doc_id, outbox, lease) if outbox else []
-            await collection.update_one(
-                {"_id": doc_id, "outbox": []}, {"$set": {OUTBOX_WAITING: False}}
+    if held:
+        stored = await _move(collection, doc_id, lease)
+    else:
+        try:
+            async with document_lock(model, doc_id):
+                stored = await _move(collection, doc_id, lease)
+        except LockTimeoutError:
+            log.warning(
+                "outbox of %s:%s busy; the sweeper will publish it", collection.name, doc_id
             )
-    except LockTimeoutError:
-        log.warning("outbox of %s:%s busy; the sweeper will publish it", collection.name, doc_id)
-        return 0
+            return 0
     for event_id in stored:
         try:
             await enqueue(event_id)
@@ -214,12 +246,29 @@ async def publish_outbox(
     return len(stored)
 
 
-async def _store(
-    collection: Any, doc_id: Any, outbox: list[dict[str, Any]], lease: timedelta
-) -> list[str]:
-    """Copy the outbox's entries to the events collection, then take them out of the outbox:
-    two writes, whatever the number of events."""
-    subject = f"{collection.name}:{doc_id}"
+async def _move(collection: Any, doc_id: Any, lease: timedelta) -> list[str]:
+    """Copy the outbox's entries to the events collection, then empty it (its lock held)."""
+    doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
+    outbox = (doc or {}).get("outbox", [])
+    stored = await _store(outbox, f"{collection.name}:{doc_id}", lease) if outbox else []
+    # Emptied, flag and all, in one write when the outbox is still what was read (always,
+    # when every writer holds the lock). Otherwise exactly these entries leave it (FerretDB
+    # v1 ignores $pull conditions: $pullAll takes out exactly these subdocuments), and the
+    # flag is cleared only if no entry came meanwhile.
+    emptied = await collection.update_one(
+        {"_id": doc_id, "outbox": outbox}, {"$set": {"outbox": [], OUTBOX_WAITING: False}}
+    )
+    if not emptied.matched_count:
+        if outbox:
+            await collection.update_one({"_id": doc_id}, {"$pullAll": {"outbox": outbox}})
+        await collection.update_one(
+            {"_id": doc_id, "outbox": []}, {"$set": {OUTBOX_WAITING: False}}
+        )
+    return stored
+
+
+async def _store(outbox: list[dict[str, Any]], subject: str, lease: timedelta) -> list[str]:
+    """Copy the outbox's entries to the events collection (one write, however many)."""
     # The enqueued delivery has this long before the sweeper delivers it again.
     next_attempt_at = utcnow() + lease
     events = [_stored_event(raw, subject, next_attempt_at) for raw in outbox]
@@ -229,8 +278,6 @@ async def _store(
         # Events copied by a run that stopped before taking them out are there already.
         if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
             raise
-    # FerretDB v1 ignores $pull conditions: $pullAll takes out exactly these subdocuments.
-    await collection.update_one({"_id": doc_id}, {"$pullAll": {"outbox": outbox}})
     return [str(e.id) for e in events]
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from beanie import Document
@@ -35,6 +36,15 @@ COLLECTION = "locks"
 POLL_FIRST = 0.005  # seconds; doubles up to POLL_MAX
 POLL_MAX = 0.1
 RELEASE_ATTEMPTS = 3
+
+
+# What is still to be done with a document before its lock is given back: a unit of work
+# (core/events.py) publishes there the outbox its change wrote under the lock, so that the
+# publisher need not take the lock again.
+BeforeRelease = Callable[[type[Document], object], Awaitable[None]]
+before_release: ContextVar[BeforeRelease | None] = ContextVar(
+    "specialistly_before_release", default=None
+)
 
 
 class LockTimeoutError(Exception):
@@ -74,7 +84,12 @@ async def document_lock(
     try:
         yield
     finally:
-        await _release(locks, key, token)
+        finish = before_release.get()
+        try:
+            if finish is not None:
+                await finish(model, doc_id)
+        finally:
+            await _release(locks, key, token)
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -91,8 +92,17 @@ class SpecialistPage:
     next_slots: dict[PydanticObjectId, list[schedule.Slot]]
 
 
+# Who is looking, looked up only when it matters (a page not published yet).
+Viewer = Callable[[], Awaitable[User | None]]
+
+
+async def nobody() -> User | None:
+    """The viewer of a request without a signed-in user."""
+    return None
+
+
 async def specialist_page(
-    slug: str, viewer: User | None, *, now: datetime | None = None
+    slug: str, viewer: Viewer, *, now: datetime | None = None
 ) -> SpecialistPage | None:
     """A published specialist's profile, first `MAX_ON_SALE` published services and their
     next free slots; None if there is no such published specialist.
@@ -105,7 +115,7 @@ async def specialist_page(
         if len(slug) <= 60
         else None
     )
-    if profile is None or not (profile.published or _is_owner(viewer, profile)):
+    if profile is None or not (profile.published or _is_owner(await viewer(), profile)):
         return None
     services = (
         # One mapping, not two conditions (which Beanie joins under `$and`, where FerretDB

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from specialistly.core import busy, catalog, claims, events, schedule, slots, validation
@@ -278,38 +277,41 @@ async def _reserve(
                 await booking_collection().delete_one({"_id": booking.id})
             await claims.release_places(places)
             raise
-    return await _settle(booking.id, places, now, hold, payment)
+    return await _settle(booking, places, now, hold, payment)
 
 
 async def _settle(
-    booking_id: PydanticObjectId,
+    booking: Booking,
     places: list[str],
     now: datetime,
     hold: datetime | None,
     payment: BookingPayment | None = None,
 ) -> Booking:
-    """RESERVING -> CONFIRMED or PENDING_PAYMENT, with its events, in one update."""
-    async with booking_lock(booking_id):
-        booking = await Booking.get(booking_id)
-        if booking is None or booking.status != BookingStatus.RESERVING:
-            # The sweeper took it for abandoned (and freed its cells): far too slow a request.
-            await claims.release_places(places)
-            raise DomainError.of(
-                ErrorCode.BOOKING_BUSY, "The booking could not be completed; try again."
-            )
+    """RESERVING -> CONFIRMED or PENDING_PAYMENT, with its events, in one update. The
+    booking is as this request inserted it: the update's condition (still RESERVING, at
+    the same start) tells whether anything else touched it."""
+    assert booking.id is not None
+    async with booking_lock(booking.id):
         outbox = [booking_event(events.BOOKING_CREATED, booking, **_summary(booking))]
         to = BookingStatus.PENDING_PAYMENT if hold else BookingStatus.CONFIRMED
         if to == BookingStatus.CONFIRMED:
             outbox.append(booking_event(events.BOOKING_CONFIRMED, booking))
-        return await transition(
-            booking,
-            to,
-            now,
-            outbox,
-            hold_expires_at=hold,
-            quota_places=places,
-            payment=payment.model_dump() if payment else None,
-        )
+        try:
+            return await transition(
+                booking,
+                to,
+                now,
+                outbox,
+                hold_expires_at=hold,
+                quota_places=places,
+                payment=payment.model_dump() if payment else None,
+            )
+        except DomainError:
+            # The sweeper took it for abandoned (and freed its cells): far too slow a request.
+            await claims.release_places(places)
+            raise DomainError.of(
+                ErrorCode.BOOKING_BUSY, "The booking could not be completed; try again."
+            ) from None
 
 
 def _summary(booking: Booking) -> dict[str, Any]:

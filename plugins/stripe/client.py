@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any
 
+import httpx
 import stripe
 
 from specialistly.providers import ProviderError
@@ -24,9 +27,24 @@ def failure(exc: stripe.StripeError) -> ProviderError:
     )
 
 
+@cache
+def _verified_tls() -> ssl.SSLContext:
+    """Stripe's own certificate bundle, loaded once: loading it is most of what making a
+    client costs, and stripe's client would load it again for every client."""
+    return ssl.create_default_context(cafile=stripe.ca_bundle_path)
+
+
 class _HTTPXClient(stripe.HTTPXClient):
-    """stripe's httpx client, sending the encoded form as ``content``: it passes it as
-    ``data``, which httpx deprecates for raw bytes (a DeprecationWarning on every call)."""
+    """stripe's httpx client, with the TLS context shared by every client of the process
+    and sending the encoded form as ``content``: it passes it as ``data``, which httpx
+    deprecates for raw bytes (a DeprecationWarning on every call)."""
+
+    def __init__(self, timeout: float) -> None:
+        # Not verifying here only skips stripe's own context; the client made below
+        # verifies with the same bundle.
+        super().__init__(timeout=timeout, verify_ssl_certs=False)
+        self._verify_ssl_certs = True
+        self._client_async = httpx.AsyncClient(verify=_verified_tls())
 
     def _get_request_args_kwargs(  # type: ignore[no-untyped-def]
         self, method: str, url: str, headers: Any, post_data

@@ -22,3 +22,9 @@ def test_a_short_load_run_has_no_errors(tmp_path: Path) -> None:
     assert summary["failures"] == 0, summary["errors"]
     # How far the users get depends on the machine; the first step always runs.
     assert summary["operations"]["search"]["requests"] > 0
+    # Where the CPU went while measured: each part of the platform and the load client.
+    used = summary["cpu"]
+    assert set(used) >= {"API server", "worker", "database", "load client", "machine busy"}
+    assert used["API server"] > 0 and used["load client"] > 0
+    assert 0 < used["machine busy"] <= summary["cpu_available"]
+    assert "CPU while measured:" in done.stdout

@@ -606,7 +606,7 @@ async def test_specialist_page_shows_published_services_and_next_slots(runtime: 
     profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == owner.id)
     assert profile is not None
     now = utc(monday(1), 8)
-    page = await marketplace.specialist_page(profile.slug, None, now=now)
+    page = await marketplace.specialist_page(profile.slug, marketplace.nobody, now=now)
     assert page is not None
     assert [s.title for s in page.services] == ["Career chat", "Deep dive"]
     assert first.id is not None and second.id is not None
@@ -623,10 +623,17 @@ async def test_unpublished_page_is_only_for_its_owner() -> None:
     profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == owner.id)
     assert profile is not None
     for viewer in (None, await make_user(Role.CUSTOMER)):
-        assert await marketplace.specialist_page(profile.slug, viewer) is None
-    own = await marketplace.specialist_page(profile.slug, owner)
+        assert await marketplace.specialist_page(profile.slug, viewing(viewer)) is None
+    own = await marketplace.specialist_page(profile.slug, viewing(owner))
     assert own is not None and own.services == []
-    assert await marketplace.specialist_page('{"$gt": ""}', None) is None
+    assert await marketplace.specialist_page('{"$gt": ""}', marketplace.nobody) is None
+
+
+def viewing(user: User | None) -> marketplace.Viewer:
+    async def viewer() -> User | None:
+        return user
+
+    return viewer
 
 
 async def test_at_most_twenty_services_are_on_sale_at_once() -> None:
@@ -656,7 +663,9 @@ async def test_a_page_computes_slots_for_no_more_services_than_may_be_on_sale() 
     )
     profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == owner.id)
     assert profile is not None
-    page = await marketplace.specialist_page(profile.slug, None, now=utc(monday(1), 8))
+    page = await marketplace.specialist_page(
+        profile.slug, marketplace.nobody, now=utc(monday(1), 8)
+    )
     assert page is not None
     assert len(page.services) == len(page.next_slots) == catalog.MAX_ON_SALE
     assert "Raced" not in [s.title for s in page.services]

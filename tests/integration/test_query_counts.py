@@ -23,7 +23,7 @@ from specialistly.core import busy as busy_time
 from specialistly.core import reservations, schedule
 from specialistly.core.services import Service
 from specialistly.core.slots import Interval
-from specialistly.core.users import User
+from specialistly.core.users import SpecialistProfile, User
 from specialistly.features import notifications_inbox as inbox
 from specialistly.infra import db
 from specialistly.runtime import Runtime
@@ -275,3 +275,38 @@ async def test_notifications_read_their_booking_once(
         reads.append(commands.reads())
     assert reads[0] == reads[1]
     assert reads[0].count(("find", "bookings")) == 1
+
+
+PAGE = """
+query Page($slug: String!) {
+  specialist(slug: $slug) { offers { service { id } nextSlots { start } } }
+}
+"""
+
+
+async def test_public_reads_do_not_look_the_viewer_up(
+    runtime: Runtime, settings: Settings, commands: Commands
+) -> None:
+    """A signed-in customer reading a published page or slots costs no session or user
+    read: who is looking only matters for drafts and unpublished pages."""
+    service = await specialist_with_bookings(2)
+    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == service.specialist_id)
+    assert profile is not None
+    customer = await make_user()
+    tokens = await runtime.tokens.start_session(customer)
+    schema = build_schema(runtime.plugins, settings)
+    connection = Request({"type": "http", "headers": [], "client": ("127.0.0.1", 1)})
+    wanted = Interval(utc(monday(1), 0), utc(monday(1) + timedelta(days=2), 0))
+    slots_variables: dict[str, Any] = {
+        "id": str(relay.GlobalID("Service", str(service.id))),
+        "from": wanted.start.isoformat(),
+        "to": wanted.end.isoformat(),
+    }
+    for query, variables in ((SLOTS, slots_variables), (PAGE, {"slug": profile.slug})):
+        context = Context(runtime=runtime, connection=connection, bearer=tokens.access_token)
+        commands.events.clear()
+        result = await schema.execute(query, variables, context_value=context)
+        assert result.errors is None, result.errors
+        assert result.data is not None and all(result.data.values())
+        read = {collection for _, collection in commands.reads()}
+        assert "auth_sessions" not in read and "users" not in read, read

@@ -1,5 +1,7 @@
 """Publication is part of finishing a change: a unit of work publishes the outboxes that
-the changes inside it wrote to, and no caller publishes by hand."""
+the changes inside it wrote to, and no caller publishes by hand. A change made under its
+document's lock is published before the lock is given back; any other when the unit of
+work ends."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from specialistly.core import bookings
 from specialistly.core.bookings import Booking
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError
-from specialistly.core.events import Event, unit_of_work
+from specialistly.core.events import Event, new_event, unit_of_work, update_with_events
 from specialistly.processes import jobs
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, day_at, make_service, make_user
@@ -29,15 +31,19 @@ pytestmark = pytest.mark.usefixtures("runtime")
 
 
 class Publisher:
-    """The runtime's publish, remembering what it was asked to publish."""
+    """The runtime's publish, remembering what it was asked to publish and whether the
+    caller held the document's lock."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, fail_held: bool = False) -> None:
         self.runtime = runtime
-        self.calls: list[tuple[type[Document], Any]] = []
+        self.fail_held = fail_held
+        self.calls: list[tuple[type[Document], Any, bool]] = []
 
-    async def __call__(self, model: type[Document], doc_id: Any) -> int:
-        self.calls.append((model, doc_id))
-        return await self.runtime.publish(model, doc_id)
+    async def __call__(self, model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+        self.calls.append((model, doc_id, held))
+        if held and self.fail_held:
+            raise ConnectionError("database unreachable for a moment")
+        return await self.runtime.publish(model, doc_id, held=held)
 
 
 async def stored(booking_id: PydanticObjectId | None) -> list[str]:
@@ -53,16 +59,37 @@ async def waiting(booking_id: PydanticObjectId | None) -> list[str]:
     return [e.name for e in booking.outbox]
 
 
-async def test_a_change_is_published_when_its_unit_of_work_ends(runtime: Runtime) -> None:
+async def test_a_change_under_its_lock_is_published_before_the_lock_is_given_back(
+    runtime: Runtime,
+) -> None:
     service = await make_service()
-    async with runtime.unit_of_work():
+    publisher = Publisher(runtime)
+    async with unit_of_work(publisher):
         booking = await book(await make_user(), service, day_at(9))
-        assert await stored(booking.id) == []  # not before the change has finished
-    assert await stored(booking.id) == ["booking.confirmed", "booking.created"]
+        # Published by the lock's holder, inside the unit of work.
+        assert await stored(booking.id) == ["booking.confirmed", "booking.created"]
+        assert await waiting(booking.id) == []
+    assert publisher.calls == [(Booking, booking.id, True)]
+    raw = await Booking.get_pymongo_collection().find_one({"_id": booking.id})
+    assert raw is not None and raw["outbox_waiting"] is False
+
+
+async def test_a_change_without_a_lock_is_published_when_its_unit_of_work_ends(
+    runtime: Runtime,
+) -> None:
+    booking = await book(await make_user(), await make_service(), day_at(10))
+    publisher = Publisher(runtime)
+    async with unit_of_work(publisher):
+        await update_with_events(
+            Booking, {"_id": booking.id}, {"$set": {"notes": "x"}}, [new_event("test.noted")]
+        )
+        assert "test.noted" not in await stored(booking.id)  # not before the change ends
+    assert publisher.calls == [(Booking, booking.id, False)]
+    assert "test.noted" in await stored(booking.id)
     assert await waiting(booking.id) == []
 
 
-async def test_each_document_written_is_published_once(runtime: Runtime) -> None:
+async def test_each_change_is_published_once(runtime: Runtime) -> None:
     service = await make_service(price=9000)
     publisher = Publisher(runtime)
     async with unit_of_work(publisher):
@@ -70,9 +97,25 @@ async def test_each_document_written_is_published_once(runtime: Runtime) -> None
         assert first.id is not None
         await bookings.confirm(first.id)
         second = await book(await make_user(), service, day_at(12))
-    assert publisher.calls == [(Booking, first.id), (Booking, second.id)]
+    assert publisher.calls == [
+        (Booking, first.id, True),
+        (Booking, first.id, True),
+        (Booking, second.id, True),
+    ]
     assert await stored(first.id) == ["booking.confirmed", "booking.created"]
     assert await stored(second.id) == ["booking.created"]
+
+
+async def test_what_its_lock_holder_could_not_publish_is_published_when_the_work_ends(
+    runtime: Runtime,
+) -> None:
+    publisher = Publisher(runtime, fail_held=True)
+    async with unit_of_work(publisher):
+        booking = await book(await make_user(), await make_service(), day_at(11))
+        assert await stored(booking.id) == []
+    assert publisher.calls == [(Booking, booking.id, True), (Booking, booking.id, False)]
+    assert await stored(booking.id) == ["booking.confirmed", "booking.created"]
+    assert await waiting(booking.id) == []
 
 
 async def test_a_refused_change_publishes_nothing(runtime: Runtime) -> None:
@@ -104,7 +147,7 @@ async def test_what_was_written_before_a_failure_is_published(runtime: Runtime) 
 
 
 async def test_an_outbox_left_behind_is_published_by_the_sweeper(runtime: Runtime) -> None:
-    async def broker_down(model: type[Document], doc_id: Any) -> int:
+    async def broker_down(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
         raise ConnectionError("broker unreachable")
 
     service = await make_service()
