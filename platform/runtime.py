@@ -10,7 +10,7 @@ from beanie import Document
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
-from specialistly.core.events import publish_outbox, unit_of_work
+from specialistly.core.events import Outbox, publish_outbox, unit_of_work
 from specialistly.hookspecs import PluginSettings
 from specialistly.infra import db
 from specialistly.infra.auth import TokenService
@@ -46,16 +46,23 @@ class Runtime:
         """Each plugin's validated settings; a plugin reads its own with ``.of(ItsClass)``."""
         return self.plugins.plugin_settings
 
-    async def publish(self, model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+    async def publish(
+        self,
+        model: type[Document],
+        doc_id: Any,
+        *,
+        held: bool = False,
+        outbox: Outbox | None = None,
+    ) -> int:
         """Store the events in a document's outbox and enqueue their dispatch (for the
         unit of work and the sweeper; changes never call it themselves). `held`: the caller
-        holds the document's lock."""
+        holds the document's lock, and maybe knows its `outbox`."""
 
         async def enqueue(event_id: str) -> None:
             await self.jobs.send("dispatch_event", event_id)
 
         lease = self.settings.event_retry_delay
-        return await publish_outbox(model, doc_id, enqueue, lease=lease, held=held)
+        return await publish_outbox(model, doc_id, enqueue, lease=lease, held=held, outbox=outbox)
 
     async def close(self) -> None:
         self.jobs.close()

@@ -13,7 +13,9 @@ class OfflineRuntime:
     """The part of the runtime an operation's unit of work needs; unit tests of the schema
     write no documents, so there is nothing to publish."""
 
-    async def publish(self, model: Any, doc_id: Any, *, held: bool = False) -> int:
+    async def publish(
+        self, model: Any, doc_id: Any, *, held: bool = False, outbox: Any = None
+    ) -> int:
         return 0
 
     def unit_of_work(self) -> AbstractAsyncContextManager[None]:

@@ -1,9 +1,10 @@
 """What one load-run customer does, for locust (started by bench/load/run.py).
 
 Each virtual user logs in as a customer of the seeded plan, then visits again and again:
-marketplace search, a specialist's page, 14 days of one service's slots, a booking of one
-of those slots, its own bookings and, now and then, a cancellation; every few visits it
-logs in again. Every request is one measured operation named after what it does.
+marketplace search, a specialist's page, a two-week calendar of one service's free slots
+(grouped by day, as a booking page shows them), a booking of one of those slots, its own
+bookings and, now and then, a cancellation; every few visits it logs in again. Every
+request is one measured operation named after what it does.
 
 A request fails (and counts as an error) when it is not HTTP 200, when the response has
 top-level GraphQL errors ("Unexpected error." among them) or when a mutation answers a
@@ -32,7 +33,7 @@ from bench.load import operations
 OPERATIONS = (
     "search",
     "specialistPage",
-    "slots",
+    "calendar",
     "login",
     "createBooking",
     "myBookings",
@@ -90,7 +91,7 @@ class Customer(FastHttpUser):
             return
         self.think()
         service_id, duration = offer
-        starts = self.slots(service_id)
+        starts = self.calendar(service_id)
         if not starts:
             return
         self.think()
@@ -126,15 +127,15 @@ class Customer(FastHttpUser):
         service = random.choice(offers["offers"])["service"]
         return str(service["id"]), int(service["durationMinutesOptions"][0])
 
-    def slots(self, service_id: str) -> list[str]:
+    def calendar(self, service_id: str) -> list[str]:
         first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
         variables = {
             "id": service_id,
             "from": first.isoformat(),
             "to": (first + timedelta(days=14)).isoformat(),
         }
-        data = self.call("slots", operations.SLOTS, variables)
-        return [slot["start"] for slot in (data or {}).get("slots", [])]
+        data = self.call("calendar", operations.CALENDAR, variables)
+        return [start for day in (data or {}).get("slotsByDay", []) for start in day["starts"]]
 
     def book(self, service_id: str, start: str, duration: int) -> str | None:
         request = {

@@ -23,10 +23,11 @@ query Page($slug: String!) {
 }
 """
 
-SLOTS = """
-query Slots($id: ID!, $from: DateTime!, $to: DateTime!) {
-  slots(serviceId: $id, from: $from, to: $to, timezone: "Europe/Berlin") {
-    start end startLocal { date time }
+# A two-week calendar, as a booking page shows one: the free starts grouped by local day.
+CALENDAR = """
+query Calendar($id: ID!, $from: DateTime!, $to: DateTime!) {
+  slotsByDay(serviceId: $id, from: $from, to: $to, timezone: "Europe/Berlin") {
+    date starts times
   }
 }
 """

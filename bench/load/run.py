@@ -2,9 +2,10 @@
 
 Seeds a database of its own (load_<random>, dropped afterwards), starts the API server and
 a worker on this machine, and lets `--users` virtual customers (bench/load/locustfile.py)
-search, read pages and slots, log in, book, list and cancel for `--seconds`. Prints the
-throughput, p50/p95/p99 per operation, bookings per second and every error; exits 1 when
-any request failed. Needs the real services (`scripts/bench` starts them):
+search, read pages and calendars of free slots, log in, book, list and cancel for
+`--seconds`. Prints the throughput, p50/p95/p99 per operation, bookings per second, every
+error and where the CPU went; exits 1 when any request failed. Needs the real services
+(`scripts/bench` starts them):
 
     python bench/load/run.py [--users 100] [--seconds 60] [--specialists 30]
 
@@ -49,7 +50,7 @@ LIFTED = {
 READ_P99_MS = 200
 BOOKING_P99_MS = 500
 BOOKINGS_PER_SECOND = 10
-READS = ("search", "specialistPage", "slots", "myBookings")
+READS = ("search", "specialistPage", "calendar", "myBookings")
 
 
 def main() -> int:

@@ -305,7 +305,8 @@ async def update_booking(
         raise _busy()
     changed: Booking = Booking.model_validate(raw)
     if pushes_events:
-        events.note_outbox(Booking, changed.id)  # published when the change finishes
+        # Published when the change finishes; the outbox as stored saves reading it.
+        events.note_outbox(Booking, changed.id, raw.get("outbox", []))
     return changed
 
 

@@ -105,29 +105,39 @@ def raising_waiting_flag(update: Mapping[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- unit of work
 
 
+Outbox = list[dict[str, Any]]
+
+
 class Publish(Protocol):
-    """Publishes one document's outbox; `held` when the caller holds its lock already."""
+    """Publishes one document's outbox; `held` when the caller holds its lock already, and
+    then `outbox` as its last write left it, when known (which saves reading it)."""
 
     def __call__(
-        self, model: type[Document], doc_id: Any, *, held: bool = False
+        self,
+        model: type[Document],
+        doc_id: Any,
+        *,
+        held: bool = False,
+        outbox: Outbox | None = None,
     ) -> Awaitable[int]: ...
 
 
 D = TypeVar("D", bound=Document)
+# The documents whose outbox received events in the current unit of work, in write order,
+# with the outbox as the last write left it when that write answered it.
+Noted = dict[tuple[type[Document], Any], Outbox | None]
 
-# The documents whose outbox received events in the current unit of work, in write order.
 # Tasks started inside a unit of work share its dict (a context copy keeps the reference).
-_noted: ContextVar[dict[tuple[type[Document], Any], None] | None] = ContextVar(
-    "specialistly_noted_outboxes", default=None
-)
+_noted: ContextVar[Noted | None] = ContextVar("specialistly_noted_outboxes", default=None)
 
 
-def note_outbox(model: type[Document], doc_id: Any) -> None:
+def note_outbox(model: type[Document], doc_id: Any, outbox: Outbox | None = None) -> None:
     """Note that a document's outbox received events: the unit of work publishes it when
-    the change finishes. Outside a unit of work, the sweeper publishes it."""
+    the change finishes. Outside a unit of work, the sweeper publishes it. `outbox`: the
+    whole outbox as stored after the write, when the write answered it."""
     noted = _noted.get()
     if noted is not None:
-        noted[(model, doc_id)] = None
+        noted[(model, doc_id)] = outbox
 
 
 @asynccontextmanager
@@ -139,7 +149,7 @@ async def unit_of_work(publish: Publish) -> AsyncIterator[None]:
     that fails is left to the sweeper. A unit of work opened inside another one publishes
     its own documents when it ends.
     """
-    noted: dict[tuple[type[Document], Any], None] = {}
+    noted: Noted = {}
     token = _noted.set(noted)
     at_release = before_release.set(partial(_publish_held, noted, publish))
     try:
@@ -156,19 +166,14 @@ async def unit_of_work(publish: Publish) -> AsyncIterator[None]:
                 )
 
 
-async def _publish_held(
-    noted: dict[tuple[type[Document], Any], None],
-    publish: Publish,
-    model: type[Document],
-    doc_id: Any,
-) -> None:
+async def _publish_held(noted: Noted, publish: Publish, model: type[Document], doc_id: Any) -> None:
     """Before a lock is given back: publish the document's outbox if a change under the
     lock wrote to it. Should that fail, the unit of work tries again when it ends."""
     if (model, doc_id) not in noted:
         return
-    del noted[(model, doc_id)]
+    outbox = noted.pop((model, doc_id))
     try:
-        await publish(model, doc_id, held=True)
+        await publish(model, doc_id, held=True, outbox=outbox)
     except Exception:
         noted[(model, doc_id)] = None
         log.warning("%s %s: outbox not published under its lock", model.__name__, doc_id)
@@ -217,18 +222,24 @@ Enqueue = Callable[[str], Awaitable[None]]
 
 
 async def publish_outbox(
-    model: type[Document], doc_id: Any, enqueue: Enqueue, *, lease: timedelta, held: bool = False
+    model: type[Document],
+    doc_id: Any,
+    enqueue: Enqueue,
+    *,
+    lease: timedelta,
+    held: bool = False,
+    outbox: Outbox | None = None,
 ) -> int:
     """Move the events waiting in one document's outbox to the events collection.
 
     Safe to repeat: an event keeps its id when copied, and leaves the outbox only after it
     is stored. Runs under the document's lock, since other writers may push new events:
-    taken here unless the caller `held` it. Returns how many events were moved (none if the
-    lock stays busy: the sweeper will).
+    taken here unless the caller `held` it (and then knows the `outbox` it left, maybe).
+    Returns how many events were moved (none if the lock stays busy: the sweeper will).
     """
     collection = model.get_pymongo_collection()
     if held:
-        stored = await _move(collection, doc_id, lease)
+        stored = await _move(collection, doc_id, lease, outbox)
     else:
         try:
             async with document_lock(model, doc_id):
@@ -246,10 +257,15 @@ async def publish_outbox(
     return len(stored)
 
 
-async def _move(collection: Any, doc_id: Any, lease: timedelta) -> list[str]:
-    """Copy the outbox's entries to the events collection, then empty it (its lock held)."""
-    doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
-    outbox = (doc or {}).get("outbox", [])
+async def _move(
+    collection: Any, doc_id: Any, lease: timedelta, known: Outbox | None = None
+) -> list[str]:
+    """Copy the outbox's entries to the events collection, then empty it (its lock held).
+    The outbox is read unless `known`: as the last write under the lock left it."""
+    if known is None:
+        doc = await collection.find_one({"_id": doc_id}, {"outbox": 1})
+        known = (doc or {}).get("outbox", [])
+    outbox = known
     stored = await _store(outbox, f"{collection.name}:{doc_id}", lease) if outbox else []
     # Emptied, flag and all, in one write when the outbox is still what was read (always,
     # when every writer holds the lock). Otherwise exactly these entries leave it (FerretDB

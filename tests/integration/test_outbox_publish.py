@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("runtime")
 async def test_a_publication_interrupted_after_copying_is_finished_once(
     runtime: Runtime,
 ) -> None:
-    async def broker_down(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+    async def broker_down(model: type[Document], doc_id: Any, **_: Any) -> int:
         raise ConnectionError("broker unreachable")
 
     async with unit_of_work(broker_down):

@@ -19,8 +19,10 @@ from strawberry import relay
 
 from specialistly.api.context import Context
 from specialistly.api.schema import build_schema
+from specialistly.core import bookings, reservations, schedule
 from specialistly.core import busy as busy_time
-from specialistly.core import reservations, schedule
+from specialistly.core.bookings import BookingStatus
+from specialistly.core.events import Event
 from specialistly.core.services import Service
 from specialistly.core.slots import Interval
 from specialistly.core.users import SpecialistProfile, User
@@ -310,3 +312,21 @@ async def test_public_reads_do_not_look_the_viewer_up(
         assert result.data is not None and all(result.data.values())
         read = {collection for _, collection in commands.reads()}
         assert "auth_sessions" not in read and "users" not in read, read
+
+
+async def test_a_change_under_its_lock_is_published_without_locking_or_reading_again(
+    runtime: Runtime, commands: Commands
+) -> None:
+    owner = await make_specialist()
+    await hours(owner)
+    service = await make_service(owner, durations=[30], slot_interval=30, price=5000)
+    booking = await book(service, utc(monday(1), 10), 30, status=BookingStatus.PENDING_PAYMENT)
+    assert booking.id is not None
+    commands.events.clear()
+    async with runtime.unit_of_work():
+        await bookings.confirm(booking.id)
+    sent = [(e.command_name, str(e.command.get(e.command_name))) for e in commands.events]
+    assert sent.count(("find", "bookings")) == 1  # confirm's own; the outbox is not read
+    assert sent.count(("insert", "locks")) == 1  # the change's; the publisher held it
+    assert sent.count(("insert", "events")) == 1
+    assert await Event.find(Event.subject == f"bookings:{booking.id}").count() == 1

@@ -32,7 +32,7 @@ async def stored(booking_id: PydanticObjectId | None) -> dict[str, Any]:
 
 
 async def test_an_outbox_is_marked_waiting_until_it_is_published(runtime: Runtime) -> None:
-    async def broker_down(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+    async def broker_down(model: type[Document], doc_id: Any, **_: Any) -> int:
         raise ConnectionError("broker unreachable")
 
     async with unit_of_work(broker_down):

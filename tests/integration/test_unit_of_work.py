@@ -39,11 +39,13 @@ class Publisher:
         self.fail_held = fail_held
         self.calls: list[tuple[type[Document], Any, bool]] = []
 
-    async def __call__(self, model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+    async def __call__(
+        self, model: type[Document], doc_id: Any, *, held: bool = False, outbox: Any = None
+    ) -> int:
         self.calls.append((model, doc_id, held))
         if held and self.fail_held:
             raise ConnectionError("database unreachable for a moment")
-        return await self.runtime.publish(model, doc_id, held=held)
+        return await self.runtime.publish(model, doc_id, held=held, outbox=outbox)
 
 
 async def stored(booking_id: PydanticObjectId | None) -> list[str]:
@@ -147,7 +149,7 @@ async def test_what_was_written_before_a_failure_is_published(runtime: Runtime) 
 
 
 async def test_an_outbox_left_behind_is_published_by_the_sweeper(runtime: Runtime) -> None:
-    async def broker_down(model: type[Document], doc_id: Any, *, held: bool = False) -> int:
+    async def broker_down(model: type[Document], doc_id: Any, **_: Any) -> int:
         raise ConnectionError("broker unreachable")
 
     service = await make_service()
