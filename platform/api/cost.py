@@ -14,7 +14,9 @@ A field declares its estimate in its strawberry metadata, as a function of its a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import (
@@ -38,7 +40,6 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.type import SchemaMetaFieldDef, TypeMetaFieldDef
-from strawberry.extensions import SchemaExtension
 
 from specialistly.core.errors import ErrorCode
 
@@ -48,31 +49,55 @@ DEFAULT_LIST_LENGTH = 10
 ListLength = Callable[[Mapping[str, Any]], int]
 
 
-class QueryCostLimiter(SchemaExtension):
-    """Refuses, before execution, an operation estimated to cost more than `max_cost`."""
+class OperationCosts:
+    """The costs of the operations last asked for, each known by its text, operation name
+    and variables (the only things its estimate depends on, with the schema: one instance
+    serves one schema): clients send the same few over and over. At most `size` are kept,
+    the least recently asked for leaving first."""
 
-    def __init__(self, max_cost: int) -> None:
-        self.max_cost = max_cost
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._known: OrderedDict[tuple[str, str | None, str], int] = OrderedDict()
 
-    def on_execute(self) -> Iterator[None]:
-        run = self.execution_context
-        if run.graphql_document is not None:
-            schema: GraphQLSchema = run.schema._schema
-            cost = operation_cost(
-                schema, run.graphql_document, run.operation_name, run.variables or {}
-            )
-            if cost > self.max_cost:
-                raise GraphQLError(
-                    f"This operation could cost {cost}, more than the {self.max_cost}"
-                    " allowed: ask for less at once (fewer aliases, a smaller `first`,"
-                    " shorter slot windows).",
-                    extensions={
-                        "code": ErrorCode.QUERY_TOO_COSTLY.value,
-                        "cost": cost,
-                        "maxCost": self.max_cost,
-                    },
-                )
-        yield
+    def of(
+        self,
+        schema: GraphQLSchema,
+        text: str | None,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any],
+    ) -> int:
+        """The cost of the operation of `document`, which is `text` parsed (None: a
+        document given without its text, estimated every time)."""
+        try:
+            # Exact: unlike equality of values, JSON tells true from 1 and 1.0 from 1.
+            shape = json.dumps(variables, sort_keys=True)
+        except (TypeError, ValueError):  # not JSON (only a Python caller can send that)
+            text = None
+        if text is None:
+            return operation_cost(schema, document, operation_name, variables)
+        key = (text, operation_name, shape)
+        known = self._known.get(key)
+        if known is not None:
+            self._known.move_to_end(key)
+            return known
+        cost = operation_cost(schema, document, operation_name, variables)
+        self._known[key] = cost
+        if len(self._known) > self._size:
+            self._known.popitem(last=False)
+        return cost
+
+
+def too_costly(cost: int, max_cost: int) -> GraphQLError:
+    return GraphQLError(
+        f"This operation could cost {cost}, more than the {max_cost} allowed: ask for less"
+        " at once (fewer aliases, a smaller `first`, shorter slot windows).",
+        extensions={
+            "code": ErrorCode.QUERY_TOO_COSTLY.value,
+            "cost": cost,
+            "maxCost": max_cost,
+        },
+    )
 
 
 def operation_cost(

@@ -7,34 +7,20 @@ from collections.abc import Callable
 
 from graphql import GraphQLError
 from strawberry import Schema
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.field import StrawberryField
 
-from specialistly.api.cost import QueryCostLimiter
+from specialistly.api.documents import DocumentLimits, rules_for
 from specialistly.api.errors import ErrorBoundary
 from specialistly.api.execution import PlainFieldsExecution
 from specialistly.api.metrics import OperationMetrics
-from specialistly.api.transport import SubscriptionsOverWebSocket
 from specialistly.api.unit_of_work import UnitOfWork
 from specialistly.core.errors import DomainError, is_transient, try_again
 from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
 from specialistly.settings import Settings
-
-# Query texts whose parsed and validated document is kept: clients send few distinct ones.
-DOCUMENTS_CACHED = 256
 
 
 def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
@@ -49,26 +35,13 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
     if query is None:
         raise PluginError("no plugin contributes a Query type")
-    # The limiters' rule classes are made once: the validation cache knows a document by
-    # its rules too, and a limiter made per request makes new ones every time.
-    limits = [
-        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
-    ]
     # Factories, so that no extension instance is shared by two requests.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         UnitOfWork,
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: ParserCache(maxsize=DOCUMENTS_CACHED),
-        lambda: AddValidationRules(limits),
-        lambda: ValidationCache(maxsize=DOCUMENTS_CACHED),
-        lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
-        SubscriptionsOverWebSocket,
+        rules_for(DocumentLimits.of(settings)),
         lambda: _MaskErrors(should_mask_error=_is_unexpected),
         OperationMetrics,  # after MaskErrors: it sees the errors before they are masked
     ]
-    if not settings.introspection:
-        extensions.insert(0, DisableIntrospection)
     return _Schema(
         query=query,
         mutation=mutation,

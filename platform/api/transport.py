@@ -18,12 +18,13 @@ limits as an HTTP request and runs with a Context of its own.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Iterator
 from contextlib import suppress
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
@@ -31,7 +32,6 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import SchemaExtension
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -41,6 +41,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     Message,
     SubscribeMessage,
 )
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
@@ -171,20 +172,15 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.cleanup_operation(op_id)
 
 
-class SubscriptionsOverWebSocket(SchemaExtension):
-    """Refuses a subscription asked for over HTTP, where it cannot stream."""
-
-    def on_execute(self) -> Iterator[None]:
-        run = self.execution_context
-        connection = getattr(run.context, "connection", None)
-        if run.operation_type == OperationType.SUBSCRIPTION and not isinstance(
-            connection, WebSocket
-        ):
-            raise GraphQLError(
-                "Subscriptions are served over WebSocket (graphql-transport-ws) only.",
-                extensions={"code": ErrorCode.WEBSOCKET_REQUIRED.value},
-            )
-        yield
+def subscription_over_http(run: ExecutionContext) -> GraphQLError | None:
+    """The refusal of a subscription asked for over HTTP, where it cannot stream."""
+    connection = getattr(run.context, "connection", None)
+    if run.operation_type == OperationType.SUBSCRIPTION and not isinstance(connection, WebSocket):
+        return GraphQLError(
+            "Subscriptions are served over WebSocket (graphql-transport-ws) only.",
+            extensions={"code": ErrorCode.WEBSOCKET_REQUIRED.value},
+        )
+    return None
 
 
 def _malformed(message: object) -> str | None:
@@ -227,6 +223,13 @@ class GraphQLApp(GraphQL[Context, None]):
         if context.bearer and await live_identity(context) is None:
             raise ConnectionRejectionError  # closes the socket with 4403
         return await super().on_ws_connect(context)
+
+    def encode_json(self, data: object) -> str:
+        """The answer as JSON text (text, not bytes: a WebSocket sends it as a text frame)."""
+        try:
+            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # what orjson refuses (an integer beyond 64 bits): the slow way
+            return json.dumps(data, separators=(",", ":"))
 
     def parse_json(self, data: str | bytes) -> Any:
         try:

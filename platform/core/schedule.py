@@ -31,6 +31,10 @@ from specialistly.core.slots import (
 from specialistly.core.working_hours import availability_of, local_range
 
 MAX_WINDOW = timedelta(days=62)
+# Up to this many candidate starts (the window over the slot interval; two weeks every 15
+# minutes) computing the slots costs less than handing them to a thread (a millisecond at
+# most): they are computed on the event loop. More are CPU work for a thread beside it.
+ON_LOOP_STARTS = 1400
 _DAY = timedelta(days=1)
 
 
@@ -88,9 +92,12 @@ async def service_slots(
         return []
     tz = ZoneInfo(availability.timezone)
     held = busy_times.overlapping(needed_range([service], wanted, tz))
+    now = now or utcnow()
+    if (wanted.end - wanted.start) / timedelta(minutes=service.slot_interval) <= ON_LOOP_STARTS:
+        return slots_for(service, availability, held, wanted, duration=minutes, now=now)
     # Thousands of candidate starts are CPU work: off the event loop, which keeps serving.
     return await asyncio.to_thread(
-        slots_for, service, availability, held, wanted, duration=minutes, now=now or utcnow()
+        slots_for, service, availability, held, wanted, duration=minutes, now=now
     )
 
 

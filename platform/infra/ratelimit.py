@@ -55,21 +55,29 @@ class _Refusals:
 _refusals: ContextVar[_Refusals | None] = ContextVar("rate_limit_refusals", default=None)
 
 
+# One round trip and one command: count the hit, start the window with the first hit of
+# it, and answer the seconds left in the window when the count is over the limit, else 0.
+# Atomic, as scripts are in Redis.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+if count <= tonumber(ARGV[2]) then
+    return 0
+end
+return math.max(1, redis.call('TTL', KEYS[1]))
+"""
+
+
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str = "ratelimit") -> None:
-        self._redis = redis
         self._prefix = prefix
+        self._hit = redis.register_script(_HIT)
 
     async def hit(self, key: str, *, limit: int, window: timedelta) -> int:
         """Count one hit; returns the seconds to wait if over the limit, else 0."""
         seconds = max(1, int(window.total_seconds()))
-        name = f"{self._prefix}:{key}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, seconds, nx=True)
-            pipe.ttl(name)
-            count, _, ttl = await pipe.execute()
-        return max(1, int(ttl)) if int(count) > limit else 0
+        wait = await self._hit(keys=[f"{self._prefix}:{key}"], args=[seconds, limit])
+        return int(wait)
 
     async def enforce(self, key: str, *, limit: int, window: timedelta, what: str) -> None:
         """Count one hit; over the limit raise RateLimitedError, and let the HTTP response that

@@ -133,7 +133,7 @@ async def test_operations_requests_database_redis_and_jobs_are_measured(
     assert value(samples, commands, command="insert", collection="users", outcome="ok")
     assert value(samples, commands, command="find", collection="events", outcome="ok")
     redis = "specialistly_redis_command_duration_seconds_count"
-    assert value(samples, redis, command="PIPELINE", outcome="ok")  # the request limits
+    assert value(samples, redis, command="EVALSHA", outcome="ok")  # the request limits
 
     assert value(
         samples, "specialistly_job_duration_seconds_count", actor="sweep_events", outcome="ok"

@@ -22,6 +22,21 @@ class Item:
 
 
 @strawberry.type
+class Pair:
+    left: Item
+    right: Item | None
+
+
+async def _text(value: str) -> str:
+    return value
+
+
+def _later(value: str) -> Any:
+    """An attribute whose value is awaitable, which only graphql-core's path awaits."""
+    return _text(value)
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def items(self) -> list[Item]:
@@ -36,6 +51,31 @@ class Query:
         return Item(text="d", number=None)  # type: ignore[arg-type]
 
     @strawberry.field
+    def gaps(self) -> list[Item | None]:
+        return [Item(text="f", number=6), None]
+
+    @strawberry.field
+    def null_in_required(self) -> list[Item]:
+        return [Item(text="g", number=7), None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def lazy(self) -> list[Item]:
+        return [Item(text="i", number=10), Item(text=_later("j"), number=11)]
+
+    @strawberry.field
+    def pairs(self) -> list[Pair]:
+        first, second = Item(text="k", number=12), Item(text=None, number=13)
+        return [Pair(left=first, right=None), Pair(left=second, right=first)]
+
+    @strawberry.field
+    def broken_pairs(self) -> list[Pair]:
+        return [Pair(left=Item(text="l", number=14), right=None), Pair(left=None, right=None)]  # type: ignore[arg-type]
+
+    @strawberry.field
+    def pair(self) -> Pair:
+        return Pair(left=Item(text="m", number=15), right=Item(text="n", number=16))
+
+    @strawberry.field
     def aliased(self) -> Item:
         return Item(text="e", number=5)
 
@@ -47,6 +87,16 @@ QUERIES = [
     "{ aliased { n: number t: text number } }",
     "{ items { ... on Item { number } text @skip(if: true) } }",
     "{ items { __typename number double text } }",
+    "{ gaps { text number } }",
+    "{ nullInRequired { text number } }",
+    "{ lazy { text number } }",
+    "{ items { n: number number } more: items { text } }",
+    "{ pairs { left { text number } right { number } } }",
+    "{ pairs { left { double } right { text } } }",
+    "{ brokenPairs { left { number } } }",
+    "{ pair { left { text } right { n: number } } }",
+    "{ pairs { left { text @include(if: false) number } r: right { number } } }",
+    "{ pairs { left { ... on Item { text } } } }",
 ]
 
 
@@ -84,3 +134,35 @@ async def test_the_short_path_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     reached.clear()
     await fast.execute(QUERIES[2])
     assert reached == ["missing", "number"]  # a null where none is allowed: the full path
+
+
+async def test_a_list_of_plain_objects_is_completed_in_one_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """graphql-core completes no item of such a list one by one; a list with an item out of
+    the ordinary is completed by graphql-core's own path, whole."""
+    items: list[str] = []
+    original = StrawberryGraphQLCoreExecutionContext.complete_list_item_value
+
+    def counted(self: Any, item: Any, *rest: Any) -> Any:
+        items.append(repr(item))
+        return original(self, item, *rest)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_list_item_value", counted)
+    fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
+    plain_lists = (
+        "{ items { text number } }",
+        "{ gaps { number } }",
+        "{ pairs { left { text number } right { number } } }",
+    )
+    for query in plain_lists:
+        answer = await fast.execute(query)
+        assert answer.errors is None and items == [], query
+    answer = await fast.execute("{ items { number double } }")
+    assert answer.data == {"items": [{"number": 1, "double": 2}, {"number": 2, "double": 4}]}
+    assert len(items) == 2  # a resolver in the selection: item by item
+
+    items.clear()
+    answer = await fast.execute("{ lazy { text } }")
+    assert answer.data == {"lazy": [{"text": "i"}, {"text": "j"}]}
+    assert len(items) == 2

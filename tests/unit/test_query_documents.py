@@ -8,7 +8,8 @@ from typing import Any
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from specialistly.api.schema import DOCUMENTS_CACHED, build_schema
+from specialistly.api.documents import DOCUMENTS_CACHED
+from specialistly.api.schema import build_schema
 from specialistly.plugin_system.manager import create_plugin_manager
 from specialistly.settings import Settings
 from tests.schema_context import offline_context

@@ -10,7 +10,8 @@ import pytest
 from graphql import parse
 from strawberry import Schema
 
-from specialistly.api.cost import operation_cost
+from specialistly.api import cost as cost_module
+from specialistly.api.cost import OperationCosts, operation_cost
 from specialistly.api.schema import build_schema
 from specialistly.plugin_system.manager import create_plugin_manager
 from specialistly.settings import Settings
@@ -113,3 +114,45 @@ def test_variables_are_read_for_the_cost() -> None:
     window = {"from": "2030-01-01T00:00:00Z", "to": "2030-01-01T01:00:00Z"}
     assert cost(query, {**window, "n": 10}) == 12 + 1 + 10
     assert cost(query, {**window, "n": "not a number"}) == 0  # execution reports it
+
+
+def test_a_known_cost_is_only_reused_for_the_same_text_name_and_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    estimated: list[dict[str, Any]] = []
+
+    def counted(schema: Any, document: Any, name: Any, variables: dict[str, Any]) -> int:
+        estimated.append(variables)
+        return operation_cost(schema, document, name, variables)
+
+    monkeypatch.setattr(cost_module, "operation_cost", counted)
+    costs = OperationCosts(size=2)
+    text = "query Q($n: Int!) { myBookings(first: $n) { nodes { id } } }"
+    document = parse(text)
+
+    def of(variables: dict[str, Any], name: str | None = None, query: str = text) -> int:
+        return costs.of(SCHEMA._schema, query, document, name, variables)
+
+    assert of({"n": 10}) == 11
+    assert of({"n": 10}) == 11 and len(estimated) == 1  # known
+    assert of({"n": 30}) == 31
+    assert of({"n": True}) == 0  # not an Int: not the cost of {"n": 1}
+    assert of({"n": 1}) == 2
+    assert of({"n": 1}, "Q") == 2 and len(estimated) == 5  # another operation name
+    assert of({"n": 10}) == 11 and len(estimated) == 6  # forgotten: two are kept
+    other = "query Q($n: Int!) { myBookings(first: $n) { totalCount nodes { id } } }"
+    assert costs.of(SCHEMA._schema, other, parse(other), None, {"n": 10}) == 11
+    assert len(estimated) == 7
+    assert costs.of(SCHEMA._schema, None, document, None, {"n": 10}) == 11
+    assert len(estimated) == 8  # no text: nothing to know it by
+
+
+async def test_the_cost_limit_applies_to_each_request_of_the_same_text() -> None:
+    schema = schema_for(environment="test", graphql_max_cost=40)
+    query = "query Q($n: Int!) { myBookings(first: $n) { nodes { id } } }"
+    for n, refused in ((10, False), (50, True), (10, False), (50, True)):
+        result = await schema.execute(
+            query, variable_values={"n": n}, context_value=offline_context()
+        )
+        codes = [(e.extensions or {}).get("code") for e in result.errors or []]
+        assert ("QUERY_TOO_COSTLY" in codes) is refused, (n, codes)
