@@ -12,6 +12,7 @@ import pytest
 
 from specialistly.core.account_tokens import AccountToken, Purpose, digest
 from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.locks import document_lock
 from specialistly.core.users import User
 from specialistly.features.outgoing import OutgoingEmail
 from tests.client import GraphQLClient, register, user_id
@@ -114,9 +115,15 @@ async def test_a_verification_email_is_sent_again_on_request_until_verified(
 async def test_verification_links_expire(client: GraphQLClient, mailbox: MailSink) -> None:
     account = await register(client)
     token = token_in(await mail_with(mailbox, account.email, "Confirm"), "verify-email")
-    await AccountToken.get_pymongo_collection().update_one(
-        {"token_hash": digest(token)}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
-    )
+    # Once its email is sent the worker erases the sealed copy: a write of its own, which
+    # would undo the one below if they met (FerretDB writes whole documents).
+    await token_erased(token)
+    stored = await AccountToken.find_one(AccountToken.token_hash == digest(token))
+    assert stored is not None
+    async with document_lock(AccountToken, stored.id):
+        await AccountToken.get_pymongo_collection().update_one(
+            {"_id": stored.id}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+        )
     expired = (await client.data(VERIFY, {"token": token}))["verifyEmail"]
     assert codes(expired) == [("token", "LINK_EXPIRED")]
     unknown = (await client.data(VERIFY, {"token": secrets.token_urlsafe(32)}))["verifyEmail"]
