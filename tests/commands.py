@@ -17,6 +17,8 @@ from pymongo.monitoring import (
 from specialistly.infra import db
 from specialistly.runtime import Runtime
 
+READS = frozenset({"find", "aggregate", "getMore", "count", "distinct"})
+
 
 class Commands(CommandListener):
     """The commands sent to the database."""
@@ -32,6 +34,14 @@ class Commands(CommandListener):
 
     def failed(self, event: CommandFailedEvent) -> None:
         pass
+
+    def reads(self) -> list[tuple[str, str]]:
+        """(command, collection) of every read, in order."""
+        return [
+            (e.command_name, str(e.command.get(e.command_name)))
+            for e in self.events
+            if e.command_name in READS
+        ]
 
     def counted(self) -> Counter[tuple[str, str]]:
         """How many of each (command, collection) were sent."""

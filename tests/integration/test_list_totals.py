@@ -22,12 +22,9 @@ from specialistly.core.services import Service
 from specialistly.core.users import User
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
+from tests.commands import Commands
 from tests.factories import book, hours, make_service, make_specialist, monday, utc
 from tests.faults import ResettingProxy
-from tests.integration import test_query_counts
-from tests.integration.test_query_counts import Commands
-
-commands = test_query_counts.commands  # the fixture: Beanie on a client that records
 
 BOOKINGS = """
 query Theirs($first: Int!, $after: String) {

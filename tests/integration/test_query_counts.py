@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest_asyncio
-from beanie import PydanticObjectId, init_beanie
-from pymongo.monitoring import (
-    CommandFailedEvent,
-    CommandListener,
-    CommandStartedEvent,
-    CommandSucceededEvent,
-)
+from beanie import PydanticObjectId
 from starlette.requests import Request
 from strawberry import relay
 
@@ -27,55 +19,11 @@ from specialistly.core.services import Service
 from specialistly.core.slots import Interval
 from specialistly.core.users import SpecialistProfile, User
 from specialistly.features import notifications_inbox as inbox
-from specialistly.infra import db
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
 from tests.bookings_fixtures import make_user
+from tests.commands import Commands
 from tests.factories import book, hours, make_service, make_specialist, monday, utc
-
-READS = frozenset({"find", "aggregate", "getMore", "count", "distinct"})
-
-
-class Commands(CommandListener):
-    """The commands sent to the database."""
-
-    def __init__(self) -> None:
-        self.events: list[CommandStartedEvent] = []
-
-    def started(self, event: CommandStartedEvent) -> None:
-        self.events.append(event)
-
-    def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: CommandFailedEvent) -> None:
-        pass
-
-    def reads(self) -> list[tuple[str, str]]:
-        """(command, collection) of every read."""
-        return [
-            (e.command_name, str(e.command.get(e.command_name)))
-            for e in self.events
-            if e.command_name in READS
-        ]
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def commands(runtime: Runtime, settings: Settings) -> AsyncIterator[Commands]:
-    """Beanie bound, for one test, to a client that records its commands."""
-    listener = Commands()
-    client = await db.connect(settings, runtime.plugins, listeners=[listener])
-    listener.events.clear()
-    try:
-        yield listener
-    finally:
-        await init_beanie(
-            database=runtime.mongo[settings.database],
-            document_models=db.document_models(runtime.plugins),
-            skip_indexes=True,
-        )
-        await client.close()
-
 
 SLOTS = """
 query Slots($id: ID!, $from: DateTime!, $to: DateTime!) {
