@@ -9,12 +9,11 @@ parse or validate), or "ok". An operation is named by the document's own name fo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextvars import ContextVar
 from time import perf_counter
 
 from graphql import GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from specialistly.core.errors import DomainError, ErrorCode
@@ -33,26 +32,21 @@ def note_failure(code: ErrorCode) -> None:
         noted.append(code.value)
 
 
-class OperationMetrics(SchemaExtension):
-    """Measures each query and mutation; subscriptions, which last as long as a client
-    listens, are not measured. Listed after MaskErrors, so it sees the original errors."""
+class OperationTimer:
+    """Measures one operation (see `api.operation`): `start` before it runs, `stop` after,
+    with the errors as they were before masking. Subscriptions, which last as long as a
+    client listens, are not measured."""
 
-    def on_operation(self) -> Iterator[None]:
-        started = perf_counter()
-        noted: list[str] = []
-        token = _noted.set(noted)
-        raised: BaseException | None = None
-        try:
-            yield
-        except BaseException as error:
-            raised = error
-            raise
-        finally:
-            _noted.reset(token)
-            self._record(perf_counter() - started, noted, raised)
+    __slots__ = ("_noted", "_started", "_token")
 
-    def _record(self, seconds: float, noted: list[str], raised: BaseException | None) -> None:
-        run = self.execution_context
+    def start(self) -> None:
+        self._started = perf_counter()
+        self._noted: list[str] = []
+        self._token = _noted.set(self._noted)
+
+    def stop(self, run: ExecutionContext, raised: BaseException | None) -> None:
+        seconds = perf_counter() - self._started
+        _noted.reset(self._token)
         try:
             kind = run.operation_type
         except Exception:  # no document, or no operation of that name in it
@@ -62,22 +56,22 @@ class OperationMetrics(SchemaExtension):
         errors: list[BaseException] = list(run.result.errors or []) if run.result else []
         if raised is not None:
             errors.append(raised)
-        outcome = _outcome(errors, noted, parsed=run.graphql_document is not None)
+        outcome = _outcome(errors, self._noted, parsed=run.graphql_document is not None)
         type_label = kind.value if kind is not None else "unknown"
-        GRAPHQL_OPERATIONS.labels(self._name(), type_label, outcome).observe(seconds)
+        GRAPHQL_OPERATIONS.labels(_name(run), type_label, outcome).observe(seconds)
 
-    def _name(self) -> str:
-        run = self.execution_context
-        document = run.graphql_document
-        name = run.operation_name
-        if document is None or not name:
-            return "anonymous"
-        named = {
-            d.name.value
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode) and d.name is not None
-        }
-        return _names(name) if name in named else "anonymous"
+
+def _name(run: ExecutionContext) -> str:
+    document = run.graphql_document
+    name = run.operation_name
+    if document is None or not name:
+        return "anonymous"
+    named = {
+        d.name.value
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode) and d.name is not None
+    }
+    return _names(name) if name in named else "anonymous"
 
 
 def _outcome(errors: list[BaseException], noted: list[str], *, parsed: bool) -> str:

@@ -7,17 +7,15 @@ from collections.abc import Callable
 
 from graphql import GraphQLError
 from strawberry import Schema
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.field import StrawberryField
 
-from specialistly.api.documents import DocumentLimits, rules_for
+from specialistly.api.documents import DocumentLimits
 from specialistly.api.errors import ErrorBoundary
 from specialistly.api.execution import PlainFieldsExecution
-from specialistly.api.metrics import OperationMetrics
-from specialistly.api.unit_of_work import UnitOfWork
-from specialistly.core.errors import DomainError, is_transient, try_again
+from specialistly.api.operation import is_unexpected, operation_for
 from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
 from specialistly.settings import Settings
@@ -35,13 +33,8 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
     subscription = _merge("Subscription", [(n, c.subscription) for n, c in contributions])
     if query is None:
         raise PluginError("no plugin contributes a Query type")
-    # Factories, so that no extension instance is shared by two requests.
-    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        UnitOfWork,
-        rules_for(DocumentLimits.of(settings)),
-        lambda: _MaskErrors(should_mask_error=_is_unexpected),
-        OperationMetrics,  # after MaskErrors: it sees the errors before they are masked
-    ]
+    # A factory, so that no extension instance is shared by two requests.
+    extensions: list[Callable[[], SchemaExtension]] = [operation_for(DocumentLimits.of(settings))]
     return _Schema(
         query=query,
         mutation=mutation,
@@ -57,7 +50,7 @@ class _Schema(Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Log only the unexpected errors; expected ones are answers, not incidents."""
-        unexpected = [e for e in errors if _is_unexpected(e)]
+        unexpected = [e for e in errors if is_unexpected(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
@@ -80,25 +73,6 @@ def _merge(name: str, parts: list[tuple[str, type | None]]) -> type | None:
     return merge_types(name, tuple(types)) if types else None
 
 
-class _MaskErrors(MaskErrors):
-    """ "Unexpected error." for the unexpected, but TRY_AGAIN for a database that was briefly
-    unavailable (in a nested field, which the root fields' boundary does not see)."""
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        masked = super().anonymise_error(error)
-        if error.original_error is None or not is_transient(error.original_error):
-            return masked
-        problem = try_again().problems[0]
-        return GraphQLError(
-            problem.message,
-            nodes=masked.nodes,
-            source=masked.source,
-            positions=masked.positions,
-            path=masked.path,
-            extensions={"code": problem.code.value},
-        )
-
-
 def _with_boundary(root: type | None, *, reads: bool = False) -> type | None:
     """The merged root type with every resolved field inside the one error boundary.
 
@@ -118,8 +92,3 @@ def _bounded(field: StrawberryField, *, reads: bool) -> StrawberryField:
     # last: outermost, around other extensions
     bounded.extensions.append(ErrorBoundary(reads=reads))
     return bounded
-
-
-def _is_unexpected(error: GraphQLError) -> bool:
-    original = error.original_error
-    return original is not None and not isinstance(original, (GraphQLError, DomainError))
