@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -124,6 +125,45 @@ async def test_a_body_that_is_not_a_json_object_is_a_bad_request(api_url: str, b
         assert "JSON" in response.text
         # The connection is still good for the next request.
         assert (await http.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ({"query": "query A { __typename } query B { __typename }", "operationName": "B"}, 200),
+        ({"query": "{ __typename }", "variables": None, "extensions": {}}, 200),
+        ({"query": 5}, "`query` must be a string"),
+        ({"query": "{ __typename }", "variables": []}, "`variables` must be an object"),
+        ({"query": "{ __typename }", "extensions": "x"}, "`extensions` must be an object"),
+        ({"variables": {}}, "No GraphQL query found"),
+        ([{"query": "{ __typename }"}], "Batching is not enabled"),
+    ],
+)
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+async def test_json_bodies_are_read_as_graphql_over_http_says(
+    api_url: str, body: object, answer: int | str, content_type: str
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        response = await http.post(
+            "/graphql", content=json.dumps(body), headers={"content-type": content_type}
+        )
+    if answer == 200:
+        assert response.status_code == 200
+        assert response.json() == {"data": {"__typename": "Query"}}
+    else:
+        assert response.status_code == 400
+        assert str(answer) in response.text
+
+
+async def test_other_content_types_are_refused(api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as http:
+        response = await http.post(
+            "/graphql",
+            content='{"query": "{ __typename }"}',
+            headers={"content-type": "text/plain"},
+        )
+    assert response.status_code == 400
+    assert "Unsupported content type" in response.text
 
 
 async def test_request_bodies_are_limited(api_url: str) -> None:
