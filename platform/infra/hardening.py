@@ -1,11 +1,11 @@
-"""HTTP hardening for every route, the plugins' included: a cap on request bodies and the
-response headers that keep browsers from sniffing, caching or framing what we answer."""
+"""HTTP hardening for every route, the plugins' included (applied by `infra.edge`): a cap on
+request bodies and the response headers that keep browsers from sniffing, caching or
+framing what we answer."""
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 # Answers carry tokens and personal data: no cache may keep them, no page may frame them
 # (GraphiQL included), and no browser may guess another content type for them.
@@ -18,76 +18,50 @@ SECURITY_HEADERS = {
 }
 
 
-class SecurityHeaders:
-    """Adds SECURITY_HEADERS to every HTTP response that does not set them itself."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+# The same, as raw ASGI headers.
+_RAW_HEADERS = tuple((name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items())
 
 
-class _BodyTooLargeError(Exception):
-    pass
+def add_security_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    """Adds SECURITY_HEADERS to a response's raw headers, except those it sets itself."""
+    present = {name.lower() for name, _ in headers}
+    headers.extend(header for header in _RAW_HEADERS if header[0] not in present)
 
 
-class BodySizeLimit:
-    """Answers 413 to a request body over `max_bytes`: at once when Content-Length says so,
-    else as soon as the body read so far passes it (chunked uploads), before the rest is
-    read."""
+class BodyTooLargeError(Exception):
+    """The body read so far is over the limit (see `limit_body`)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
-            return
-        received = 0
-        started = False
+def declared_too_large(scope: Scope, max_bytes: int) -> bool:
+    """Whether the request's Content-Length says it is over `max_bytes` (or is no number)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return not value.isdigit() or int(value) > max_bytes
+    return False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLargeError
-            return message
 
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+def limit_body(receive: Receive, max_bytes: int) -> Receive:
+    """`receive`, raising BodyTooLargeError as soon as the body read so far passes
+    `max_bytes` (chunked uploads), before the rest is read."""
+    received = 0
 
-        try:
-            await self.app(scope, limited_receive, watched_send)
-        except _BodyTooLargeError:
-            if started:
-                raise
-            await self._refuse(scope, receive, send)
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise BodyTooLargeError
+        return message
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = PlainTextResponse(
-            f"The request body is larger than {self.max_bytes} bytes.",
-            status_code=413,
-            headers={"connection": "close"},  # the rest of the body is not read
-        )
-        await response(scope, receive, send)
+    return limited_receive
+
+
+async def refuse_body(scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+    """413: the request body is larger than `max_bytes`."""
+    response = PlainTextResponse(
+        f"The request body is larger than {max_bytes} bytes.",
+        status_code=413,
+        headers={"connection": "close"},  # the rest of the body is not read
+    )
+    await response(scope, receive, send)

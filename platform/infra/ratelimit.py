@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from specialistly.core.errors import DomainError, ErrorCode, Problem
 from specialistly.infra.auth import bearer_token
@@ -40,19 +39,20 @@ class RateLimitedError(DomainError):
             Problem(ErrorCode.RATE_LIMITED, f"Too many {what}; try again in {retry_after} s.")
         )
         self.retry_after = retry_after
-        refusals = _refusals.get()
+        refusals = request_refusals.get()
         if refusals is not None:
             refusals.retry_after = max(refusals.retry_after, retry_after)
 
 
 @dataclass
-class _Refusals:
-    """The longest wait a limit asked for while one HTTP request was being answered."""
+class Refusals:
+    """The longest wait a limit asked for while one HTTP request was being answered (set
+    around each by `infra.edge`, for the response's Retry-After)."""
 
     retry_after: int = 0
 
 
-_refusals: ContextVar[_Refusals | None] = ContextVar("rate_limit_refusals", default=None)
+request_refusals: ContextVar[Refusals | None] = ContextVar("rate_limit_refusals", default=None)
 
 
 # One round trip and one command: count the hit, start the window with the first hit of
@@ -114,40 +114,16 @@ def too_many_requests(wait: int) -> dict[str, Any]:
     }
 
 
-class RequestRateLimit:
-    """Limits HTTP requests to the given paths (see `request_wait`); over the limit: 429
-    with Retry-After. On every HTTP response, sets Retry-After when a limit inside the
-    request refused something (see `RateLimiter.enforce`). Providers' webhooks (plugin
-    routes) are deliberately not limited: their signatures protect them, and a burst of
-    genuine deliveries must never be refused."""
-
-    def __init__(self, app: ASGIApp, paths: tuple[str, ...] = ("/graphql",)) -> None:
-        self.app = app
-        self.paths = paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope["path"] in self.paths:
-            connection = HTTPConnection(scope)
-            address = connection.client.host if connection.client else "unknown"
-            runtime = scope["app"].state.runtime
-            wait = await request_wait(runtime, bearer_token(connection), address)
-            if wait:
-                body = {"errors": [too_many_requests(wait)]}
-                headers = {"Retry-After": str(wait)}
-                await JSONResponse(body, status_code=429, headers=headers)(scope, receive, send)
-                return
-        refusals = _Refusals()
-        token = _refusals.set(refusals)
-
-        async def send_with_retry_after(message: Message) -> None:
-            if message["type"] == "http.response.start" and refusals.retry_after:
-                MutableHeaders(scope=message).append("retry-after", str(refusals.retry_after))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_retry_after)
-        finally:
-            _refusals.reset(token)
+async def request_limit(scope: Scope, receive: Receive, send: Send) -> bool:
+    """Counts an HTTP request (see `request_wait`); over the limit, answers it with 429 and
+    Retry-After, and returns True."""
+    connection = HTTPConnection(scope)
+    address = connection.client.host if connection.client else "unknown"
+    runtime = scope["app"].state.runtime
+    wait = await request_wait(runtime, bearer_token(connection), address)
+    if not wait:
+        return False
+    body = {"errors": [too_many_requests(wait)]}
+    headers = {"Retry-After": str(wait)}
+    await JSONResponse(body, status_code=429, headers=headers)(scope, receive, send)
+    return True

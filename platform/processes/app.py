@@ -17,11 +17,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from specialistly.api.schema import build_schema
 from specialistly.api.transport import GraphQLApp, runtime_of
 from specialistly.api.unit_of_work import UnitOfWorkMiddleware
-from specialistly.infra.hardening import BodySizeLimit, SecurityHeaders
-from specialistly.infra.logs import RequestIdMiddleware
+from specialistly.infra.edge import HttpEdge
 from specialistly.infra.metrics.exposition import metrics_endpoint
-from specialistly.infra.metrics.http import HttpMetrics
-from specialistly.infra.ratelimit import RequestRateLimit
 from specialistly.plugin_system.manager import PluginManager, create_plugin_manager
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
@@ -79,11 +76,7 @@ def create_app(settings: Settings | None = None, plugins: PluginManager | None =
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(HttpMetrics),
-            Middleware(RequestIdMiddleware),
-            Middleware(SecurityHeaders),
-            Middleware(BodySizeLimit, max_bytes=settings.request_body_max_bytes),
-            Middleware(RequestRateLimit),
+            Middleware(HttpEdge, max_body_bytes=settings.request_body_max_bytes),
             Middleware(UnitOfWorkMiddleware),
         ],
         lifespan=lifespan,
