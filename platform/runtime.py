@@ -71,6 +71,7 @@ class Runtime:
             if close is not None:
                 await close()
         self.jobs.close()
+        await self.limiter.close()
         await self.redis.aclose()
         await self.mongo.close()
 

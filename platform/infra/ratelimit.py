@@ -10,20 +10,23 @@ a WebSocket gets an `error` message shaped like the 429's errors.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio import Connection, Redis
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from specialistly.core.errors import DomainError, ErrorCode, Problem
 from specialistly.infra.auth import bearer_token
+from specialistly.infra.metrics.redis_client import timed
 
 if TYPE_CHECKING:
     from specialistly.runtime import Runtime
@@ -69,15 +72,50 @@ return math.max(1, redis.call('TTL', KEYS[1]))
 
 
 class RateLimiter:
+    """Counts hits on a connection of its own, one command at a time: every request is
+    counted, and redis-py's client (its pool, retries and observability) costs more per
+    command than the count itself. A failed or interrupted command drops the connection
+    (its reply may be unread); the next hit connects again."""
+
     def __init__(self, redis: Redis, prefix: str = "ratelimit") -> None:
         self._prefix = prefix
-        self._hit = redis.register_script(_HIT)
+        self._pool = redis.connection_pool
+        self._connection: Connection | None = None
+        self._turn = asyncio.Lock()
+        self._sha = hashlib.sha1(_HIT.encode()).hexdigest()  # noqa: S324 (Redis's script id)
 
     async def hit(self, key: str, *, limit: int, window: timedelta) -> int:
         """Count one hit; returns the seconds to wait if over the limit, else 0."""
         seconds = max(1, int(window.total_seconds()))
-        wait = await self._hit(keys=[f"{self._prefix}:{key}"], args=[seconds, limit])
+        name = f"{self._prefix}:{key}"
+        async with self._turn:
+            with timed("EVALSHA"):
+                try:
+                    wait = await self._call("EVALSHA", self._sha, 1, name, seconds, limit)
+                except NoScriptError:  # Redis restarted or flushed its scripts
+                    wait = await self._call("EVAL", _HIT, 1, name, seconds, limit)
         return int(wait)
+
+    async def _call(self, *args: str | int) -> Any:
+        connection = self._connection
+        if connection is None:
+            # The pool's settings (address, credentials, database, TLS), not one of its own.
+            made = self._pool.make_connection()  # type: ignore[no-untyped-call]
+            connection = self._connection = made
+        try:
+            # Connects first when not connected; either call disconnects on a failure.
+            await connection.send_command(*args, check_health=False)
+            return await connection.read_response()
+        except ResponseError:
+            raise  # an answer: the connection is in step
+        except BaseException:
+            self._connection = None
+            raise
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.disconnect()
 
     async def enforce(self, key: str, *, limit: int, window: timedelta, what: str) -> None:
         """Count one hit; over the limit raise RateLimitedError, and let the HTTP response that
