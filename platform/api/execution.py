@@ -5,11 +5,11 @@ looks for arguments, calls the resolver, then completes the value. For a scalar 
 that only reads an attribute (a strawberry field without resolver, extensions or
 arguments) that is most of the cost of a long list of small objects, such as the slots of
 a month. Such a field is read and serialised here directly, so is an object-valued
-attribute whose selection is only such fields (the local times of a slot), and a list of
-objects whose selection is only such fields is completed in one loop; anything out of the
-ordinary
-(null, a value that does not serialise, an awaitable) takes graphql-core's own path, which
-reads it again and answers exactly as it always did, errors included.
+attribute whose selection is only such fields (the local times of a slot); a list of
+objects whose selection is only such fields is completed in one loop, and so is a list of
+scalars (the starts of a day). Anything out of the ordinary (null, a value that does not
+serialise, an awaitable) takes graphql-core's own path, which reads it again and answers
+exactly as it always did, errors included.
 """
 
 from __future__ import annotations
@@ -81,7 +81,11 @@ def _complete(fields: list[tuple[str, _Field]], source: Any) -> Any:
 def _read(plain: _Plain, source: Any) -> Any:
     """The attribute's serialised value, or _FULL_PATH for anything out of the ordinary."""
     read, leaf, required = plain
-    value = read(source)
+    return _serialised(read(source), leaf, required)
+
+
+def _serialised(value: Any, leaf: GraphQLLeafType, required: bool) -> Any:
+    """A scalar's serialised value, or _FULL_PATH for anything out of the ordinary."""
     if value is None:
         return _FULL_PATH if required else None
     if value.__class__ not in _NEVER_AWAITABLE and inspect.isawaitable(value):
@@ -154,7 +158,12 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if self._bare and isinstance(items, list | tuple):
-            completed = self._plain_items(item_type, field_details_list, items)
+            completed = (
+                _leaf_items(item_type, items)
+                if is_leaf_type(get_nullable_type(item_type))
+                and not any(details.node.directives for details in field_details_list)  # @stream
+                else self._plain_items(item_type, field_details_list, items)
+            )
             if completed is not None:
                 return completed
         return super().complete_iterable_value(
@@ -259,6 +268,21 @@ class PlainFieldsExecution(StrawberryGraphQLCoreExecutionContext):
                 plain = (_reader(field), leaf, is_non_null_type(field.type))
         self._plain[(type_name, field_name)] = plain
         return plain
+
+
+def _leaf_items(item_type: GraphQLOutputType, items: list[Any] | tuple[Any]) -> list[Any] | None:
+    """The serialised items of a list of scalars (the starts of a day), or None when one
+    of them needs graphql-core's own path (which then completes the whole list again)."""
+    leaf = get_nullable_type(item_type)
+    assert is_leaf_type(leaf)
+    required = is_non_null_type(item_type)
+    completed: list[Any] = []
+    for item in items:
+        value = _serialised(item, leaf, required)
+        if value is _FULL_PATH:
+            return None
+        completed.append(value)
+    return completed
 
 
 def _reader(field: GraphQLField) -> Callable[[Any], Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -79,6 +80,34 @@ class Query:
     def aliased(self) -> Item:
         return Item(text="e", number=5)
 
+    @strawberry.field
+    def numbers(self) -> list[int]:
+        return [1, 2, 3]
+
+    @strawberry.field
+    def times(self) -> list[datetime]:
+        return [datetime(2026, 11, 26, 9, 30, tzinfo=UTC), datetime(2026, 11, 26, 10, 0)]
+
+    @strawberry.field
+    def sparse(self) -> list[str | None]:
+        return ["o", None, "p"]
+
+    @strawberry.field
+    def holes(self) -> list[int] | None:
+        return [1, None, 3]  # type: ignore[list-item]
+
+    @strawberry.field
+    def strange(self) -> list[int]:
+        return [4, "five"]  # type: ignore[list-item]
+
+    @strawberry.field
+    def awaited(self) -> list[str]:
+        return ["q", _later("r")]
+
+    @strawberry.field
+    def nested(self) -> list[list[int]]:
+        return [[1, 2], [3]]
+
 
 QUERIES = [
     "{ items { text number } }",
@@ -97,6 +126,10 @@ QUERIES = [
     "{ pair { left { text } right { n: number } } }",
     "{ pairs { left { text @include(if: false) number } r: right { number } } }",
     "{ pairs { left { ... on Item { text } } } }",
+    "{ numbers times sparse holes }",
+    "{ strange }",
+    "{ awaited }",
+    "{ nested }",
 ]
 
 
@@ -166,3 +199,27 @@ async def test_a_list_of_plain_objects_is_completed_in_one_loop(
     answer = await fast.execute("{ lazy { text } }")
     assert answer.data == {"lazy": [{"text": "i"}, {"text": "j"}]}
     assert len(items) == 2
+
+
+async def test_a_list_of_scalars_is_serialised_in_one_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a list of plain objects: no item one by one, unless one is out of the ordinary."""
+    items: list[str] = []
+    original = StrawberryGraphQLCoreExecutionContext.complete_list_item_value
+
+    def counted(self: Any, item: Any, *rest: Any) -> Any:
+        items.append(repr(item))
+        return original(self, item, *rest)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_list_item_value", counted)
+    fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
+    answer = await fast.execute("{ numbers times sparse }")
+    assert answer.errors is None and items == []
+    assert answer.data == {
+        "numbers": [1, 2, 3],
+        "times": ["2026-11-26T09:30:00+00:00", "2026-11-26T10:00:00"],
+        "sparse": ["o", None, "p"],
+    }
+    answer = await fast.execute("{ strange }")
+    assert answer.errors and len(items) == 2  # graphql-core's path, whole, with its error
