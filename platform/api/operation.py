@@ -12,11 +12,19 @@ themselves.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
+from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
-from strawberry.types import ExecutionResult
+from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from specialistly.api import documents
 from specialistly.api.documents import DocumentLimits
@@ -97,6 +105,56 @@ class Operation(MaskErrors):
             path=masked.path,
             extensions={"code": problem.code.value},
         )
+
+
+# Each hook made a context manager once, here, rather than for every request.
+_operation = contextmanager(Operation.on_operation)
+_parsing = contextmanager(Operation.on_parse)
+_validation = contextmanager(Operation.on_validate)
+_executing = asynccontextmanager(Operation.on_execute)
+
+
+class OperationRunner(SchemaExtensionsRunner):
+    """strawberry's runner of extension hooks, for the one Operation extension: its hooks
+    are entered directly. strawberry's own runner finds every extension's hooks and wraps
+    each in a new context manager for every request, which costs more than the hooks."""
+
+    def __init__(self, execution_context: ExecutionContext, extension: Operation) -> None:
+        super().__init__(execution_context, [extension])
+        self.extension = extension
+
+    def operation(self) -> _Either:  # type: ignore[override]
+        return _Either(_operation(self.extension))
+
+    def parsing(self) -> _Either:  # type: ignore[override]
+        return _Either(_parsing(self.extension))
+
+    def validation(self) -> _Either:  # type: ignore[override]
+        return _Either(_validation(self.extension))
+
+    def executing(self) -> AbstractAsyncContextManager[None]:  # type: ignore[override]
+        return _executing(self.extension)
+
+
+class _Either:
+    """A hook's context manager, entered with `with` or `async with` as strawberry does."""
+
+    __slots__ = ("_hook",)
+
+    def __init__(self, hook: AbstractContextManager[None]) -> None:
+        self._hook = hook
+
+    def __enter__(self) -> None:
+        self._hook.__enter__()
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._hook.__exit__(*exc)
+
+    async def __aenter__(self) -> None:
+        self._hook.__enter__()
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        return self._hook.__exit__(*exc)
 
 
 def operation_for(limits: DocumentLimits) -> Callable[[], Operation]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.field import StrawberryField
@@ -15,7 +16,7 @@ from strawberry.types.field import StrawberryField
 from specialistly.api.documents import DocumentLimits
 from specialistly.api.errors import ErrorBoundary
 from specialistly.api.execution import PlainFieldsExecution
-from specialistly.api.operation import is_unexpected, operation_for
+from specialistly.api.operation import Operation, OperationRunner, is_unexpected, operation_for
 from specialistly.hookspecs import GraphQLContribution
 from specialistly.plugin_system.manager import PluginError, PluginManager
 from specialistly.settings import Settings
@@ -46,6 +47,13 @@ def build_schema(plugins: PluginManager, settings: Settings) -> Schema:
 
 
 class _Schema(Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        if len(extensions) == 1 and isinstance(extensions[0], Operation):
+            return OperationRunner(execution_context, extensions[0])
+        return super().create_extensions_runner(execution_context, extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
