@@ -11,9 +11,9 @@ from beanie import PydanticObjectId
 
 from specialistly.core import events
 from specialistly.core import payments as core_payments
-from specialistly.core.bookings import Booking
+from specialistly.core.bookings import Booking, booking_lock
 from specialistly.core.clock import utcnow
-from specialistly.core.events import Event
+from specialistly.core.events import Event, new_event, update_with_events
 from specialistly.features import mail, meetings, outgoing
 from specialistly.features import notifications_inbox as inbox
 from specialistly.features import payments as payment_path
@@ -22,13 +22,15 @@ from specialistly.processes import jobs
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, day_at, make_service, make_user
 from tests.commands import recording
-from tests.factories import stored_event
+from tests.factories import confirmed_booking_document, stored_event
 from tests.mail import MailSink
 
 
-async def quiet_event(name: str, data: dict[str, object] | None = None) -> Event:
+async def quiet_event(
+    name: str, data: dict[str, object] | None = None, subject: str = "test:delivery-cost"
+) -> Event:
     """A stored event that no sweeper of the session's worker delivers during the test."""
-    event = stored_event(name, "test:delivery-cost", data=data)
+    event = stored_event(name, subject, data=data)
     event.next_attempt_at = utcnow() + timedelta(hours=1)
     return await event.insert()
 
@@ -154,3 +156,23 @@ async def test_a_meeting_is_made_without_reading_the_profile_when_hours_say_the_
     assert commands.on("specialist_profiles") == []
     made = await Booking.get(booking.id)
     assert made is not None and made.meeting is not None
+
+
+async def test_a_change_under_its_lock_publishes_its_events_without_reading_them_again(
+    runtime: Runtime,
+) -> None:
+    booking = await confirmed_booking_document(PydanticObjectId(), day_at(9), 30).insert()
+
+    assert booking.id is not None
+    async with recording(runtime) as commands, runtime.unit_of_work(), booking_lock(booking.id):
+        assert await update_with_events(
+            Booking, {"_id": booking.id}, {"$set": {"notes": "x"}}, [new_event("test.noted")]
+        )
+
+    # The update answers the outbox as stored, which its lock holder then empties.
+    assert commands.on("bookings") == ["findAndModify", "update"]
+    assert commands.on("events") == ["insert"]
+    raw = await Booking.get_pymongo_collection().find_one({"_id": booking.id})
+    assert raw is not None and raw["outbox"] == [] and raw["outbox_waiting"] is False
+    published = await Event.find({"subject": f"bookings:{booking.id}"}).to_list()
+    assert [e.name for e in published] == ["test.noted"]
