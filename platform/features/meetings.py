@@ -47,6 +47,7 @@ from specialistly.core.events import Event, OutboxEvent, new_event, update_with_
 from specialistly.core.reservations import HostCheck
 from specialistly.core.services import AutoRecording, Service
 from specialistly.core.users import SpecialistProfile, User
+from specialistly.features import booking_reads
 from specialistly.hookspecs import PluginRuntime, hookimpl
 from specialistly.providers import (
     FreshHostLinks,
@@ -100,7 +101,7 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     booking_id = event.data.get("booking_id")
     if not booking_id or event.name not in _REACTIONS:
         return
-    booking = await Booking.get(PydanticObjectId(booking_id))
+    booking = await booking_reads.booking(PydanticObjectId(booking_id))
     if booking is not None:
         await _REACTIONS[event.name](booking, runtime)
 

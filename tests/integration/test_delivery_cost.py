@@ -22,7 +22,7 @@ from specialistly.processes import jobs
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, day_at, make_service, make_user
 from tests.commands import recording
-from tests.factories import confirmed_booking_document, stored_event
+from tests.factories import confirmed_booking_document, make_specialist, stored_event
 from tests.mail import MailSink
 
 
@@ -176,3 +176,50 @@ async def test_a_change_under_its_lock_publishes_its_events_without_reading_them
     assert raw is not None and raw["outbox"] == [] and raw["outbox_waiting"] is False
     published = await Event.find({"subject": f"bookings:{booking.id}"}).to_list()
     assert [e.name for e in published] == ["test.noted"]
+
+
+async def booking_events(booking: Booking, *names: str) -> list[str]:
+    data: dict[str, object] = {"booking_id": str(booking.id)}
+    subject = f"bookings:{booking.id}"
+    return [str((await quiet_event(name, data, subject)).id) for name in names]
+
+
+async def test_the_handlers_of_one_job_read_its_booking_once(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    customer, specialist = await make_user(), await make_specialist()
+    assert specialist.id is not None
+    booking = confirmed_booking_document(specialist.id, day_at(10), 30)
+    booking.customer_id = customer.id  # type: ignore[assignment]
+    await booking.insert()
+    job = await booking_events(booking, events.BOOKING_CREATED, events.BOOKING_CANCELLED)
+
+    async with recording(runtime) as commands:
+        await jobs.dispatch_event(runtime, *job)
+
+    # Notices, emails, in-app notifications, meetings and payments all look at it.
+    assert commands.on("bookings") == ["find"]
+    assert len(mailbox.to(customer.email)) == len(mailbox.to(specialist.email)) == 1
+    told = await inbox.Notification.find({"booking_id": booking.id}).to_list()
+    assert {n.user_id for n in told} == {customer.id, specialist.id}
+
+
+async def test_a_booking_the_job_changed_is_read_again_by_its_next_handlers(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    specialist = await make_specialist()
+    assert specialist.id is not None
+    booking = await confirmed_booking_document(specialist.id, day_at(11), 30).insert()
+    # The first confirmation makes the meeting; the second one's emails need its link.
+    job = await booking_events(booking, events.BOOKING_CONFIRMED, events.BOOKING_CONFIRMED)
+
+    async with recording(runtime) as commands, runtime.unit_of_work():  # as the worker runs it
+        await jobs.dispatch_event(runtime, *job)
+
+    # Read, read again inside the meeting's claim, stored with its event (published under
+    # the lock), and read again once the lock is given back.
+    assert commands.on("bookings") == ["find", "find", "findAndModify", "update", "find"]
+    made = await Booking.get(booking.id)
+    assert made is not None and made.meeting is not None
+    [confirmation] = mailbox.to(specialist.email)
+    assert made.meeting.join_url in confirmation.text()
