@@ -82,9 +82,11 @@ async def booking_facts(booking: Booking, event: Event, settings: Settings) -> B
     )
 
 
-async def moves_until(event: Event) -> int:
+async def moves_until(event: Event, booking: Booking) -> int:
     """How many times the event's booking was rescheduled, up to the event: the sequence
-    of the calendar invitation it sends."""
+    of the calendar invitation it sends. Counted only for a booking that was moved."""
+    if booking.moves == 0:
+        return 0  # never, so not before the event either
     # One flat filter: FerretDB pushes down the equalities (not Beanie's `$and`).
     return await Event.find(
         {

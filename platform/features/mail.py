@@ -134,7 +134,7 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     if booking is None or not _due(event, booking):
         return
     facts = await booking_facts(booking, event, runtime.settings)
-    moves = await moves_until(event) if any(want.invite for want in wanted) else 0
+    moves = await moves_until(event, booking) if any(want.invite for want in wanted) else 0
     for want in wanted:
         await _send_one(want, facts, event, moves, runtime)
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from beanie import PydanticObjectId
 
-from specialistly.core import events
+from specialistly.core import booking_changes, events
 from specialistly.core import payments as core_payments
 from specialistly.core.bookings import Booking, booking_lock
 from specialistly.core.clock import utcnow
@@ -223,3 +223,29 @@ async def test_a_booking_the_job_changed_is_read_again_by_its_next_handlers(
     assert made is not None and made.meeting is not None
     [confirmation] = mailbox.to(specialist.email)
     assert made.meeting.join_url in confirmation.text()
+
+
+async def test_only_a_moved_booking_has_its_moves_counted_for_its_invitations(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    customer = await make_user()
+    booking = await book(customer, await make_service(), day_at(15))
+    assert booking.moves == 0
+    data: dict[str, object] = {"booking_id": str(booking.id)}
+    cancelled = await quiet_event(events.BOOKING_CANCELLED, data, f"bookings:{booking.id}")
+
+    async with recording(runtime) as commands:
+        await mail.on_event(cancelled, runtime)
+
+    assert commands.on("events") == []  # never moved: its invitation's sequence is 0
+    sent = await outgoing.OutgoingEmail.find_one(
+        {"key": f"event:{cancelled.id}:{customer.id}:booking_cancelled"}
+    )
+    assert sent is not None and sent.status == outgoing.EmailStatus.SENT
+
+    moved = await booking_changes.reschedule(str(booking.id), customer, day_at(16))
+    assert moved.moves == 1
+    rescheduled = await quiet_event(events.BOOKING_RESCHEDULED, data, f"bookings:{booking.id}")
+    async with recording(runtime) as commands:
+        await mail.on_event(rescheduled, runtime)
+    assert commands.on("events") == ["aggregate"]
