@@ -121,7 +121,7 @@ def baseline(shape: Callable[[list[schedule.Slot], ZoneInfo], dict[str, Any]]) -
         wanted = schedule.window(
             datetime.fromisoformat(variables["from"]), datetime.fromisoformat(variables["to"])
         )
-        service = await Loaders().by_id(Service).load(service_id)
+        service = await Loaders().service.load(service_id)
         assert service is not None and catalog.can_see(None, service)
         found = await schedule.service_slots(service, wanted)
         body = json.dumps({"data": shape(found, zone)}, separators=(",", ":"))

@@ -10,11 +10,13 @@ from beanie import Document
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from specialistly.core import read_cache
 from specialistly.core.events import Outbox, publish_outbox, unit_of_work
 from specialistly.hookspecs import PluginSettings
 from specialistly.infra import db
 from specialistly.infra.auth import TokenService
 from specialistly.infra.broker import Jobs
+from specialistly.infra.cache_sync import CacheSync
 from specialistly.infra.metrics.mongo import DatabaseMetrics
 from specialistly.infra.metrics.redis_client import TimedRedis
 from specialistly.infra.ratelimit import RateLimiter
@@ -35,6 +37,7 @@ class Runtime:
     tokens: TokenService
     limiter: RateLimiter
     jobs: Jobs
+    cache_sync: CacheSync
 
     def unit_of_work(self) -> AbstractAsyncContextManager[None]:
         """Where a change runs (a GraphQL operation, a job, a command): the outboxes it
@@ -71,6 +74,7 @@ class Runtime:
             if close is not None:
                 await close()
         self.jobs.close()
+        await self.cache_sync.stop()
         await self.redis.aclose()
         await self.mongo.close()
 
@@ -79,6 +83,11 @@ async def start_runtime(settings: Settings, plugins: PluginManager | None = None
     plugins = plugins or create_plugin_manager(settings)
     mongo = await db.connect(settings, plugins, listeners=[DatabaseMetrics()])
     redis = TimedRedis.from_url(settings.redis_url)
+    read_cache.documents.ttl = settings.read_cache_ttl.total_seconds()
+    cache_sync = CacheSync(
+        read_cache.documents, redis, channel=f"{settings.broker_namespace}:read-cache"
+    )
+    cache_sync.start()
     return Runtime(
         settings=settings,
         plugins=plugins,
@@ -88,4 +97,5 @@ async def start_runtime(settings: Settings, plugins: PluginManager | None = None
         tokens=TokenService(settings),
         limiter=RateLimiter(redis, prefix=f"{settings.broker_namespace}:ratelimit"),
         jobs=Jobs(settings),
+        cache_sync=cache_sync,
     )

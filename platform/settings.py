@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     payment_hold: timedelta = timedelta(minutes=15)
     meeting_deadline: timedelta = timedelta(minutes=30)
     payment_provider: str = "stripe"
+    # How long a process may keep a service or working hours it read: changes reach every
+    # process at once through Redis, and this bounds an entry should that fail; 0: no cache.
+    read_cache_ttl: timedelta = Field(timedelta(seconds=60), ge=timedelta(0))
 
     # No default: a published default would let anyone sign tokens. `specialistly dev` keeps
     # a random one in its run directory; tests get a random one per process.

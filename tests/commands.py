@@ -25,12 +25,14 @@ class Commands(CommandListener):
 
     def __init__(self) -> None:
         self.events: list[CommandStartedEvent] = []
+        self.timeline: list[tuple[str, str]] = []  # ("sent" or "answered", collection)
 
     def started(self, event: CommandStartedEvent) -> None:
         self.events.append(event)
+        self.timeline.append(("sent", str(event.command.get(event.command_name))))
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
+        self.timeline.append(("answered", ""))
 
     def failed(self, event: CommandFailedEvent) -> None:
         pass

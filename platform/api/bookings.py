@@ -23,7 +23,6 @@ from specialistly.api.services import node_id
 from specialistly.core import booking_changes, bookings, reservations
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.errors import DomainError, ErrorCode
-from specialistly.core.services import Service
 from specialistly.core.users import Role, User
 from specialistly.features import meetings
 from specialistly.features.payments import payment_starter
@@ -118,7 +117,7 @@ class BookingType(relay.Node):
     ) -> Annotated[ServiceType, strawberry.lazy("specialistly.api.services")] | None:
         from specialistly.api.services import ServiceType
 
-        service = await info.context.loaders.by_id(Service).load(self._doc.service_id)
+        service = await info.context.loaders.service.load(self._doc.service_id)
         return ServiceType.of(service) if service else None
 
     @strawberry.field

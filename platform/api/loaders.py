@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from beanie import Document, PydanticObjectId
 from strawberry.dataloader import DataLoader
 
-from specialistly.core.users import SpecialistProfile, User
+from specialistly.core import read_cache
+from specialistly.core.users import User
 
 D = TypeVar("D", bound=Document)
 
@@ -26,23 +27,28 @@ def _by_id(model: type[D]) -> DataLoader[PydanticObjectId, D | None]:
     return DataLoader(load_fn=load)
 
 
-def _profile_by_user() -> DataLoader[PydanticObjectId, SpecialistProfile | None]:
-    async def load(ids: Sequence[PydanticObjectId]) -> list[SpecialistProfile | None]:
-        profiles = (SpecialistProfile.find_one(SpecialistProfile.user_id == i) for i in ids)
-        return list(await asyncio.gather(*profiles))
+def _cached(
+    read: Callable[[PydanticObjectId], Awaitable[D | None]],
+) -> DataLoader[PydanticObjectId, D | None]:
+    """A loader of what `core.read_cache` keeps, through it."""
+
+    async def load(ids: Sequence[PydanticObjectId]) -> list[D | None]:
+        return list(await asyncio.gather(*(read(i) for i in ids)))
 
     return DataLoader(load_fn=load)
 
 
 class Loaders:
     def __init__(self) -> None:
-        self.profile_by_user = _profile_by_user()
+        self.profile_by_user = _cached(read_cache.profile)
+        self.service = _cached(read_cache.service)
         self._extra: dict[type[Document], DataLoader[PydanticObjectId, object]] = {}
 
     def forget(self) -> None:
         """Drop what was loaded, failures included (a loader keeps those too), so that a
         read resolved again after the database was busy loads afresh."""
         self.profile_by_user.clear_all()
+        self.service.clear_all()
         for loader in self._extra.values():
             loader.clear_all()
 

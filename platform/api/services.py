@@ -312,7 +312,7 @@ def node_id(global_id: relay.GlobalID, type_name: str) -> str:
 async def load_service(info: Info[Context, None], service_id: str) -> Service | None:
     if not PydanticObjectId.is_valid(service_id):
         return None
-    return await info.context.loaders.by_id(Service).load(PydanticObjectId(service_id))
+    return await info.context.loaders.service.load(PydanticObjectId(service_id))
 
 
 def _video_names(info: Info[Context, None]) -> list[str]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from specialistly.core import account_tokens, validation
+from specialistly.core import account_tokens, read_cache, validation
 from specialistly.core.account_tokens import Purpose
 from specialistly.core.bookings import Booking
 from specialistly.core.clock import as_utc, utcnow
@@ -183,6 +183,7 @@ async def update_profile(user: User, changes: ProfileChanges) -> User:
         try:
             async with edit_lock(SpecialistProfile, profile.id):
                 await profile.set(profile_fields)
+                await read_cache.profile_changed(profile.user_id)
         except (DuplicateKeyError, OperationFailure) as exc:
             if not is_duplicate_key(exc):
                 raise

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 from beanie import PydanticObjectId
 
-from specialistly.core import validation
+from specialistly.core import read_cache, validation
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.locks import edit_lock
@@ -131,6 +131,7 @@ async def update_service(
         if values:
             values["updated_at"] = utcnow()
             await service.set(values)
+            await read_cache.service_changed(service)
     if values and service.status == ServiceStatus.PUBLISHED:
         await refresh_price_range(service.specialist_id)
     return service
@@ -185,6 +186,7 @@ async def _set_status(service: Service, status: ServiceStatus) -> Service:
             {"_id": service.id, "status": {"$ne": ServiceStatus.ARCHIVED.value}},
             {"$set": {"status": status.value, "updated_at": utcnow()}},
         )
+        await read_cache.service_changed(service)
     if not changed.matched_count:
         raise DomainError.of(
             ErrorCode.ARCHIVED, "An archived service cannot go on sale again.", "id"
@@ -242,6 +244,7 @@ async def refresh_price_range(specialist_id: PydanticObjectId) -> None:
         await SpecialistProfile.get_pymongo_collection().update_one(
             {"_id": profile.id}, {"$set": {"price_min": lowest, "price_max": highest}}
         )
+        await read_cache.profile_changed(specialist_id)
 
 
 def _validated(

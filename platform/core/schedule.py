@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
 
-from specialistly.core import busy, validation
+from specialistly.core import busy, read_cache, validation
 from specialistly.core.availability import Availability
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
@@ -28,7 +28,7 @@ from specialistly.core.slots import (
     WeeklyRule,
     compute_slots,
 )
-from specialistly.core.working_hours import availability_of, local_range
+from specialistly.core.working_hours import local_range
 
 MAX_WINDOW = timedelta(days=62)
 # Up to this many candidate starts (the window over the slot interval; two weeks every 15
@@ -86,7 +86,7 @@ async def service_slots(
         return []
     # Both by the specialist's id: read side by side.
     availability, busy_times = await asyncio.gather(
-        availability_of(service.specialist_id), busy.read(service.specialist_id)
+        read_cache.hours(service.specialist_id), busy.read(service.specialist_id)
     )
     if availability is None:
         return []
@@ -122,7 +122,7 @@ async def next_slots(
         raise ValueError("next_slots takes the services of one specialist")
     specialist_id = bookable[0].specialist_id
     availability, busy_times = await asyncio.gather(
-        availability_of(specialist_id), busy.read(specialist_id)
+        read_cache.hours(specialist_id), busy.read(specialist_id)
     )
     if availability is None:
         return found

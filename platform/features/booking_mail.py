@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from specialistly.core import read_cache
 from specialistly.core.bookings import Booking, PaymentStatus
 from specialistly.core.clock import as_utc
 from specialistly.core.events import BOOKING_CANCELLED, BOOKING_RESCHEDULED, Event
 from specialistly.core.payments import REFUND_CANCELLATION
-from specialistly.core.services import Service
-from specialistly.core.users import SpecialistProfile, User
+from specialistly.core.users import User
 from specialistly.features.invites import Invitation
 from specialistly.features.money import money
 from specialistly.settings import Settings
@@ -69,8 +69,8 @@ class BookingFacts:
 
 
 async def booking_facts(booking: Booking, event: Event, settings: Settings) -> BookingFacts:
-    service = await Service.get(booking.service_id)
-    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == booking.specialist_id)
+    service = await read_cache.service(booking.service_id)
+    profile = await read_cache.profile(booking.specialist_id)
     return BookingFacts(
         booking=booking,
         event=event,

@@ -29,8 +29,7 @@ from beanie import PydanticObjectId
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import events, validation
-from specialistly.core.availability import Availability
+from specialistly.core import events, read_cache, validation
 from specialistly.core.bookings import (
     Booking,
     BookingStatus,
@@ -46,7 +45,7 @@ from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.events import Event, OutboxEvent, new_event, update_with_events
 from specialistly.core.reservations import HostCheck
 from specialistly.core.services import AutoRecording, Service
-from specialistly.core.users import SpecialistProfile, User
+from specialistly.core.users import User
 from specialistly.features import booking_reads
 from specialistly.hookspecs import PluginRuntime, hookimpl
 from specialistly.providers import (
@@ -282,10 +281,10 @@ _REACTIONS = {
 
 
 async def _request(booking: Booking) -> MeetingRequest:
-    service = await Service.get(booking.service_id)
+    service = await read_cache.service(booking.service_id)
     customer = await User.get(booking.customer_id)
     # The specialist's time zone: that of their working hours, else their profile's.
-    hours = await Availability.find_one(Availability.specialist_id == booking.specialist_id)
+    hours = await read_cache.hours(booking.specialist_id)
     timezone = hours.timezone if hours else await _profile_timezone(booking.specialist_id)
     title = service.title if service else "Consultation"
     topic = f"{title} \N{EN DASH} {customer.display_name}" if customer else title
@@ -301,7 +300,7 @@ async def _request(booking: Booking) -> MeetingRequest:
 
 
 async def _profile_timezone(specialist_id: PydanticObjectId) -> str:
-    profile = await SpecialistProfile.find_one(SpecialistProfile.user_id == specialist_id)
+    profile = await read_cache.profile(specialist_id)
     return profile.timezone if profile else "UTC"
 
 

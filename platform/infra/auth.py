@@ -11,6 +11,7 @@ which stops its access tokens.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -197,10 +198,10 @@ class TokenService:
     async def identify(self, access_token: str) -> Identity:
         """The user behind a bearer token of a live session, or TOKEN_EXPIRED/TOKEN_INVALID."""
         sub, sid = self.verified_claims(access_token)
-        session = await AuthSession.get(sid)
+        # Both by the token's signed claims: read side by side, then checked together.
+        session, user = await asyncio.gather(AuthSession.get(sid), User.get(sub))
         if session is None or session.revoked_at is not None or str(session.user_id) != sub:
             raise token_invalid()
-        user = await User.get(sub)
         if user is None or session_outlived(user, session.created_at):
             raise token_invalid()
         assert session.id is not None

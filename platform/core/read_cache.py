@@ -1,0 +1,153 @@
+"""Documents that every slots request and many notices read and that seldom change (a
+service, a specialist's working hours), kept in this process's memory between reads.
+
+Only what is shown goes through the cache: a change always reads what it changes from the
+database. Whoever changes a cached document calls `changed` once the write is done: it is
+dropped here at once and, through Redis (`specialistly.infra.cache_sync`), in every other
+process within moments. The cache serves nothing while this process is not subscribed to
+those drops, and keeps nothing for longer than its time to live, which bounds how stale an
+entry can be should a drop be lost. Entries are the driver's raw documents, validated anew
+on each read, so that no caller can change what another one reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from beanie import Document, PydanticObjectId
+
+from specialistly.core.availability import Availability
+from specialistly.core.services import Service
+from specialistly.core.users import SpecialistProfile
+
+log = logging.getLogger(__name__)
+
+D = TypeVar("D", bound=Document)
+Publish = Callable[[str], Awaitable[Any]]
+Load = Callable[[], Awaitable[dict[str, Any] | None]]
+
+MAX_ENTRIES = 10_000
+
+
+class ReadCache:
+    def __init__(
+        self,
+        *,
+        ttl: float = 60.0,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        # Drops so far: a read during which one happened may have read the old document,
+        # so it is not kept.
+        self._drops = 0
+        self._listeners = 0  # subscriptions to other processes' drops that are live
+        self._publishers: list[Publish] = []
+
+    @property
+    def serving(self) -> bool:
+        return self._listeners > 0 and self.ttl > 0
+
+    async def find_one(self, model: type[D], field: str, value: object) -> D | None:
+        """The document of `model` whose `field` (unique, and never changed once written,
+        such as `_id`) is `value`; None if there is none (which is not kept)."""
+        collection = model.get_pymongo_collection()
+        raw = await self.read(
+            cache_key(model, field, value), lambda: collection.find_one({field: value})
+        )
+        return None if raw is None else self._valid(model, raw)
+
+    async def read(self, key: str, load: Load) -> dict[str, Any] | None:
+        """What is kept under `key`, else what `load` reads (kept if found)."""
+        now = self._clock()
+        hit = self._entries.get(key) if self.serving else None
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        drops = self._drops
+        raw = await load()
+        if raw is not None and self.serving and drops == self._drops:
+            if len(self._entries) >= self._max:
+                del self._entries[next(iter(self._entries))]  # the oldest
+            self._entries[key] = (now + self.ttl, raw)
+        return raw
+
+    @staticmethod
+    def _valid(model: type[D], raw: dict[str, Any]) -> D:
+        found: D = model.model_validate(raw)
+        return found
+
+    async def changed(self, model: type[Document], field: str, value: object) -> None:
+        """The document has just been written: drop it here and in every other process."""
+        key = cache_key(model, field, value)
+        self.drop(key)
+        for publish in self._publishers[-1:]:
+            try:
+                await publish(key)
+            except Exception as exc:  # the write is done; its time to live bounds the rest
+                log.warning("could not tell other processes that %s changed: %s", key, exc)
+
+    def drop(self, key: str) -> None:
+        self._drops += 1
+        self._entries.pop(key, None)
+
+    def drop_all(self) -> None:
+        self._drops += 1
+        self._entries.clear()
+
+    # What `specialistly.infra.cache_sync` calls as its subscription comes and goes.
+
+    def listening(self) -> None:
+        self.drop_all()  # drops may have been missed while nobody listened
+        self._listeners += 1
+
+    def deaf(self) -> None:
+        self._listeners -= 1
+        self.drop_all()
+
+    def add_publisher(self, publish: Publish) -> None:
+        self._publishers.append(publish)
+
+    def remove_publisher(self, publish: Publish) -> None:
+        self._publishers.remove(publish)
+
+
+def cache_key(model: type[Document], field: str, value: object) -> str:
+    return f"{model.__name__}:{field}:{value}"
+
+
+documents = ReadCache()
+
+# What is kept, each by a field that is unique and never changes. Its writers call the
+# matching `..._changed` once their write is done.
+
+
+async def service(service_id: PydanticObjectId) -> Service | None:
+    return await documents.find_one(Service, "_id", service_id)
+
+
+async def service_changed(changed: Service) -> None:
+    await documents.changed(Service, "_id", changed.id)
+
+
+async def hours(specialist_id: PydanticObjectId) -> Availability | None:
+    """The specialist's working hours."""
+    return await documents.find_one(Availability, "specialist_id", specialist_id)
+
+
+async def hours_changed(specialist_id: PydanticObjectId) -> None:
+    await documents.changed(Availability, "specialist_id", specialist_id)
+
+
+async def profile(user_id: PydanticObjectId) -> SpecialistProfile | None:
+    """The specialist's public profile."""
+    return await documents.find_one(SpecialistProfile, "user_id", user_id)
+
+
+async def profile_changed(user_id: PydanticObjectId) -> None:
+    await documents.changed(SpecialistProfile, "user_id", user_id)
