@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     payment_hold: timedelta = timedelta(minutes=15)
     meeting_deadline: timedelta = timedelta(minutes=30)
     payment_provider: str = "stripe"
-    # How long a process may keep a service or working hours it read: changes reach every
-    # process at once through Redis, and this bounds an entry should that fail; 0: no cache.
+    # How long a process may keep what it read to show (core/read_cache.py): changes reach
+    # every process at once through Redis, and this bounds an entry should that fail.
     read_cache_ttl: timedelta = Field(timedelta(seconds=60), ge=timedelta(0))
 
     # No default: a published default would let anyone sign tokens. `specialistly dev` keeps

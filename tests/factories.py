@@ -11,7 +11,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from specialistly.core import catalog, working_hours
+from specialistly.core import catalog, read_cache, working_hours
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.busy import BusyTime
@@ -112,6 +112,7 @@ async def book(
     ).insert()
     # Written past the claims: the specialist's busy time is rebuilt from the bookings.
     await BusyTime.get_pymongo_collection().delete_one({"_id": service.specialist_id})
+    await read_cache.documents.changed(BusyTime, "_id", service.specialist_id)
     return booking
 
 

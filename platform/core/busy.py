@@ -8,7 +8,8 @@ one binary field, instead of every booking of the window. The claim cells
   are released, so an entry never outlives the cells behind it (a slot shown busy is
   held) and a crash in between is found by the sweeper (a reservation never settled, a
   move never finished, cells without a holding booking), which then rebuilds it;
-- every writer holds the document's lock (FerretDB v1 updates are not isolated);
+- every writer holds the document's lock (FerretDB v1 updates are not isolated), and
+  each write is announced to every process, which drops what it kept of it;
 - a missing document is built from the bookings on first use, so data written before it
   existed, or straight to the database, is counted.
 
@@ -28,7 +29,7 @@ from typing import Any
 from beanie import Document, PydanticObjectId
 
 # The module, not its names: bookings imports claims, which imports this module.
-from specialistly.core import bookings, locks
+from specialistly.core import bookings, locks, read_cache
 from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.slots import Interval
@@ -113,8 +114,9 @@ class BusyTimes:
 
 
 async def read(specialist_id: PydanticObjectId) -> BusyTimes:
-    """The specialist's busy time: one read by `_id` (the first one builds it)."""
-    raw = await _collection().find_one({"_id": specialist_id})
+    """The specialist's busy time, to show: one read by `_id`, kept in memory until it
+    changes (core/read_cache.py); the first one builds it."""
+    raw = await read_cache.documents.find_raw(BusyTime, "_id", specialist_id)
     if raw is not None:
         return BusyTimes(raw.get("entries", b""))
     try:
@@ -223,6 +225,7 @@ async def _current(specialist_id: PydanticObjectId) -> list[Entry]:
 async def _write(specialist_id: PydanticObjectId, entries: Iterable[Entry]) -> None:
     packed = _pack(entries)
     await _collection().replace_one({"_id": specialist_id}, {"entries": packed}, upsert=True)
+    await read_cache.documents.changed(BusyTime, "_id", specialist_id)
 
 
 def _pack(entries: Iterable[Entry]) -> bytes:

@@ -1,5 +1,6 @@
-"""Documents that every slots request and many notices read and that seldom change (a
-service, a specialist's working hours), kept in this process's memory between reads.
+"""Documents that every slots request and many notices read and that change far less often
+than they are read (a service, a specialist's working hours and busy time), kept in this
+process's memory between reads.
 
 Only what is shown goes through the cache: a change always reads what it changes from the
 database. Whoever changes a cached document calls `changed` once the write is done: it is
@@ -57,11 +58,17 @@ class ReadCache:
     async def find_one(self, model: type[D], field: str, value: object) -> D | None:
         """The document of `model` whose `field` (unique, and never changed once written,
         such as `_id`) is `value`; None if there is none (which is not kept)."""
+        raw = await self.find_raw(model, field, value)
+        return None if raw is None else self._valid(model, raw)
+
+    async def find_raw(
+        self, model: type[Document], field: str, value: object
+    ) -> dict[str, Any] | None:
+        """The same document as the driver reads it (the caller must not change it)."""
         collection = model.get_pymongo_collection()
-        raw = await self.read(
+        return await self.read(
             cache_key(model, field, value), lambda: collection.find_one({field: value})
         )
-        return None if raw is None else self._valid(model, raw)
 
     async def read(self, key: str, load: Load) -> dict[str, Any] | None:
         """What is kept under `key`, else what `load` reads (kept if found)."""
@@ -124,7 +131,8 @@ def cache_key(model: type[Document], field: str, value: object) -> str:
 documents = ReadCache()
 
 # What is kept, each by a field that is unique and never changes. Its writers call the
-# matching `..._changed` once their write is done.
+# matching `..._changed` once their write is done. (A specialist's busy time is kept too:
+# see core/busy.py, whose one writer announces its changes.)
 
 
 async def service(service_id: PydanticObjectId) -> Service | None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from beanie import PydanticObjectId
 
-from specialistly.core import booking_changes, busy, schedule, sweeps
+from specialistly.core import booking_changes, busy, read_cache, schedule, sweeps
 from specialistly.core.bookings import Booking
 from specialistly.core.busy import BusyTime
 from specialistly.core.clock import utcnow
@@ -96,6 +96,7 @@ async def test_a_missing_document_is_built_from_the_bookings() -> None:
     cancelled = await book(customer, service, day_at(12))
     await booking_changes.cancel(str(cancelled.id), customer)
     await BusyTime.get_pymongo_collection().delete_one({"_id": service.specialist_id})
+    await read_cache.documents.changed(BusyTime, "_id", service.specialist_id)
 
     span = Interval(day_at(0), day_at(0, days=4))
     entries = await busy.held(service.specialist_id, span)
