@@ -18,33 +18,25 @@ FerretDB pushes down, where a condition on the array itself would read every doc
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-import bson
 from beanie import Document, PydanticObjectId
 from beanie.odm.utils.dump import get_dict
-from bson import ObjectId
-from bson.codec_options import CodecOptions
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError
 
-from specialistly.core.clock import as_utc, utcnow
+from specialistly.core.clock import utcnow
 from specialistly.core.locks import LockTimeoutError, before_release, document_lock
 
 log = logging.getLogger("specialistly.events")
 DUPLICATE_KEY = 11000
-# How far apart the clocks of the processes delivering events may be.
-CLOCK_MARGIN = timedelta(seconds=1)
-# Carried events decode as the database client reads them.
-_AS_STORED: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 # Event names (version 1 unless said otherwise).
 BOOKING_CREATED = "booking.created"
@@ -231,10 +223,9 @@ def with_outbox(models: Iterable[type[Document]]) -> list[type[Document]]:
 
 
 class Enqueue(Protocol):
-    """Enqueues the delivery of stored events: one job for all of them, each named by its
-    job argument (see `job_argument`)."""
+    """Enqueues the delivery of stored events: one job for all of them."""
 
-    def __call__(self, *arguments: str) -> Awaitable[None]: ...
+    def __call__(self, *event_ids: str) -> Awaitable[None]: ...
 
 
 async def publish_outbox(
@@ -301,45 +292,17 @@ async def _move(
 
 
 async def _store(outbox: list[dict[str, Any]], subject: str, lease: timedelta) -> list[str]:
-    """Copy the outbox's entries to the events collection (one write, however many); the
-    job arguments of their delivery."""
+    """Copy the outbox's entries to the events collection (one write, however many)."""
     # The enqueued delivery has this long before the sweeper delivers it again.
     next_attempt_at = utcnow() + lease
     events = [_stored_event(raw, subject, next_attempt_at) for raw in outbox]
-    there_already: set[int] = set()
     try:
         await Event.insert_many(events, ordered=False)
     except BulkWriteError as exc:
-        # Events copied by a run that stopped before taking them out are there already,
-        # maybe delivered since: their delivery reads them.
+        # Events copied by a run that stopped before taking them out are there already.
         if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
             raise
-        there_already = {error["index"] for error in exc.details["writeErrors"]}
-    return [str(e.id) if n in there_already else job_argument(e) for n, e in enumerate(events)]
-
-
-def job_argument(event: Event) -> str:
-    """How a delivery job names an event it has just stored: the event itself (its BSON,
-    in base64), which its first delivery need not read again (see `delivered_as`)."""
-    fields = get_dict(event, to_db=True, keep_nulls=Event.get_settings().keep_nulls)
-    return base64.b64encode(bson.encode(fields)).decode("ascii")
-
-
-def delivered_as(argument: str, now: datetime) -> tuple[str, Event | None]:
-    """The event a delivery job's argument names: its id, and the event as stored when
-    the argument carries it and may be trusted, else None (the delivery reads it).
-
-    A carried event is as it was stored, not yet delivered, while the lease of its first
-    delivery runs: until then the sweeper sends nobody else to deliver it (a repeated
-    publication aside, which stores nothing new and so carries only ids). After that, or
-    nearly (the sweeper's clock may run a little ahead), it may have been delivered since.
-    """
-    if ObjectId.is_valid(argument):
-        return argument, None
-    raw = bson.decode(base64.b64decode(argument), codec_options=_AS_STORED)
-    event = Event.model_validate(raw)
-    fresh = now + CLOCK_MARGIN < as_utc(event.next_attempt_at)
-    return str(event.id), event if fresh else None
+    return [str(e.id) for e in events]
 
 
 def _stored_event(raw: dict[str, Any], subject: str, next_attempt_at: datetime) -> Event:

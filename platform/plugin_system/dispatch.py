@@ -26,11 +26,9 @@ log = logging.getLogger("specialistly.plugin_system.dispatch")
 MAX_BACKOFF_SECONDS = 3600
 
 
-async def dispatch_event(event_id: str, runtime: Runtime, *, carried: Event | None = None) -> bool:
+async def dispatch_event(event_id: str, runtime: Runtime) -> bool:
     """Run the plugins that have not handled the event yet, in pluggy's order (``tryfirst``
     first, then last registered first, ``trylast`` last); True when all now have.
-    `carried`: the event as its job carried it, undelivered (see `events.delivered_as`),
-    which saves reading it.
 
     The plugins that succeeded are recorded when the delivery ends, in the one write that
     also records its outcome, so a failing plugin makes the next delivery run only the
@@ -40,7 +38,7 @@ async def dispatch_event(event_id: str, runtime: Runtime, *, carried: Event | No
     """
     if not PydanticObjectId.is_valid(event_id):
         return False
-    event = carried or await Event.get(event_id)
+    event = await Event.get(event_id)
     if event is None or event.dispatched_at is not None:
         return True
     outcome = await _run_plugins(event, runtime)

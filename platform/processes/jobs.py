@@ -12,13 +12,7 @@ from datetime import datetime, timedelta
 
 from specialistly.core import sweeps
 from specialistly.core.clock import utcnow
-from specialistly.core.events import (
-    Event,
-    delivered_as,
-    documents_with_outbox,
-    due_events,
-    with_outbox,
-)
+from specialistly.core.events import Event, documents_with_outbox, due_events, with_outbox
 from specialistly.core.locks import LockTimeoutError, document_lock
 from specialistly.features import booking_reads, reminders
 from specialistly.infra import db
@@ -34,18 +28,16 @@ OUTBOX_GRACE = timedelta(seconds=5)
 LEASE_WAIT = timedelta(seconds=1)
 
 
-async def dispatch_event(runtime: Runtime, *events: str) -> None:
-    """Deliver the events, in their order (those published together come in one job),
-    each named by its id or carried whole (see `core.events.job_argument`).
+async def dispatch_event(runtime: Runtime, *event_ids: str) -> None:
+    """Deliver the events, in their order (those published together come in one job).
 
     An event whose delivery raised is left to the sweeper, and the others are delivered
     all the same; the job then raises the first error, to be counted as failed."""
     failed: Exception | None = None
     async with booking_reads.once_per_job():  # their handlers mostly want one booking
-        for argument in events:
-            event_id, carried = delivered_as(argument, utcnow())
+        for event_id in event_ids:
             try:
-                await dispatch.dispatch_event(event_id, runtime, carried=carried)
+                await dispatch.dispatch_event(event_id, runtime)
             except Exception as exc:
                 log.exception("event %s not delivered; the sweeper will", event_id)
                 failed = failed or exc

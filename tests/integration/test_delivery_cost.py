@@ -35,31 +35,6 @@ async def quiet_event(
     return await event.insert()
 
 
-async def test_a_job_carrying_its_published_event_only_writes_it(runtime: Runtime) -> None:
-    event = await quiet_event("test.nobody-cares")  # its first lease runs for an hour
-
-    async with recording(runtime) as commands:
-        await jobs.dispatch_event(runtime, events.job_argument(event))
-
-    assert commands.on("events") == ["update"]
-    stored = await Event.get(event.id)
-    assert stored is not None and stored.dispatched_at is not None and not stored.pending
-
-
-async def test_a_carried_event_whose_first_lease_ended_is_read_again(runtime: Runtime) -> None:
-    event = await quiet_event("test.nobody-cares")
-    # Delivered by the sweeper's job meanwhile, after its first lease ran out.
-    event.next_attempt_at = utcnow() - timedelta(seconds=1)
-    carried = events.job_argument(event)
-    await dispatch.dispatch_event(str(event.id), runtime)
-    assert events.delivered_as(carried, utcnow()) == (str(event.id), None)
-
-    async with recording(runtime) as commands:
-        await jobs.dispatch_event(runtime, carried)
-
-    assert commands.on("events") == ["find"]  # found delivered: nothing more to do
-
-
 async def test_a_delivery_reads_and_writes_its_event_once(runtime: Runtime) -> None:
     event = await quiet_event("test.nobody-cares")
     plugins = runtime.plugins.call_order("on_event")
@@ -155,12 +130,10 @@ async def test_one_job_delivers_each_of_its_events_even_after_one_fails(
     broken, fine = await quiet_event("test.broken"), await quiet_event("test.fine")
     deliver = dispatch.dispatch_event
 
-    async def database_gone_for_one(
-        event_id: str, runtime: Runtime, *, carried: Event | None = None
-    ) -> bool:
+    async def database_gone_for_one(event_id: str, runtime: Runtime) -> bool:
         if event_id == str(broken.id):
             raise ConnectionError("database unreachable")
-        return await deliver(event_id, runtime, carried=carried)
+        return await deliver(event_id, runtime)
 
     monkeypatch.setattr(dispatch, "dispatch_event", database_gone_for_one)
     with pytest.raises(ConnectionError):  # the job counts as failed

@@ -9,14 +9,7 @@ import pytest
 from beanie import Document
 
 from specialistly.core.bookings import Booking
-from specialistly.core.clock import utcnow
-from specialistly.core.events import (
-    Event,
-    OutboxEvent,
-    delivered_as,
-    publish_outbox,
-    unit_of_work,
-)
+from specialistly.core.events import Event, OutboxEvent, publish_outbox, unit_of_work
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, day_at, make_service, make_user
 from tests.commands import recording
@@ -60,47 +53,14 @@ async def test_the_events_of_one_publication_are_enqueued_as_one_job_in_order() 
         booking = await book(await make_user(), await make_service(), day_at(15))
     enqueued: list[tuple[str, ...]] = []
 
-    async def enqueue(*arguments: str) -> None:
-        enqueued.append(arguments)
+    async def enqueue(*event_ids: str) -> None:
+        enqueued.append(event_ids)
 
     assert await publish_outbox(Booking, booking.id, enqueue, lease=timedelta(minutes=1)) == 2
 
     [job] = enqueued
-    ids = [delivered_as(argument, utcnow())[0] for argument in job]
-    stored = [await Event.get(event_id) for event_id in ids]
+    stored = [await Event.get(event_id) for event_id in job]
     assert [e.name for e in stored if e is not None] == ["booking.created", "booking.confirmed"]
-
-
-async def test_a_publication_carries_the_events_it_stored_and_names_those_stored_before() -> None:
-    async def nowhere(model: type[Document], doc_id: Any, **_: Any) -> int:
-        return 0
-
-    async with unit_of_work(nowhere):  # published below, by hand
-        booking = await book(await make_user(), await make_service(), day_at(17))
-    raw = await Booking.get_pymongo_collection().find_one({"_id": booking.id})
-    assert raw is not None
-    enqueued: list[tuple[str, ...]] = []
-
-    async def enqueue(*arguments: str) -> None:
-        enqueued.append(arguments)
-
-    await publish_outbox(Booking, booking.id, enqueue, lease=timedelta(minutes=1))
-    # A publication that stopped before emptying the outbox, repeated.
-    await Booking.get_pymongo_collection().update_one(
-        {"_id": booking.id}, {"$set": {"outbox": raw["outbox"], "outbox_waiting": True}}
-    )
-    await publish_outbox(Booking, booking.id, enqueue, lease=timedelta(minutes=1))
-
-    first, again = enqueued
-    ids = [str(entry["id"]) for entry in raw["outbox"]]
-    carried = [delivered_as(argument, utcnow()) for argument in first]
-    assert [event_id for event_id, _ in carried] == ids
-    assert [event.name for _, event in carried if event is not None] == [
-        "booking.created",
-        "booking.confirmed",
-    ]
-    # Stored already, and maybe delivered since: their delivery is to read them.
-    assert list(again) == ids
 
 
 async def test_a_publication_reads_the_outbox_once_and_empties_it_in_one_write(
