@@ -75,8 +75,8 @@ async def booking_facts(booking: Booking, event: Event, settings: Settings) -> B
         booking=booking,
         event=event,
         service_title=service.title if service else "Consultation",
-        customer=await User.get(booking.customer_id),
-        specialist=await User.get(booking.specialist_id),
+        customer=await read_cache.user(booking.customer_id),
+        specialist=await read_cache.user(booking.specialist_id),
         specialist_timezone=profile.timezone if profile else "UTC",
         frontend_url=settings.frontend_url.rstrip("/"),
     )

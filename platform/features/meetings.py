@@ -282,7 +282,7 @@ _REACTIONS = {
 
 async def _request(booking: Booking) -> MeetingRequest:
     service = await read_cache.service(booking.service_id)
-    customer = await User.get(booking.customer_id)
+    customer = await read_cache.user(booking.customer_id)
     # The specialist's time zone: that of their working hours, else their profile's.
     hours = await read_cache.hours(booking.specialist_id)
     timezone = hours.timezone if hours else await _profile_timezone(booking.specialist_id)
