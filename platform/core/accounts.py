@@ -162,6 +162,7 @@ async def set_admin(email: str, *, admin: bool) -> User:
     change = {"$addToSet" if admin else "$pull": {"roles": Role.ADMIN.value}}
     async with edit_lock(User, user.id):
         await User.get_pymongo_collection().update_one({"_id": user.id}, change)
+        await read_cache.user_changed(user.id)
     return await get_user(user.id)
 
 
@@ -193,6 +194,7 @@ async def update_profile(user: User, changes: ProfileChanges) -> User:
     if updates:
         async with edit_lock(User, user.id):
             await user.set(updates)
+            await read_cache.user_changed(user.id)
     return user
 
 
@@ -242,6 +244,7 @@ async def find_by_email(email: str) -> User | None:
 async def _set_user(user: User, changes: dict[str, object]) -> None:
     async with document_lock(User, user.id):
         await User.get_pymongo_collection().update_one({"_id": user.id}, {"$set": changes})
+        await read_cache.user_changed(user.id)
 
 
 def _profile_updates(check: Check, c: ProfileChanges) -> dict[str, object]:

@@ -220,6 +220,8 @@ async def _move(
                 "claim_end": claim.end,
                 "quota_places": kept + extra,
                 "updated_at": now,
+                # Under the lock, as read: a count that was never kept stays unknown.
+                "moves": None if locked.moves is None else locked.moves + 1,
             },
             "$push": {"outbox": event},
         },

@@ -134,6 +134,8 @@ class Booking(Document):
     no_show_at: datetime | None = None  # when the specialist recorded the customer's no-show
     # Places under the service's booking limits it holds (see claims.take_places).
     quota_places: list[str] = []
+    # How many times it was rescheduled; None on bookings stored before moves were counted.
+    moves: int | None = None
     # Set while a reschedule moves the claim; a stale one is tidied up by the sweeper.
     reschedule_started_at: datetime | None = None
     # Set with the status that ends its hold, cleared once its cells are free: the sweeper

@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 from beanie import Document, PydanticObjectId
 from beanie.odm.utils.dump import get_dict
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from specialistly.core.clock import utcnow
@@ -192,11 +192,14 @@ async def update_with_events(
     push = {**update.get("$push", {}), "outbox": {"$each": [e.model_dump() for e in new]}}
     # No projection: FerretDB v1 does not implement one in findAndModify.
     raw = await model.get_pymongo_collection().find_one_and_update(
-        dict(query), raising_waiting_flag({**update, "$push": push})
+        dict(query),
+        raising_waiting_flag({**update, "$push": push}),
+        return_document=ReturnDocument.AFTER,
     )
     if raw is None:
         return False
-    note_outbox(model, raw["_id"])
+    # The outbox as stored: published under the caller's lock without reading it again.
+    note_outbox(model, raw["_id"], raw.get("outbox", []))
     return True
 
 

@@ -1,6 +1,6 @@
-"""Documents that every slots request and many notices read and that change far less often
-than they are read (a service, a specialist's working hours and busy time), kept in this
-process's memory between reads.
+"""Documents that every slots request and every notice read and that change far less often
+than they are read (a service, a specialist's working hours and busy time, the parties of a
+booking), kept in this process's memory between reads.
 
 Only what is shown goes through the cache: a change always reads what it changes from the
 database. Whoever changes a cached document calls `changed` once the write is done: it is
@@ -22,7 +22,7 @@ from beanie import Document, PydanticObjectId
 
 from specialistly.core.availability import Availability
 from specialistly.core.services import Service
-from specialistly.core.users import SpecialistProfile
+from specialistly.core.users import SpecialistProfile, User
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,16 @@ async def hours(specialist_id: PydanticObjectId) -> Availability | None:
 
 async def hours_changed(specialist_id: PydanticObjectId) -> None:
     await documents.changed(Availability, "specialist_id", specialist_id)
+
+
+async def user(user_id: PydanticObjectId) -> User | None:
+    """A user, to show or to write to: never to decide what they may do (a request's own
+    user is always read from the database)."""
+    return await documents.find_one(User, "_id", user_id)
+
+
+async def user_changed(user_id: PydanticObjectId | None) -> None:
+    await documents.changed(User, "_id", user_id)
 
 
 async def profile(user_id: PydanticObjectId) -> SpecialistProfile | None:

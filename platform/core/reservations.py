@@ -250,6 +250,7 @@ async def _reserve(
         idempotency_key=key,
         video_provider=service.video_provider,
         policy=service.policy,
+        moves=0,
         created_at=now,
         updated_at=now,
     )

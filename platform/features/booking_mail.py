@@ -75,16 +75,18 @@ async def booking_facts(booking: Booking, event: Event, settings: Settings) -> B
         booking=booking,
         event=event,
         service_title=service.title if service else "Consultation",
-        customer=await User.get(booking.customer_id),
-        specialist=await User.get(booking.specialist_id),
+        customer=await read_cache.user(booking.customer_id),
+        specialist=await read_cache.user(booking.specialist_id),
         specialist_timezone=profile.timezone if profile else "UTC",
         frontend_url=settings.frontend_url.rstrip("/"),
     )
 
 
-async def moves_until(event: Event) -> int:
+async def moves_until(event: Event, booking: Booking) -> int:
     """How many times the event's booking was rescheduled, up to the event: the sequence
-    of the calendar invitation it sends."""
+    of the calendar invitation it sends. Counted only for a booking that was moved."""
+    if booking.moves == 0:
+        return 0  # never, so not before the event either
     # One flat filter: FerretDB pushes down the equalities (not Beanie's `$and`).
     return await Event.find(
         {

@@ -30,7 +30,7 @@ from specialistly.core import events, payments
 from specialistly.core.bookings import Booking, BookingStatus
 from specialistly.core.events import Event
 from specialistly.core.users import User
-from specialistly.features import deliveries, outgoing
+from specialistly.features import booking_reads, deliveries, outgoing
 from specialistly.features.booking_mail import (
     BookingFacts,
     booking_facts,
@@ -130,11 +130,11 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     booking_id = event.data.get("booking_id")
     if not wanted or not PydanticObjectId.is_valid(booking_id):
         return
-    booking = await Booking.get(PydanticObjectId(booking_id))
+    booking = await booking_reads.booking(PydanticObjectId(booking_id))
     if booking is None or not _due(event, booking):
         return
     facts = await booking_facts(booking, event, runtime.settings)
-    moves = await moves_until(event) if any(want.invite for want in wanted) else 0
+    moves = await moves_until(event, booking) if any(want.invite for want in wanted) else 0
     for want in wanted:
         await _send_one(want, facts, event, moves, runtime)
 

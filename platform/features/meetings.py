@@ -46,6 +46,7 @@ from specialistly.core.events import Event, OutboxEvent, new_event, update_with_
 from specialistly.core.reservations import HostCheck
 from specialistly.core.services import AutoRecording, Service
 from specialistly.core.users import User
+from specialistly.features import booking_reads
 from specialistly.hookspecs import PluginRuntime, hookimpl
 from specialistly.providers import (
     FreshHostLinks,
@@ -99,7 +100,7 @@ async def on_event(event: Event, runtime: Runtime) -> None:
     booking_id = event.data.get("booking_id")
     if not booking_id or event.name not in _REACTIONS:
         return
-    booking = await Booking.get(PydanticObjectId(booking_id))
+    booking = await booking_reads.booking(PydanticObjectId(booking_id))
     if booking is not None:
         await _REACTIONS[event.name](booking, runtime)
 
@@ -281,7 +282,7 @@ _REACTIONS = {
 
 async def _request(booking: Booking) -> MeetingRequest:
     service = await read_cache.service(booking.service_id)
-    customer = await User.get(booking.customer_id)
+    customer = await read_cache.user(booking.customer_id)
     # The specialist's time zone: that of their working hours, else their profile's.
     hours = await read_cache.hours(booking.specialist_id)
     timezone = hours.timezone if hours else await _profile_timezone(booking.specialist_id)

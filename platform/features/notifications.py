@@ -15,9 +15,9 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from specialistly.core.bookings import Booking
 from specialistly.core.clock import as_utc
 from specialistly.core.events import Event
+from specialistly.features import booking_reads
 from specialistly.hookspecs import hookimpl
 from specialistly.runtime import Runtime
 
@@ -58,7 +58,7 @@ class Parties:
         if known is not None:
             self._known.move_to_end(booking_id)
             return known
-        booking = await Booking.get(booking_id)
+        booking = await booking_reads.booking(booking_id)
         if booking is None:
             return None
         found = frozenset({booking.customer_id, booking.specialist_id})

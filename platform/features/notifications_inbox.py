@@ -25,12 +25,13 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from specialistly.core import events, payments
-from specialistly.core.bookings import Booking, stored_instant
+from specialistly.core.bookings import stored_instant
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.events import Event
 from specialistly.core.locks import document_lock
 from specialistly.core.users import User
+from specialistly.features import booking_reads
 from specialistly.features.booking_mail import booking_facts
 from specialistly.features.mail import MEETING_PENDING, RECORDING_READY, ZOOM_DISCONNECTED
 from specialistly.features.money import money
@@ -147,7 +148,7 @@ async def _notifications_of(event: Event, runtime: Runtime) -> list[Notification
     booking_id = event.data.get("booking_id")
     if told is None or not PydanticObjectId.is_valid(booking_id):
         return []
-    booking = await Booking.get(PydanticObjectId(booking_id))
+    booking = await booking_reads.booking(PydanticObjectId(booking_id))
     if booking is None:
         return []
     facts = await booking_facts(booking, event, runtime.settings)

@@ -21,6 +21,7 @@ from specialistly.core.errors import DomainError, ErrorCode
 from specialistly.core.events import Event
 from specialistly.core.reservations import StartPayment
 from specialistly.core.users import User
+from specialistly.features import booking_reads
 from specialistly.hookspecs import PluginRuntime, hookimpl
 from specialistly.providers import (
     PaymentProvider,
@@ -94,7 +95,7 @@ async def on_event(event: Event, runtime: PluginRuntime) -> None:
     booking_id = event.data.get("booking_id")
     if not _reacts_to(event) or not PydanticObjectId.is_valid(booking_id):
         return  # without reading the booking: most events are none of a payment's business
-    booking = await Booking.get(PydanticObjectId(booking_id))
+    booking = await booking_reads.booking(PydanticObjectId(booking_id))
     if booking is None or booking.payment is None:
         return
     if event.name == events.BOOKING_EXPIRED:

@@ -14,7 +14,7 @@ from specialistly.core import sweeps
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, documents_with_outbox, due_events, with_outbox
 from specialistly.core.locks import LockTimeoutError, document_lock
-from specialistly.features import reminders
+from specialistly.features import booking_reads, reminders
 from specialistly.infra import db
 from specialistly.infra.metrics.registry import EVENTS_DUE, OUTBOX_BACKLOG
 from specialistly.plugin_system import dispatch
@@ -34,12 +34,13 @@ async def dispatch_event(runtime: Runtime, *event_ids: str) -> None:
     An event whose delivery raised is left to the sweeper, and the others are delivered
     all the same; the job then raises the first error, to be counted as failed."""
     failed: Exception | None = None
-    for event_id in event_ids:
-        try:
-            await dispatch.dispatch_event(event_id, runtime)
-        except Exception as exc:
-            log.exception("event %s not delivered; the sweeper will", event_id)
-            failed = failed or exc
+    async with booking_reads.once_per_job():  # their handlers mostly want one booking
+        for event_id in event_ids:
+            try:
+                await dispatch.dispatch_event(event_id, runtime)
+            except Exception as exc:
+                log.exception("event %s not delivered; the sweeper will", event_id)
+                failed = failed or exc
     if failed is not None:
         raise failed
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from beanie import PydanticObjectId
 
-from specialistly.core import events
+from specialistly.core import booking_changes, events
 from specialistly.core import payments as core_payments
-from specialistly.core.bookings import Booking
+from specialistly.core.bookings import Booking, booking_lock
 from specialistly.core.clock import utcnow
-from specialistly.core.events import Event
+from specialistly.core.events import Event, new_event, update_with_events
 from specialistly.features import mail, meetings, outgoing
 from specialistly.features import notifications_inbox as inbox
 from specialistly.features import payments as payment_path
@@ -22,13 +22,15 @@ from specialistly.processes import jobs
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, day_at, make_service, make_user
 from tests.commands import recording
-from tests.factories import stored_event
+from tests.factories import confirmed_booking_document, make_specialist, stored_event
 from tests.mail import MailSink
 
 
-async def quiet_event(name: str, data: dict[str, object] | None = None) -> Event:
+async def quiet_event(
+    name: str, data: dict[str, object] | None = None, subject: str = "test:delivery-cost"
+) -> Event:
     """A stored event that no sweeper of the session's worker delivers during the test."""
-    event = stored_event(name, "test:delivery-cost", data=data)
+    event = stored_event(name, subject, data=data)
     event.next_attempt_at = utcnow() + timedelta(hours=1)
     return await event.insert()
 
@@ -154,3 +156,96 @@ async def test_a_meeting_is_made_without_reading_the_profile_when_hours_say_the_
     assert commands.on("specialist_profiles") == []
     made = await Booking.get(booking.id)
     assert made is not None and made.meeting is not None
+
+
+async def test_a_change_under_its_lock_publishes_its_events_without_reading_them_again(
+    runtime: Runtime,
+) -> None:
+    booking = await confirmed_booking_document(PydanticObjectId(), day_at(9), 30).insert()
+
+    assert booking.id is not None
+    async with recording(runtime) as commands, runtime.unit_of_work(), booking_lock(booking.id):
+        assert await update_with_events(
+            Booking, {"_id": booking.id}, {"$set": {"notes": "x"}}, [new_event("test.noted")]
+        )
+
+    # The update answers the outbox as stored, which its lock holder then empties.
+    assert commands.on("bookings") == ["findAndModify", "update"]
+    assert commands.on("events") == ["insert"]
+    raw = await Booking.get_pymongo_collection().find_one({"_id": booking.id})
+    assert raw is not None and raw["outbox"] == [] and raw["outbox_waiting"] is False
+    published = await Event.find({"subject": f"bookings:{booking.id}"}).to_list()
+    assert [e.name for e in published] == ["test.noted"]
+
+
+async def booking_events(booking: Booking, *names: str) -> list[str]:
+    data: dict[str, object] = {"booking_id": str(booking.id)}
+    subject = f"bookings:{booking.id}"
+    return [str((await quiet_event(name, data, subject)).id) for name in names]
+
+
+async def test_the_handlers_of_one_job_read_its_booking_once(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    customer, specialist = await make_user(), await make_specialist()
+    assert specialist.id is not None
+    booking = confirmed_booking_document(specialist.id, day_at(10), 30)
+    booking.customer_id = customer.id  # type: ignore[assignment]
+    await booking.insert()
+    job = await booking_events(booking, events.BOOKING_CREATED, events.BOOKING_CANCELLED)
+
+    async with recording(runtime) as commands:
+        await jobs.dispatch_event(runtime, *job)
+
+    # Notices, emails, in-app notifications, meetings and payments all look at it.
+    assert commands.on("bookings") == ["find"]
+    assert len(mailbox.to(customer.email)) == len(mailbox.to(specialist.email)) == 1
+    told = await inbox.Notification.find({"booking_id": booking.id}).to_list()
+    assert {n.user_id for n in told} == {customer.id, specialist.id}
+
+
+async def test_a_booking_the_job_changed_is_read_again_by_its_next_handlers(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    specialist = await make_specialist()
+    assert specialist.id is not None
+    booking = await confirmed_booking_document(specialist.id, day_at(11), 30).insert()
+    # The first confirmation makes the meeting; the second one's emails need its link.
+    job = await booking_events(booking, events.BOOKING_CONFIRMED, events.BOOKING_CONFIRMED)
+
+    async with recording(runtime) as commands, runtime.unit_of_work():  # as the worker runs it
+        await jobs.dispatch_event(runtime, *job)
+
+    # Read, read again inside the meeting's claim, stored with its event (published under
+    # the lock), and read again once the lock is given back.
+    assert commands.on("bookings") == ["find", "find", "findAndModify", "update", "find"]
+    made = await Booking.get(booking.id)
+    assert made is not None and made.meeting is not None
+    [confirmation] = mailbox.to(specialist.email)
+    assert made.meeting.join_url in confirmation.text()
+
+
+async def test_only_a_moved_booking_has_its_moves_counted_for_its_invitations(
+    runtime: Runtime, mailbox: MailSink
+) -> None:
+    customer = await make_user()
+    booking = await book(customer, await make_service(), day_at(15))
+    assert booking.moves == 0
+    data: dict[str, object] = {"booking_id": str(booking.id)}
+    cancelled = await quiet_event(events.BOOKING_CANCELLED, data, f"bookings:{booking.id}")
+
+    async with recording(runtime) as commands:
+        await mail.on_event(cancelled, runtime)
+
+    assert commands.on("events") == []  # never moved: its invitation's sequence is 0
+    sent = await outgoing.OutgoingEmail.find_one(
+        {"key": f"event:{cancelled.id}:{customer.id}:booking_cancelled"}
+    )
+    assert sent is not None and sent.status == outgoing.EmailStatus.SENT
+
+    moved = await booking_changes.reschedule(str(booking.id), customer, day_at(16))
+    assert moved.moves == 1
+    rescheduled = await quiet_event(events.BOOKING_RESCHEDULED, data, f"bookings:{booking.id}")
+    async with recording(runtime) as commands:
+        await mail.on_event(rescheduled, runtime)
+    assert commands.on("events") == ["aggregate"]

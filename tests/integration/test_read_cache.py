@@ -1,4 +1,4 @@
-"""Services, working hours and profiles kept in memory (core/read_cache.py): a change is
+"""Services, working hours, profiles and users kept in memory (core/read_cache.py): a change is
 seen at once, in this process and in the others, and nothing stale outlives a lost channel."""
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ async def test_what_was_read_once_is_read_from_memory_after(
         assert (await read_cache.service(service.id)) == service
         assert (await read_cache.hours(owner.id)) is not None
         assert (await read_cache.profile(owner.id)) is not None
+        user = await read_cache.user(owner.id)
+        assert user is not None and (user.id, user.email) == (owner.id, owner.email)
         reads = commands.reads()
     assert reads == []
 
@@ -67,13 +69,15 @@ async def test_a_change_is_shown_at_once_by_the_process_that_made_it(runtime: Ru
     await eventually(_serving(read_cache.documents))
     assert service.id is not None and owner.id is not None
     await read_cache.service(service.id), await read_cache.hours(owner.id)
-    await read_cache.profile(owner.id)
+    await read_cache.profile(owner.id), await read_cache.user(owner.id)
 
     await catalog.update_service(
         owner, str(service.id), {"title": "Deep dive"}, video_providers=VIDEO
     )
     await hours(owner, "Europe/Berlin", DayHours(0, [("08:00", "12:00")]))
-    await accounts.update_profile(owner, accounts.ProfileChanges(headline="Now in Berlin"))
+    await accounts.update_profile(
+        owner, accounts.ProfileChanges(headline="Now in Berlin", display_name="Ada Lovelace")
+    )
     await catalog.archive_service(owner, str(service.id))
 
     shown = await read_cache.service(service.id)
@@ -82,6 +86,8 @@ async def test_a_change_is_shown_at_once_by_the_process_that_made_it(runtime: Ru
     assert shown_hours is not None and shown_hours.timezone == "Europe/Berlin"
     profile = await read_cache.profile(owner.id)
     assert profile is not None and profile.headline == "Now in Berlin"
+    user = await read_cache.user(owner.id)
+    assert user is not None and user.display_name == "Ada Lovelace"
 
 
 async def test_a_change_is_dropped_by_every_other_process(runtime: Runtime) -> None:
