@@ -20,17 +20,10 @@ D = TypeVar("D", bound=Document)
 # equality on an indexed field reads one document. A batch is at most a page's worth.
 
 
-def _by_id(model: type[D]) -> DataLoader[PydanticObjectId, D | None]:
-    async def load(ids: Sequence[PydanticObjectId]) -> list[D | None]:
-        return list(await asyncio.gather(*(model.get(i) for i in ids)))
-
-    return DataLoader(load_fn=load)
-
-
-def _cached(
+def _each(
     read: Callable[[PydanticObjectId], Awaitable[D | None]],
 ) -> DataLoader[PydanticObjectId, D | None]:
-    """A loader of what `core.read_cache` keeps, through it."""
+    """A loader that reads each key of a batch with `read`, all at once."""
 
     async def load(ids: Sequence[PydanticObjectId]) -> list[D | None]:
         return list(await asyncio.gather(*(read(i) for i in ids)))
@@ -40,8 +33,8 @@ def _cached(
 
 class Loaders:
     def __init__(self) -> None:
-        self.profile_by_user = _cached(read_cache.profile)
-        self.service = _cached(read_cache.service)
+        self.profile_by_user = _each(read_cache.profile)  # through the read cache
+        self.service = _each(read_cache.service)
         self._extra: dict[type[Document], DataLoader[PydanticObjectId, object]] = {}
 
     def forget(self) -> None:
@@ -59,5 +52,5 @@ class Loaders:
     def by_id(self, model: type[D]) -> DataLoader[PydanticObjectId, D | None]:
         """A loader of any document model by id, created on first use in this request."""
         if model not in self._extra:
-            self._extra[model] = _by_id(model)  # type: ignore[assignment]
+            self._extra[model] = _each(model.get)  # type: ignore[assignment]
         return self._extra[model]  # type: ignore[return-value]
