@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
@@ -19,6 +20,7 @@ from specialistly.plugin_system.manager import PluginManager, create_plugin_mana
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 from tests.client import GraphQLClient
+from tests.faults import ResettingProxy
 from tests.mail import MailSink, SmtpServer
 from tests.processes import Process, free_port
 from tests.stripe_events import STRIPE_CONNECT_WEBHOOK_SECRET, STRIPE_WEBHOOK_SECRET
@@ -148,3 +150,12 @@ def worker(worker_process: Process) -> Process:
 def client(api_url: str) -> GraphQLClient:
     """An anonymous GraphQL client with an address of its own (for per-IP limits)."""
     return GraphQLClient(api_url)
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[ResettingProxy]:
+    """A proxy in front of the database that resets the connections it is told to (for
+    the tests of a database that is briefly unavailable), one per test module."""
+    target = urlsplit(os.environ["MONGODB_URL"])
+    with ResettingProxy(target.hostname or "127.0.0.1", target.port or 27017).running() as p:
+        yield p

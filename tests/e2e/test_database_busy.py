@@ -7,11 +7,9 @@ answers TRY_AGAIN, after which the same request succeeds.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -37,13 +35,6 @@ mutation Create($input: CreateBookingInput!) {
 """
 
 pytestmark = pytest.mark.usefixtures("runtime")
-
-
-@pytest.fixture(scope="module")
-def proxy() -> Iterator[ResettingProxy]:
-    target = urlsplit(os.environ["MONGODB_URL"])
-    with ResettingProxy(target.hostname or "127.0.0.1", target.port or 27017).running() as p:
-        yield p
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,10 @@ cannot tell it: the count reads every match (on FerretDB v1, the whole collectio
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
 from starlette.requests import Request
@@ -158,13 +155,6 @@ async def test_a_marketplace_search_that_fits_one_page_reads_its_matches_once(
     assert result.errors is None and result.data is not None
     assert result.data["specialists"] == {"totalCount": 0, "nodes": []}
     assert commands.reads() == [("find", "specialist_profiles")]
-
-
-@pytest.fixture(scope="module")
-def proxy() -> Iterator[ResettingProxy]:
-    target = urlsplit(os.environ["MONGODB_URL"])
-    with ResettingProxy(target.hostname or "127.0.0.1", target.port or 27017).running() as p:
-        yield p
 
 
 @pytest_asyncio.fixture(loop_scope="session")

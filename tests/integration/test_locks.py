@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
@@ -25,13 +23,6 @@ class Probe(Document):
 
     class Settings:
         name = "lock_probes"
-
-
-@pytest.fixture(scope="module")
-def proxy() -> Iterator[ResettingProxy]:
-    target = urlsplit(os.environ["MONGODB_URL"])
-    with ResettingProxy(target.hostname or "127.0.0.1", target.port or 27017).running() as p:
-        yield p
 
 
 @pytest_asyncio.fixture(loop_scope="session")
