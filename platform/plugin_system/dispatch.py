@@ -2,8 +2,12 @@
 
 A delivery writes its event once, when it ends, whatever the number of plugins. An event
 is written by every delivery of it (a redelivery by the sweeper may overlap the first one)
-and by the sweeper's lease: each write holds the event's lock (see core/locks.py), or
-FerretDB may put back what another wrote meanwhile, its attempts too.
+and by the sweeper's lease. A failed delivery's write and the lease hold the event's lock
+(see core/locks.py), or FerretDB may put back what another wrote meanwhile, its attempts
+too. A delivery that succeeded writes without it (two commands fewer, on every event):
+what a concurrent write can do to it is put the event back to pending, and then the event
+is delivered again to the plugins it lists as missing, which handlers already allow for
+(a crash before the write does the same).
 """
 
 from __future__ import annotations
@@ -79,10 +83,10 @@ async def _record(event: Event, outcome: _Outcome, runtime: Runtime) -> None:
     now = utcnow()
     handled = outcome.handled
     update: dict[str, Any] = {"$addToSet": {"handled_by": {"$each": handled}}} if handled else {}
+    if not outcome.failures:
+        await _update(event, {**update, "$set": {"dispatched_at": now, "pending": False}})
+        return
     async with document_lock(Event, event.id):
-        if not outcome.failures:
-            await _update(event, {**update, "$set": {"dispatched_at": now, "pending": False}})
-            return
         current = await Event.get(event.id)
         attempts = current.attempts if current else event.attempts
         first = runtime.settings.event_retry_delay.total_seconds()
@@ -98,5 +102,4 @@ async def _record(event: Event, outcome: _Outcome, runtime: Runtime) -> None:
 
 
 async def _update(event: Event, update: dict[str, Any]) -> None:
-    """The caller holds the event's lock."""
     await Event.get_pymongo_collection().update_one({"_id": event.id}, update)

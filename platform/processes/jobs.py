@@ -63,8 +63,8 @@ async def sweep_events(runtime: Runtime) -> None:
 
 async def lease(event: Event, until: datetime) -> bool:
     """Lease a due event's next delivery until `until`, so that the next sweep does not
-    send it again meanwhile; False if a delivery wrote it since it was read, or is writing
-    it now (under its lock, as every writer of an event: see plugin_system/dispatch.py)."""
+    send it again meanwhile; False if a delivery wrote it since it was read, or a failed
+    one is writing it now (under its lock: see plugin_system/dispatch.py)."""
     try:
         async with document_lock(Event, event.id, wait=LEASE_WAIT):
             leased = await Event.get_pymongo_collection().update_one(

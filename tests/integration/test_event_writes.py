@@ -1,5 +1,6 @@
-"""Every writer of an event holds its lock: deliveries of one event at once (a redelivery by
-the sweeper may overlap the first one) and the sweeper's lease keep each other's writes.
+"""The writers of an event that must not lose each other's writes hold its lock: failed
+deliveries of one event at once (a redelivery by the sweeper may overlap the first one)
+and the sweeper's lease. A delivery that succeeded needs no lock.
 
 FerretDB v1 applies an update as an unisolated read-modify-write of the whole document:
 without the lock, of two concurrent writes one may put back what the other changed, and an
@@ -67,3 +68,36 @@ async def test_the_sweeper_leases_no_event_that_another_writer_holds() -> None:
     assert await jobs.lease(event, later)
     leased = await Event.get(event.id)
     assert leased is not None and leased.next_attempt_at == later
+
+
+async def test_a_delivery_that_succeeded_is_recorded_while_another_holds_the_lock(
+    runtime: Runtime,
+) -> None:
+    event = stored_event("test.nobody-cares", "test:unlocked-success")
+    event.next_attempt_at = utcnow() + timedelta(hours=1)
+    await event.insert()
+
+    async with document_lock(Event, event.id):  # a lease or a failed delivery, writing
+        assert await dispatch.dispatch_event(str(event.id), runtime)
+
+    stored = await Event.get(event.id)
+    assert stored is not None and stored.dispatched_at is not None and not stored.pending
+
+
+async def test_a_success_put_back_by_a_concurrent_write_is_delivered_again(
+    runtime: Runtime,
+) -> None:
+    event = stored_event("test.nobody-cares", "test:success-put-back")
+    event.next_attempt_at = utcnow() + timedelta(hours=1)
+    await event.insert()
+    as_read = await Event.get_pymongo_collection().find_one({"_id": event.id})
+    assert as_read is not None
+    assert await dispatch.dispatch_event(str(event.id), runtime)
+
+    # What an unisolated write that read the event before the delivery wrote puts back.
+    await Event.get_pymongo_collection().replace_one({"_id": event.id}, as_read)
+    assert await dispatch.dispatch_event(str(event.id), runtime)
+
+    stored = await Event.get(event.id)
+    assert stored is not None and stored.dispatched_at is not None and not stored.pending
+    assert sorted(stored.handled_by) == sorted(runtime.plugins.call_order("on_event"))
