@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from bson import ObjectId
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from strawberry import relay
 
@@ -126,6 +126,10 @@ def recorded_processes(recorded_env: dict[str, str], tmp_path: Path) -> Iterator
     finally:
         api.stop()
         worker.stop()
+        # Once they stopped: the worker's next sweep would make the database again.
+        mongo: MongoClient[dict[str, Any]] = MongoClient(recorded_env["MONGODB_URL"])
+        with mongo:
+            mongo.drop_database(recorded_env["SPECIALISTLY_DATABASE"])
 
 
 @pytest_asyncio.fixture
@@ -138,7 +142,6 @@ async def scene(
     try:
         yield Recorded(log, db, recorded_env, GraphQLClient(url))
     finally:
-        await mongo.drop_database(db.name)
         await mongo.close()
 
 
