@@ -34,6 +34,12 @@ class Runtime:
     providers: ProviderSet
     mongo: AsyncMongoClient  # type: ignore[type-arg]
     redis: Redis
+    # For pub/sub subscriptions (GraphQL's, the read cache's): a client that sends without
+    # a time limit. redis-py sends a command with one through asyncio.wait_for, which on
+    # Python 3.11 can lose a cancellation (CPython gh-86296): a subscription cancelled
+    # while subscribing then listened forever, and its process never stopped. Its reads
+    # wait for messages without a time limit anyway.
+    subscriptions: Redis
     tokens: TokenService
     limiter: RateLimiter
     jobs: Jobs
@@ -77,6 +83,7 @@ class Runtime:
         await self.cache_sync.stop()
         await self.limiter.close()
         await self.redis.aclose()
+        await self.subscriptions.aclose()
         await self.mongo.close()
 
 
@@ -84,10 +91,10 @@ async def start_runtime(settings: Settings, plugins: PluginManager | None = None
     plugins = plugins or create_plugin_manager(settings)
     mongo = await db.connect(settings, plugins, listeners=[DatabaseMetrics()])
     redis = TimedRedis.from_url(settings.redis_url)
+    subscriptions = Redis.from_url(settings.redis_url, socket_timeout=None)
     read_cache.documents.ttl = settings.read_cache_ttl.total_seconds()
-    cache_sync = CacheSync(
-        read_cache.documents, redis, channel=f"{settings.broker_namespace}:read-cache"
-    )
+    channel = f"{settings.broker_namespace}:read-cache"
+    cache_sync = CacheSync(read_cache.documents, redis, subscriptions, channel)
     cache_sync.start()
     return Runtime(
         settings=settings,
@@ -95,6 +102,7 @@ async def start_runtime(settings: Settings, plugins: PluginManager | None = None
         providers=plugins.providers(),
         mongo=mongo,
         redis=redis,
+        subscriptions=subscriptions,
         tokens=TokenService(settings),
         limiter=RateLimiter(redis, prefix=f"{settings.broker_namespace}:ratelimit"),
         jobs=Jobs(settings),

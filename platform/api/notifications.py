@@ -123,7 +123,7 @@ async def viewer_messages(
     except DomainError as exc:
         raise graphql_error(exc) from None
     assert user.id is not None
-    pubsub = ctx.runtime.redis.pubsub()
+    pubsub = ctx.runtime.subscriptions.pubsub()
     await pubsub.subscribe(channel_of(ctx.runtime, user.id))
     try:
         async for message in pubsub.listen():

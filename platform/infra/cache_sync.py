@@ -18,11 +18,13 @@ RETRY_SECONDS = 1.0
 
 
 class CacheSync:
-    """Runs while its process does: `start` it, `await stop()` at the end."""
+    """Runs while its process does: `start` it, `await stop()` at the end. It announces
+    through `redis` and listens through `subscriptions` (see `Runtime.subscriptions`)."""
 
-    def __init__(self, cache: ReadCache, redis: Redis, channel: str) -> None:
+    def __init__(self, cache: ReadCache, redis: Redis, subscriptions: Redis, channel: str) -> None:
         self.cache = cache
         self.redis = redis
+        self.subscriptions = subscriptions
         self.channel = channel
         self._task: asyncio.Task[None] | None = None
 
@@ -41,10 +43,15 @@ class CacheSync:
         await self.redis.publish(self.channel, key)
 
     async def _follow(self) -> None:
+        this = asyncio.current_task()
         while True:
             try:
                 await self._listen()
             except Exception as exc:
+                # redis-py may answer the cancellation of a read with a ConnectionError
+                # (redis/redis-py#2717): a process that stops must not subscribe again.
+                if this is not None and this.cancelling():
+                    raise asyncio.CancelledError from exc
                 log.warning("read cache: lost the change channel (%s); retrying", exc)
             await asyncio.sleep(RETRY_SECONDS)
 
@@ -52,7 +59,7 @@ class CacheSync:
         """Drop what each announcement names. The cache serves only while subscribed; a
         subscription made again (the client reconnected) may have missed announcements,
         so everything kept is dropped."""
-        pubsub = self.redis.pubsub()
+        pubsub = self.subscriptions.pubsub()
         live = False
         try:
             await pubsub.subscribe(self.channel)

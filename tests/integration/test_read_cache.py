@@ -3,10 +3,14 @@ seen at once, in this process and in the others, and nothing stale outlives a lo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from specialistly.core import accounts, catalog, read_cache
 from specialistly.core.read_cache import ReadCache
@@ -24,8 +28,8 @@ async def another_process(runtime: Runtime) -> AsyncIterator[ReadCache]:
     """A cache with a Redis connection and subscription of its own, as another process's;
     it keeps what it reads for longer than any test lasts."""
     cache = ReadCache(ttl=3600)
-    redis = Redis.from_url(runtime.settings.redis_url)
-    sync = CacheSync(cache, redis, runtime.cache_sync.channel)
+    redis = Redis.from_url(runtime.settings.redis_url, socket_timeout=None)
+    sync = CacheSync(cache, redis, redis, runtime.cache_sync.channel)
     sync.start()
     try:
         await eventually(_serving(cache))
@@ -127,3 +131,46 @@ async def test_after_a_lost_channel_nothing_kept_before_is_served(runtime: Runti
             return other.serving and shown is not None and shown.title == "Deep dive"
 
         await eventually(renamed)
+
+
+class StopAsError(Redis):
+    """Redis whose subscriptions answer the cancellation of a read with a ConnectionError,
+    as redis-py does at times (redis/redis-py#2717)."""
+
+    def pubsub(self, **kwargs: Any) -> PubSub:
+        subscription = super().pubsub(**kwargs)
+        listen = subscription.listen
+
+        async def listen_until_cancelled() -> AsyncIterator[Any]:
+            try:
+                async for message in listen():
+                    yield message
+            except asyncio.CancelledError as exc:
+                raise RedisConnectionError("Connection closed by server.") from exc
+
+        subscription.listen = listen_until_cancelled  # type: ignore[method-assign]
+        return subscription
+
+
+async def test_a_stopping_process_stops_following_when_its_read_answers_with_an_error(
+    runtime: Runtime,
+) -> None:
+    cache = ReadCache(ttl=60)
+    redis = StopAsError.from_url(runtime.settings.redis_url)
+    sync = CacheSync(cache, redis, redis, runtime.cache_sync.channel)
+    sync.start()
+    await eventually(_serving(cache))
+
+    stopping = asyncio.create_task(sync.stop())
+    stopped, _ = await asyncio.wait({stopping}, timeout=30)
+
+    assert stopped, "it subscribed again: its process would never stop"
+    assert not cache.serving
+    await redis.aclose()
+
+
+async def test_subscriptions_send_without_a_time_limit(runtime: Runtime) -> None:
+    # redis-py sends a command with a time limit through asyncio.wait_for, which on Python
+    # 3.11 can lose a cancellation: a subscription cancelled then listened forever.
+    assert runtime.subscriptions.connection_pool.connection_kwargs["socket_timeout"] is None
+    assert runtime.cache_sync.subscriptions is runtime.subscriptions
