@@ -28,3 +28,6 @@ def test_a_short_load_run_has_no_errors(tmp_path: Path) -> None:
     assert used["API server"] > 0 and used["load client"] > 0
     assert 0 < used["machine busy"] <= summary["cpu_available"]
     assert "CPU while measured:" in done.stdout
+    # The worker delivered every event the run published once the load stopped.
+    assert summary["catching_up"]["events_left"] == 0
+    assert "events left undelivered" in done.stdout
