@@ -138,6 +138,13 @@ def stored_event(name: str, subject: str, data: dict[str, object] | None = None)
     )
 
 
+async def quiet_event(name: str, subject: str, data: dict[str, object] | None = None) -> Event:
+    """A stored event that no sweeper of the session's worker delivers during the test."""
+    event = stored_event(name, subject, data=data)
+    event.next_attempt_at = utcnow() + timedelta(hours=1)
+    return await event.insert()
+
+
 def confirmed_booking_document(
     specialist_id: PydanticObjectId,
     start: datetime,

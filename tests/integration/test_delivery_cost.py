@@ -4,7 +4,6 @@ same however many plugins handle the event, and a new email needs no lock."""
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 import pytest
 from beanie import PydanticObjectId
@@ -12,7 +11,6 @@ from beanie import PydanticObjectId
 from specialistly.core import booking_changes, events
 from specialistly.core import payments as core_payments
 from specialistly.core.bookings import Booking, booking_lock
-from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, new_event, update_with_events
 from specialistly.features import mail, meetings, outgoing
 from specialistly.features import notifications_inbox as inbox
@@ -22,21 +20,19 @@ from specialistly.processes import jobs
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, day_at, make_service, make_user
 from tests.commands import recording
-from tests.factories import confirmed_booking_document, make_specialist, stored_event
+from tests.factories import (
+    confirmed_booking_document,
+    make_specialist,
+    quiet_event,
+    stored_event,
+)
 from tests.mail import MailSink
 
-
-async def quiet_event(
-    name: str, data: dict[str, object] | None = None, subject: str = "test:delivery-cost"
-) -> Event:
-    """A stored event that no sweeper of the session's worker delivers during the test."""
-    event = stored_event(name, subject, data=data)
-    event.next_attempt_at = utcnow() + timedelta(hours=1)
-    return await event.insert()
+SUBJECT = "test:delivery-cost"
 
 
 async def test_a_delivery_reads_and_writes_its_event_once(runtime: Runtime) -> None:
-    event = await quiet_event("test.nobody-cares")
+    event = await quiet_event("test.nobody-cares", SUBJECT)
     plugins = runtime.plugins.call_order("on_event")
     assert len(plugins) > 5
 
@@ -53,7 +49,7 @@ async def test_a_delivery_reads_and_writes_its_event_once(runtime: Runtime) -> N
 async def test_a_failed_delivery_records_who_succeeded_with_its_attempt(
     runtime: Runtime,
 ) -> None:
-    event = await quiet_event("test.failing", data={"fail": 1})
+    event = await quiet_event("test.failing", SUBJECT, {"fail": 1})
 
     async with recording(runtime) as commands:
         assert not await dispatch.dispatch_event(str(event.id), runtime)
@@ -127,7 +123,10 @@ async def test_in_app_notifications_do_not_count_a_bookings_moves(runtime: Runti
 async def test_one_job_delivers_each_of_its_events_even_after_one_fails(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken, fine = await quiet_event("test.broken"), await quiet_event("test.fine")
+    broken, fine = (
+        await quiet_event("test.broken", SUBJECT),
+        await quiet_event("test.fine", SUBJECT),
+    )
     deliver = dispatch.dispatch_event
 
     async def database_gone_for_one(event_id: str, runtime: Runtime) -> bool:
@@ -181,7 +180,7 @@ async def test_a_change_under_its_lock_publishes_its_events_without_reading_them
 async def booking_events(booking: Booking, *names: str) -> list[str]:
     data: dict[str, object] = {"booking_id": str(booking.id)}
     subject = f"bookings:{booking.id}"
-    return [str((await quiet_event(name, data, subject)).id) for name in names]
+    return [str((await quiet_event(name, subject, data)).id) for name in names]
 
 
 async def test_the_handlers_of_one_job_read_its_booking_once(
@@ -232,7 +231,7 @@ async def test_only_a_moved_booking_has_its_moves_counted_for_its_invitations(
     booking = await book(customer, await make_service(), day_at(15))
     assert booking.moves == 0
     data: dict[str, object] = {"booking_id": str(booking.id)}
-    cancelled = await quiet_event(events.BOOKING_CANCELLED, data, f"bookings:{booking.id}")
+    cancelled = await quiet_event(events.BOOKING_CANCELLED, f"bookings:{booking.id}", data)
 
     async with recording(runtime) as commands:
         await mail.on_event(cancelled, runtime)
@@ -245,7 +244,7 @@ async def test_only_a_moved_booking_has_its_moves_counted_for_its_invitations(
 
     moved = await booking_changes.reschedule(str(booking.id), customer, day_at(16))
     assert moved.moves == 1
-    rescheduled = await quiet_event(events.BOOKING_RESCHEDULED, data, f"bookings:{booking.id}")
+    rescheduled = await quiet_event(events.BOOKING_RESCHEDULED, f"bookings:{booking.id}", data)
     async with recording(runtime) as commands:
         await mail.on_event(rescheduled, runtime)
     assert commands.on("events") == ["aggregate"]

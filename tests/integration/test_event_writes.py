@@ -15,13 +15,12 @@ from datetime import timedelta
 
 import pytest
 
-from specialistly.core.clock import utcnow
 from specialistly.core.events import Event
 from specialistly.core.locks import document_lock
 from specialistly.plugin_system import dispatch
 from specialistly.processes import jobs
 from specialistly.runtime import Runtime
-from tests.factories import stored_event
+from tests.factories import quiet_event
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -34,9 +33,7 @@ async def test_deliveries_at_once_each_count_their_attempt(runtime: Runtime) -> 
     # Retries an hour apart: no sweeper delivers the event again during the test.
     slow = runtime.settings.model_copy(update={"event_retry_delay": timedelta(hours=1)})
     quiet = dataclasses.replace(runtime, settings=slow)
-    event = stored_event("test.failing", "test:lost-updates", data={"fail": 1})
-    event.next_attempt_at = utcnow() + timedelta(hours=1)
-    await event.insert()
+    event = await quiet_event("test.failing", "test:lost-updates", data={"fail": 1})
 
     done = await asyncio.gather(
         *(dispatch.dispatch_event(str(event.id), quiet) for _ in range(WRITERS))
@@ -52,9 +49,7 @@ async def test_deliveries_at_once_each_count_their_attempt(runtime: Runtime) -> 
 
 
 async def test_the_sweeper_leases_no_event_that_another_writer_holds() -> None:
-    event = stored_event("test.lease", "test:lease")
-    event.next_attempt_at = utcnow() + timedelta(hours=1)  # never due for the session's worker
-    await event.insert()
+    event = await quiet_event("test.lease", "test:lease")
     read = await Event.get(event.id)  # as the sweeper reads it (to the millisecond)
     assert read is not None
     event = read
@@ -73,9 +68,7 @@ async def test_the_sweeper_leases_no_event_that_another_writer_holds() -> None:
 async def test_a_delivery_that_succeeded_is_recorded_while_another_holds_the_lock(
     runtime: Runtime,
 ) -> None:
-    event = stored_event("test.nobody-cares", "test:unlocked-success")
-    event.next_attempt_at = utcnow() + timedelta(hours=1)
-    await event.insert()
+    event = await quiet_event("test.nobody-cares", "test:unlocked-success")
 
     async with document_lock(Event, event.id):  # a lease or a failed delivery, writing
         assert await dispatch.dispatch_event(str(event.id), runtime)
@@ -87,9 +80,7 @@ async def test_a_delivery_that_succeeded_is_recorded_while_another_holds_the_loc
 async def test_a_success_put_back_by_a_concurrent_write_is_delivered_again(
     runtime: Runtime,
 ) -> None:
-    event = stored_event("test.nobody-cares", "test:success-put-back")
-    event.next_attempt_at = utcnow() + timedelta(hours=1)
-    await event.insert()
+    event = await quiet_event("test.nobody-cares", "test:success-put-back")
     as_read = await Event.get_pymongo_collection().find_one({"_id": event.id})
     assert as_read is not None
     assert await dispatch.dispatch_event(str(event.id), runtime)
