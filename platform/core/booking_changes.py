@@ -17,6 +17,7 @@ from specialistly.core.bookings import (
     booking_object_id,
     check_transition,
     clear_reschedule_mark,
+    day_number,
     free_cells,
     get_booking,
     refund_percent,
@@ -182,7 +183,8 @@ async def _move(
     field = "start"
     # Marks the move until it is over, so that the sweeper tidies up after a crash.
     marker = stored_instant(now)
-    locked = await update_booking(booking, {"$set": {"reschedule_started_at": marker}})
+    mark = {"reschedule_started_at": marker, "rescheduling": True}
+    locked = await update_booking(booking, {"$set": mark})
     old_cells = claims.cells(booking.claim_start, booking.claim_end)
     new_cells = claims.cells(claim.start, claim.end)
     wanted = [c for c in new_cells if c not in set(old_cells)]
@@ -216,6 +218,8 @@ async def _move(
             "$set": {
                 "start": start,
                 "end": end,
+                "start_day": day_number(start),
+                "end_day": day_number(end),
                 "claim_start": claim.start,
                 "claim_end": claim.end,
                 "quota_places": kept + extra,
@@ -234,5 +238,5 @@ async def _move(
     )
     await claims.release_places([p for p in booking.quota_places if p not in kept])
     await clear_reschedule_mark(booking.id, marker)
-    done: Booking = moved.model_copy(update={"reschedule_started_at": None})
+    done: Booking = moved.model_copy(update={"reschedule_started_at": None, "rescheduling": False})
     return done

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from beanie import Document, PydanticObjectId
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 from specialistly.core import claims, events, locks, validation
@@ -62,6 +62,7 @@ TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
 HOLDING = frozenset(
     {BookingStatus.RESERVING, BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED}
 )
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MeetingInfo(BaseModel):
@@ -136,8 +137,15 @@ class Booking(Document):
     quota_places: list[str] = []
     # How many times it was rescheduled; None on bookings stored before moves were counted.
     moves: int | None = None
-    # Set while a reschedule moves the claim; a stale one is tidied up by the sweeper.
+    # Set while a reschedule moves the claim; a stale one is tidied up by the sweeper,
+    # which finds it by `rescheduling` (FerretDB pushes down an equality, never a null).
     reschedule_started_at: datetime | None = None
+    rescheduling: bool = False
+    # The UTC days of `start` and `end` (see `day_number`), kept by every write of them:
+    # sweeps find the bookings that start or end soon a day at a time, an equality FerretDB
+    # pushes down, rather than reading every confirmed one, those of months ahead too.
+    start_day: int | None = None
+    end_day: int | None = None
     # Set with the status that ends its hold, cleared once its cells are free: the sweeper
     # frees the cells of a booking whose change stopped in between.
     releasing: bool = False
@@ -153,9 +161,27 @@ class Booking(Document):
             IndexModel([("specialist_id", ASCENDING), ("claim_start", ASCENDING)]),
             IndexModel([("customer_id", ASCENDING), ("start", DESCENDING)]),
             IndexModel([("status", ASCENDING), ("end", ASCENDING)]),
+            IndexModel([("start_day", ASCENDING), ("status", ASCENDING)]),
+            IndexModel([("end_day", ASCENDING), ("status", ASCENDING)]),
             IndexModel([("releasing", ASCENDING)]),
+            IndexModel([("rescheduling", ASCENDING)]),
             IndexModel([("meeting_ref", ASCENDING)]),
         ]
+
+    @model_validator(mode="after")
+    def _keep_days(self) -> Self:
+        self.start_day, self.end_day = day_number(self.start), day_number(self.end)
+        return self
+
+
+def day_number(instant: datetime) -> int:
+    """The UTC day of an instant, counted from 1970-01-01."""
+    return (instant - EPOCH).days
+
+
+def days_from(first: datetime, last: datetime) -> range:
+    """The day numbers from the day of `first` to the day of `last`, both included."""
+    return range(day_number(first), day_number(last) + 1)
 
 
 def meeting_ref(provider: str, external_id: str) -> str:
@@ -366,7 +392,7 @@ async def free_cells(booking_id: PydanticObjectId, specialist_id: PydanticObject
 async def clear_reschedule_mark(booking_id: PydanticObjectId, marker: datetime) -> None:
     await booking_collection().update_one(
         {"_id": booking_id, "reschedule_started_at": marker},
-        {"$set": {"reschedule_started_at": None}},
+        {"$set": {"reschedule_started_at": None, "rescheduling": False}},
     )
 
 

@@ -17,6 +17,7 @@ from specialistly.core.bookings import (
     booking_event,
     booking_lock,
     clear_reschedule_mark,
+    days_from,
     free_cells,
     release_time,
     transition,
@@ -64,8 +65,29 @@ async def expire_holds(now: datetime) -> list[PydanticObjectId]:
     return await _sweep(query, expire)
 
 
-async def complete_past(now: datetime) -> list[PydanticObjectId]:
-    """CONFIRMED bookings that have ended become COMPLETED; their past cells are dropped."""
+class EveryDaySweep:
+    """When `complete_past` looks at every day rather than today's and yesterday's: at the
+    first sweep of a process, then once every `every`."""
+
+    def __init__(self, every: timedelta) -> None:
+        self.every = every
+        self.last: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        if self.last is not None and now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+
+async def complete_past(now: datetime, *, every_day: bool = False) -> list[PydanticObjectId]:
+    """CONFIRMED bookings that have ended become COMPLETED; their past cells are dropped.
+
+    It finds those that ended today or yesterday (UTC) by their `end_day`, an equality
+    FerretDB pushes down: by status alone it read every confirmed booking, those to come
+    too. `every_day` finds the others (a worker stopped for days, a booking stored before
+    `end_day` was kept), reading every confirmed booking.
+    """
 
     async def complete(booking: Booking) -> bool:
         if booking.status != BookingStatus.CONFIRMED or booking.end >= now:
@@ -76,7 +98,13 @@ async def complete_past(now: datetime) -> list[PydanticObjectId]:
         await free_cells(booking.id, booking.specialist_id)  # its places stay: it happened
         return True
 
-    return await _sweep({"status": BookingStatus.CONFIRMED.value, "end": {"$lt": now}}, complete)
+    ended = {"status": BookingStatus.CONFIRMED.value, "end": {"$lt": now}}
+    if every_day:
+        return await _sweep(ended, complete)
+    changed = []
+    for day in days_from(now - timedelta(days=1), now):
+        changed += await _sweep({"end_day": day, **ended}, complete)
+    return changed
 
 
 async def release_abandoned(now: datetime) -> list[PydanticObjectId]:
@@ -87,16 +115,10 @@ async def release_abandoned(now: datetime) -> list[PydanticObjectId]:
     async def tidy(booking: Booking) -> bool:
         return await _tidy(booking, cutoff)
 
-    # Each query carries an equality (on status, or the releasing flag) for FerretDB to
-    # push down. Only a booking that holds its time can be moved.
+    # Each query carries an equality (on status, or a flag) for FerretDB to push down.
     stale = {"status": BookingStatus.RESERVING.value, "created_at": {"$lt": cutoff}}
-    moving = [
-        {"status": status.value, "reschedule_started_at": {"$lt": cutoff}}
-        for status in (BookingStatus.PENDING_PAYMENT, BookingStatus.CONFIRMED)
-    ]
-    changed = await _sweep(stale, tidy)
-    for query in moving:
-        changed += await _sweep(query, tidy)
+    moving = {"rescheduling": True, "reschedule_started_at": {"$lt": cutoff}}
+    changed = await _sweep(stale, tidy) + await _sweep(moving, tidy)
     released = {"releasing": True, "updated_at": {"$lt": cutoff}}
     return changed + await _sweep(released, _free)
 

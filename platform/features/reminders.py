@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from specialistly.core.bookings import Booking, BookingStatus
+from specialistly.core.bookings import Booking, BookingStatus, days_from
 from specialistly.core.clock import as_utc
 from specialistly.core.events import Event
 from specialistly.features import outgoing
@@ -41,13 +41,14 @@ async def send_due(runtime: Runtime, now: datetime) -> None:
         "specialist": runtime.settings.reminder_specialist_before,
     }
     horizon = now + max(offsets.values())
-    due = (
-        await Booking.find(
-            {"status": BookingStatus.CONFIRMED.value, "start": {"$gt": now, "$lte": horizon}}
-        )
-        .limit(BATCH)
-        .to_list()
-    )
+    due = []
+    for day in days_from(now, horizon):  # by day: by status alone it read them all
+        query = {
+            "start_day": day,
+            "status": BookingStatus.CONFIRMED.value,
+            "start": {"$gt": now, "$lte": horizon},
+        }
+        due += await Booking.find(query).limit(BATCH).to_list()
     for booking in due:
         for party, before in offsets.items():
             moment = as_utc(booking.start) - before

@@ -26,6 +26,7 @@ log = logging.getLogger("specialistly.processes.jobs")
 OUTBOX_GRACE = timedelta(seconds=5)
 # The sweeper leaves an event being written to the next sweep rather than queue behind it.
 LEASE_WAIT = timedelta(seconds=1)
+_EVERY_DAY = sweeps.EveryDaySweep(timedelta(hours=1))
 
 
 async def dispatch_event(runtime: Runtime, *event_ids: str) -> None:
@@ -80,7 +81,7 @@ async def sweep_bookings(runtime: Runtime) -> None:
     """Release expired payment holds, finish past bookings, drop abandoned reservations."""
     now = utcnow()
     await sweeps.expire_holds(now)
-    await sweeps.complete_past(now)
+    await sweeps.complete_past(now, every_day=_EVERY_DAY.due(now))
     await sweeps.release_abandoned(now)
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from beanie import PydanticObjectId
 
 from specialistly.core import events
-from specialistly.core.bookings import Booking, BookingStatus, booking_lock
+from specialistly.core.bookings import Booking, BookingStatus, booking_lock, days_from
 from specialistly.core.errors import DomainError
 from specialistly.core.events import new_event, update_with_events
 from specialistly.hookspecs import Sweep
@@ -41,16 +41,21 @@ def overdue_meetings(deadline: timedelta) -> Sweep:
 async def fail_overdue(now: datetime, deadline: timedelta) -> list[PydanticObjectId]:
     """Announce ``meeting.failed`` for each overdue booking not told yet; returns their ids."""
     cutoff = now + deadline
-    # An equality on the status (pushed down by FerretDB), then what only these bookings have.
-    query = {
-        "status": BookingStatus.CONFIRMED.value,
-        "video_provider": PROVIDER,
-        "meeting": None,
-        "meeting_error": None,
-        "start": {"$lte": cutoff},
-    }
+    # Equalities FerretDB pushes down (the day: by status alone it read every confirmed
+    # booking), then what only these bookings have. Those of earlier days were told then.
+    candidates = []
+    for day in days_from(now - timedelta(days=1), cutoff):
+        query = {
+            "start_day": day,
+            "status": BookingStatus.CONFIRMED.value,
+            "video_provider": PROVIDER,
+            "meeting": None,
+            "meeting_error": None,
+            "start": {"$lte": cutoff},
+        }
+        candidates += await Booking.find(query).limit(BATCH).to_list()
     failed = []
-    for candidate in await Booking.find(query).limit(BATCH).to_list():
+    for candidate in candidates:
         assert candidate.id is not None
         try:
             async with booking_lock(candidate.id, wait=_NO_WAIT):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from beanie import PydanticObjectId
 from strawberry import relay
 
-from specialistly.core.bookings import Booking, BookingStatus
+from specialistly.core.bookings import Booking, BookingStatus, day_number
 from specialistly.core.events import Event
 from specialistly.runtime import Runtime
 from tests.client import Account, GraphQLClient, register
@@ -157,8 +157,16 @@ async def test_bookings_whose_end_has_passed_are_completed_by_the_worker(
 
     await eventually(has_meeting)
     past = datetime.now(UTC) - timedelta(hours=3)
+    ended = past + timedelta(hours=1)  # as a booking of that time is stored
     await Booking.find_one(Booking.id == booking_id).update(
-        {"$set": {"start": past, "end": past + timedelta(hours=1)}}
+        {
+            "$set": {
+                "start": past,
+                "end": ended,
+                "start_day": day_number(past),
+                "end_day": day_number(ended),
+            }
+        }
     )
 
     async def completed() -> Booking | None:

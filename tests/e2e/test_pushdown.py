@@ -26,6 +26,7 @@ from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from strawberry import relay
 
+from specialistly.core.bookings import day_number
 from tests.client import Account, GraphQLClient, register
 from tests.factories import monday, utc
 from tests.processes import ROOT, Process, free_port
@@ -265,17 +266,26 @@ async def _notifications(viewer: GraphQLClient) -> None:
 async def _leave_work_behind(db: AsyncDatabase[Any], bookings: dict[str, ObjectId]) -> None:
     """What a crash, a lapse of time or a broken broker leaves for the sweeps."""
     long_ago = datetime.now(UTC) - timedelta(hours=2)
+    ended = long_ago + timedelta(minutes=30)
     collection = db["bookings"]
     await collection.update_one({"_id": bookings["paid"]}, {"$set": {"hold_expires_at": long_ago}})
     await collection.update_one(
         {"_id": bookings["past"]},
-        {"$set": {"start": long_ago, "end": long_ago + timedelta(minutes=30)}},
+        {
+            "$set": {
+                "start": long_ago,
+                "end": ended,
+                "start_day": day_number(long_ago),
+                "end_day": day_number(ended),
+            }
+        },
     )
     await collection.update_one(
         {"_id": bookings["stale"]}, {"$set": {"status": "reserving", "created_at": long_ago}}
     )
     await collection.update_one(
-        {"_id": bookings["moving"]}, {"$set": {"reschedule_started_at": long_ago}}
+        {"_id": bookings["moving"]},
+        {"$set": {"reschedule_started_at": long_ago, "rescheduling": True}},
     )
     forgotten = {"id": ObjectId(), "name": "test.forgotten", "version": 1, "data": {}}
     await collection.update_one(

@@ -429,7 +429,7 @@ async def test_abandoned_reservations_and_stray_claims_are_cleaned_up() -> None:
     )
     started = utcnow().replace(microsecond=0)
     await Booking.get_pymongo_collection().update_one(
-        {"_id": moving.id}, {"$set": {"reschedule_started_at": started}}
+        {"_id": moving.id}, {"$set": {"reschedule_started_at": started, "rescheduling": True}}
     )
     kept = await book(customer, service, day_at(16))
 

@@ -120,7 +120,7 @@ async def test_the_sweeper_repairs_what_a_stopped_request_left() -> None:
     moving = await book(customer, service, day_at(14))
     moved = await booking_changes.reschedule(str(moving.id), customer, day_at(16))
     await busy.add(service.specialist_id, busy.entry_of(moving))
-    await _set(moved, reschedule_started_at=utcnow().replace(microsecond=0))
+    await _set(moved, reschedule_started_at=utcnow().replace(microsecond=0), rescheduling=True)
     kept = await book(customer, service, day_at(18))
 
     await sweeps.release_abandoned(utcnow() + timedelta(minutes=2))

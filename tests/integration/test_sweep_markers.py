@@ -1,7 +1,8 @@
 """The top-level markers the sweeps find their work by, equalities FerretDB pushes down:
 `outbox_waiting` while an outbox holds events, `releasing` while the cells of a booking
-that stopped holding its time wait to be freed, and an event's `pending` until every
-plugin has handled it."""
+that stopped holding its time wait to be freed, `rescheduling` while a move is under way,
+a booking's `end_day` (the UTC day it ends) and an event's `pending` until every plugin
+has handled it."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from typing import Any
 import pytest
 from beanie import Document, PydanticObjectId
 
-from specialistly.core import booking_changes, sweeps
-from specialistly.core.bookings import Booking, BookingStatus, transition
+from specialistly.core import booking_changes, claims, sweeps
+from specialistly.core.bookings import Booking, BookingStatus, day_number, transition
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, due_events, unit_of_work
+from specialistly.features import reminders
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, cells_of, day_at, make_service, make_user
+from tests.commands import recording
 from tests.factories import stored_event
 
 pytestmark = pytest.mark.usefixtures("runtime")
@@ -77,6 +80,67 @@ async def test_a_completed_booking_frees_its_cells_and_its_marker() -> None:
     assert (done["status"], done["releasing"]) == ("completed", False)
 
 
+async def test_a_booking_keeps_the_days_it_starts_and_ends_through_its_moves() -> None:
+    customer = await make_user()
+    booking = await book(customer, await make_service(), day_at(12))
+    stored_days = await stored(booking.id)
+    assert (stored_days["start_day"], stored_days["end_day"]) == (
+        day_number(booking.start),
+        day_number(booking.end),
+    )
+
+    moved = await booking_changes.reschedule(str(booking.id), customer, day_at(12, days=4))
+
+    assert day_number(moved.end) == day_number(booking.end) + 1
+    stored_days = await stored(booking.id)
+    assert (stored_days["start_day"], stored_days["end_day"]) == (
+        day_number(moved.start),
+        day_number(moved.end),
+    )
+
+
+async def test_a_move_is_marked_rescheduling_while_under_way() -> None:
+    customer = await make_user()
+    booking = await book(customer, await make_service(), day_at(13))
+    assert (await stored(booking.id))["rescheduling"] is False
+    seen: list[bool] = []
+    claim = claims.claim_with_places
+
+    async def watching(*args: Any, **kwargs: Any) -> list[str]:
+        seen.append((await stored(booking.id))["rescheduling"])
+        return await claim(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(claims, "claim_with_places", watching)
+        await booking_changes.reschedule(str(booking.id), customer, day_at(15))
+
+    assert seen == [True]
+    assert (await stored(booking.id))["rescheduling"] is False
+
+
+async def test_ended_bookings_are_found_by_their_day_and_the_others_by_every_day() -> None:
+    recent = await book(await make_user(), await make_service(), day_at(9))
+    # Stored before bookings kept their day: only a sweep of every day finds it.
+    older = await book(await make_user(), await make_service(), day_at(10))
+    await Booking.get_pymongo_collection().update_one(
+        {"_id": older.id}, {"$unset": {"end_day": ""}}
+    )
+    now = older.end + timedelta(minutes=1)
+
+    found_by_day = await sweeps.complete_past(now)
+    assert recent.id in found_by_day and older.id not in found_by_day
+    assert older.id in await sweeps.complete_past(now, every_day=True)
+
+
+def test_every_day_is_swept_first_then_once_an_interval() -> None:
+    every_day = sweeps.EveryDaySweep(timedelta(hours=1))
+    now = utcnow()
+    assert every_day.due(now)
+    assert not every_day.due(now + timedelta(minutes=59))
+    assert every_day.due(now + timedelta(hours=1))
+    assert not every_day.due(now + timedelta(hours=1, minutes=1))
+
+
 async def test_only_pending_events_are_due(runtime: Runtime) -> None:
     later = utcnow() + timedelta(hours=1)  # out of reach of the session worker's sweeps
     waiting = stored_event("pushdown.probe", "bookings:x")
@@ -99,5 +163,20 @@ async def test_the_sweeps_markers_and_the_places_key_are_indexed() -> None:
     bookings = await Booking.get_pymongo_collection().index_information()
     keys = [index["key"] for index in bookings.values()]
     assert [("outbox_waiting", 1)] in keys and [("releasing", 1)] in keys
+    assert [("rescheduling", 1)] in keys and [("end_day", 1), ("status", 1)] in keys
     places = Booking.get_pymongo_collection().database["booking_places"]
     assert [("key", 1)] in [index["key"] for index in (await places.index_information()).values()]
+
+
+async def test_the_sweeps_of_bookings_to_come_read_them_a_day_at_a_time(
+    runtime: Runtime,
+) -> None:
+    now = utcnow()
+    async with recording(runtime) as commands:
+        await sweeps.complete_past(now)
+        await reminders.send_due(runtime, now)
+
+    finds = [e.command["filter"] for e in commands.events if e.command_name == "find"]
+    searches = [f for f in finds if "_id" not in f]  # not the reads of those it found
+    assert len(searches) >= 4  # two days each at least
+    assert all(isinstance(f.get("end_day") or f.get("start_day"), int) for f in searches)

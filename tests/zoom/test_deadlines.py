@@ -20,6 +20,7 @@ from specialistly.core.events import Event
 from specialistly.features import meetings
 from specialistly.runtime import Runtime
 from specialistly_zoom.deadlines import REASON, fail_overdue
+from tests.commands import recording
 from tests.factories import confirmed_booking_document, make_specialist
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -98,3 +99,17 @@ async def test_hook_sweeps_watches_the_platforms_meeting_deadline(runtime: Runti
         await sweep(start - deadline + timedelta(seconds=1))
 
     assert len(await failures_of(booking)) == 1
+
+
+async def test_the_sweep_reads_the_bookings_of_its_days_only(runtime: Runtime) -> None:
+    starting = await zoom_booking_without_meeting(utcnow() + timedelta(minutes=45))
+    later = await zoom_booking_without_meeting(utcnow() + timedelta(days=3))
+    now = starting.start - DEADLINE + timedelta(seconds=1)
+
+    async with recording(runtime) as commands:
+        failed = await fail_overdue(now, DEADLINE)
+
+    assert starting.id in failed and later.id not in failed
+    finds = [e.command["filter"] for e in commands.events if e.command_name == "find"]
+    searches = [f for f in finds if "_id" not in f]  # not the reads of those it found
+    assert searches and all(isinstance(f.get("start_day"), int) for f in searches)
