@@ -107,6 +107,25 @@ async def complete_past(now: datetime, *, every_day: bool = False) -> list[Pydan
     return changed
 
 
+async def keep_days() -> list[PydanticObjectId]:
+    """Give the bookings that hold their time and were stored before bookings kept their
+    days (`start_day`, `end_day`) those days, so that the sweeps by day find them."""
+
+    async def keep(booking: Booking) -> bool:
+        days = {"start_day": booking.start_day, "end_day": booking.end_day}  # as validated
+        await booking_collection().update_one({"_id": booking.id}, {"$set": days})
+        return True
+
+    changed: list[PydanticObjectId] = []
+    for status in HOLDING:
+        while True:  # every one of them, a batch at a time
+            batch = await _sweep({"status": status.value, "start_day": None}, keep)
+            changed += batch
+            if len(batch) < SWEEP_BATCH:
+                break
+    return changed
+
+
 async def release_abandoned(now: datetime) -> list[PydanticObjectId]:
     """Clean up after requests that stopped half-way: reservations never settled, moves
     never finished, and cells of bookings that no longer hold their time."""

@@ -81,7 +81,10 @@ async def sweep_bookings(runtime: Runtime) -> None:
     """Release expired payment holds, finish past bookings, drop abandoned reservations."""
     now = utcnow()
     await sweeps.expire_holds(now)
-    await sweeps.complete_past(now, every_day=_EVERY_DAY.due(now))
+    every_day = _EVERY_DAY.due(now)
+    if every_day:
+        await sweeps.keep_days()
+    await sweeps.complete_past(now, every_day=every_day)
     await sweeps.release_abandoned(now)
 
 

@@ -17,6 +17,7 @@ from specialistly.core.bookings import Booking, BookingStatus, day_number, trans
 from specialistly.core.clock import utcnow
 from specialistly.core.events import Event, due_events, unit_of_work
 from specialistly.features import reminders
+from specialistly.features.outgoing import OutgoingEmail
 from specialistly.plugin_system import dispatch
 from specialistly.runtime import Runtime
 from tests.bookings_fixtures import book, cells_of, day_at, make_service, make_user
@@ -180,3 +181,27 @@ async def test_the_sweeps_of_bookings_to_come_read_them_a_day_at_a_time(
     searches = [f for f in finds if "_id" not in f]  # not the reads of those it found
     assert len(searches) >= 4  # two days each at least
     assert all(isinstance(f.get("end_day") or f.get("start_day"), int) for f in searches)
+
+
+async def test_bookings_stored_before_they_kept_their_days_are_given_them(
+    runtime: Runtime,
+) -> None:
+    customer = await make_user()
+    older = await book(customer, await make_service(), day_at(11))
+    await Booking.get_pymongo_collection().update_one(
+        {"_id": older.id}, {"$unset": {"start_day": "", "end_day": ""}}
+    )
+    reminded_at = older.start - timedelta(hours=20)
+
+    async def reminded() -> bool:
+        return await OutgoingEmail.find_one({"booking_id": older.id}) is not None
+
+    await reminders.send_due(runtime, reminded_at)
+    assert not await reminded()  # not found by its day
+
+    assert older.id in await sweeps.keep_days()
+
+    kept = await stored(older.id)
+    assert (kept["start_day"], kept["end_day"]) == (day_number(older.start), day_number(older.end))
+    await reminders.send_due(runtime, reminded_at)
+    assert await reminded()
