@@ -6,7 +6,9 @@ their own). The same reads are timed through the whole app (in process, over the
 transport) for the first specialist and its customer: `slots` (30 days), `myBookings` and
 `specialistBookings` (a page of 20 with `totalCount`, and the same page without it, which
 spares the count) and the marketplace's `specialists`: a search only the first specialist
-matches (its own expertise tag), and the unfiltered first page of 20.
+matches (its own expertise tag), and the unfiltered first page of 20. Beside them, one
+round of the worker's booking sweeps (in process), with nothing to do: every booking is
+to come.
 The sizes are timed in turns (`--rounds`, each a share of the requests, in a rotating
 order), not one after the other: this machine's speed drifts by a quarter over minutes,
 which would otherwise read as growth. The baseline is the first size, measured in the same
@@ -44,6 +46,8 @@ from bench.common import (
     sample,
     verdict,
 )
+from specialistly.core import sweeps
+from specialistly.core.clock import utcnow
 from specialistly.core.users import Role, SpecialistProfile
 from specialistly.core.working_hours import DayHours
 from specialistly.infra import db
@@ -70,6 +74,7 @@ SEARCH = (
 )
 # Its answer grows with the database by design: reported, not held to the target.
 GROWS_WITH_ANSWER = "specialists (all)"
+SWEEPS = "sweeps (idle round)"
 
 
 class Calendar:
@@ -179,7 +184,17 @@ async def measure_all(
             assert reply.status_code == 200 and "errors" not in reply.json(), reply.text
 
         figures[name] = await measure(name, send, requests, warmup=2)
+    figures[SWEEPS] = await measure(SWEEPS, sweep_bookings, requests, warmup=2)
     return figures
+
+
+async def sweep_bookings() -> None:
+    """One round of the worker's booking sweeps, in process: the seeded bookings are all to
+    come, so none has anything to do, however many there are."""
+    now = utcnow()
+    await sweeps.expire_holds(now)
+    await sweeps.complete_past(now)
+    await sweeps.release_abandoned(now)
 
 
 def report(

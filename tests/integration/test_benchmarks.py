@@ -47,7 +47,8 @@ async def test_bench_scale(capsys: pytest.CaptureFixture[str]) -> None:
     bench_scale.report(series, bookings=5, requests=2)
     out = capsys.readouterr().out
     assert "rate limits lifted" in out and "the sizes in 2 turns" in out
-    assert [len(figures.latencies) for figures in series[2].values()] == [2] * 6
+    assert [len(figures.latencies) for figures in series[2].values()] == [2] * 7
+    assert "sweeps (idle round)" in out
     assert all(
         name in out for name in ("slots", "myBookings", "specialistBookings", "without totalCount")
     )
