@@ -109,11 +109,14 @@ async def complete_past(now: datetime, *, every_day: bool = False) -> list[Pydan
 
 async def keep_days() -> list[PydanticObjectId]:
     """Give the bookings that hold their time and were stored before bookings kept their
-    days (`start_day`, `end_day`) those days, so that the sweeps by day find them."""
+    days (`start_day`, `end_day`) those days, so that the sweeps by day find them, and a
+    move of theirs that stopped before moves were flagged its `rescheduling` flag."""
 
     async def keep(booking: Booking) -> bool:
-        days = {"start_day": booking.start_day, "end_day": booking.end_day}  # as validated
-        await booking_collection().update_one({"_id": booking.id}, {"$set": days})
+        known: dict[str, object] = {"start_day": booking.start_day, "end_day": booking.end_day}
+        if booking.reschedule_started_at is not None:
+            known["rescheduling"] = True
+        await booking_collection().update_one({"_id": booking.id}, {"$set": known})
         return True
 
     changed: list[PydanticObjectId] = []

@@ -205,3 +205,24 @@ async def test_bookings_stored_before_they_kept_their_days_are_given_them(
     assert (kept["start_day"], kept["end_day"]) == (day_number(older.start), day_number(older.end))
     await reminders.send_due(runtime, reminded_at)
     assert await reminded()
+
+
+async def test_a_move_that_stopped_before_moves_were_flagged_is_tidied() -> None:
+    customer = await make_user()
+    moving = await book(customer, await make_service(), day_at(17))
+    stopped = utcnow().replace(microsecond=0)
+    await Booking.get_pymongo_collection().update_one(
+        {"_id": moving.id},
+        {
+            "$set": {"reschedule_started_at": stopped},
+            "$unset": {"rescheduling": "", "start_day": ""},
+        },
+    )
+    later = utcnow() + timedelta(minutes=2)
+    assert moving.id not in await sweeps.release_abandoned(later)
+
+    assert moving.id in await sweeps.keep_days()
+
+    assert moving.id in await sweeps.release_abandoned(later)
+    tidied = await stored(moving.id)
+    assert (tidied["reschedule_started_at"], tidied["rescheduling"]) == (None, False)
