@@ -184,6 +184,18 @@ def days_from(first: datetime, last: datetime) -> range:
     return range(day_number(first), day_number(last) + 1)
 
 
+async def starting_on_days(
+    first: datetime, last: datetime, query: dict[str, Any], *, limit: int
+) -> list[Booking]:
+    """The bookings matching `query` that start on the days from `first` to `last`, read a
+    day at a time (at most `limit` a day): the day is an equality FerretDB pushes down,
+    where the rest of a query (a status) may match every booking to come."""
+    found: list[Booking] = []
+    for day in days_from(first, last):
+        found += await Booking.find({"start_day": day, **query}).limit(limit).to_list()
+    return found
+
+
 def meeting_ref(provider: str, external_id: str) -> str:
     """The value of `Booking.meeting_ref` for a provider's meeting."""
     return f"{provider}:{external_id}"

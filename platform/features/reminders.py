@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from specialistly.core.bookings import Booking, BookingStatus, days_from
+from specialistly.core.bookings import Booking, BookingStatus, starting_on_days
 from specialistly.core.clock import as_utc
 from specialistly.core.events import Event
 from specialistly.features import outgoing
@@ -41,15 +41,8 @@ async def send_due(runtime: Runtime, now: datetime) -> None:
         "specialist": runtime.settings.reminder_specialist_before,
     }
     horizon = now + max(offsets.values())
-    due = []
-    for day in days_from(now, horizon):  # by day: by status alone it read them all
-        query = {
-            "start_day": day,
-            "status": BookingStatus.CONFIRMED.value,
-            "start": {"$gt": now, "$lte": horizon},
-        }
-        due += await Booking.find(query).limit(BATCH).to_list()
-    for booking in due:
+    soon = {"status": BookingStatus.CONFIRMED.value, "start": {"$gt": now, "$lte": horizon}}
+    for booking in await starting_on_days(now, horizon, soon, limit=BATCH):
         for party, before in offsets.items():
             moment = as_utc(booking.start) - before
             if moment <= now and as_utc(booking.created_at) <= moment:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from beanie import PydanticObjectId
 
 from specialistly.core import events
-from specialistly.core.bookings import Booking, BookingStatus, booking_lock, days_from
+from specialistly.core.bookings import Booking, BookingStatus, booking_lock, starting_on_days
 from specialistly.core.errors import DomainError
 from specialistly.core.events import new_event, update_with_events
 from specialistly.hookspecs import Sweep
@@ -41,21 +41,16 @@ def overdue_meetings(deadline: timedelta) -> Sweep:
 async def fail_overdue(now: datetime, deadline: timedelta) -> list[PydanticObjectId]:
     """Announce ``meeting.failed`` for each overdue booking not told yet; returns their ids."""
     cutoff = now + deadline
-    # Equalities FerretDB pushes down (the day: by status alone it read every confirmed
-    # booking), then what only these bookings have. Those of earlier days were told then.
-    candidates = []
-    for day in days_from(now - timedelta(days=1), cutoff):
-        query = {
-            "start_day": day,
-            "status": BookingStatus.CONFIRMED.value,
-            "video_provider": PROVIDER,
-            "meeting": None,
-            "meeting_error": None,
-            "start": {"$lte": cutoff},
-        }
-        candidates += await Booking.find(query).limit(BATCH).to_list()
+    # Those that start from yesterday on: those of earlier days were told then.
+    query = {
+        "status": BookingStatus.CONFIRMED.value,
+        "video_provider": PROVIDER,
+        "meeting": None,
+        "meeting_error": None,
+        "start": {"$lte": cutoff},
+    }
     failed = []
-    for candidate in candidates:
+    for candidate in await starting_on_days(now - timedelta(days=1), cutoff, query, limit=BATCH):
         assert candidate.id is not None
         try:
             async with booking_lock(candidate.id, wait=_NO_WAIT):
