@@ -169,19 +169,23 @@ async def test_the_short_path_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     assert reached == ["missing", "number"]  # a null where none is allowed: the full path
 
 
-async def test_a_list_of_plain_objects_is_completed_in_one_loop(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """graphql-core completes no item of such a list one by one; a list with an item out of
-    the ordinary is completed by graphql-core's own path, whole."""
-    items: list[str] = []
+@pytest.fixture
+def items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The list items graphql-core completes one by one, as they are completed."""
+    completed: list[str] = []
     original = StrawberryGraphQLCoreExecutionContext.complete_list_item_value
 
     def counted(self: Any, item: Any, *rest: Any) -> Any:
-        items.append(repr(item))
+        completed.append(repr(item))
         return original(self, item, *rest)
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_list_item_value", counted)
+    return completed
+
+
+async def test_a_list_of_plain_objects_is_completed_in_one_loop(items: list[str]) -> None:
+    """graphql-core completes no item of such a list one by one; a list with an item out of
+    the ordinary is completed by graphql-core's own path, whole."""
     fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
     plain_lists = (
         "{ items { text number } }",
@@ -201,18 +205,8 @@ async def test_a_list_of_plain_objects_is_completed_in_one_loop(
     assert len(items) == 2
 
 
-async def test_a_list_of_scalars_is_serialised_in_one_loop(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_a_list_of_scalars_is_serialised_in_one_loop(items: list[str]) -> None:
     """As a list of plain objects: no item one by one, unless one is out of the ordinary."""
-    items: list[str] = []
-    original = StrawberryGraphQLCoreExecutionContext.complete_list_item_value
-
-    def counted(self: Any, item: Any, *rest: Any) -> Any:
-        items.append(repr(item))
-        return original(self, item, *rest)
-
-    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_list_item_value", counted)
     fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
     answer = await fast.execute("{ numbers times sparse }")
     assert answer.errors is None and items == []
