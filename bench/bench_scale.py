@@ -32,7 +32,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
-from beanie import init_beanie
 from strawberry import relay
 
 from bench.common import (
@@ -109,8 +108,7 @@ class Calendar:
 
 async def use(runtime: Runtime, database: str, *, new: bool = False) -> None:
     """Bind the documents (the whole app reads through them) to `database`."""
-    models = db.document_models(runtime.plugins)
-    await init_beanie(database=runtime.mongo[database], document_models=models, skip_indexes=True)
+    models = await db.bind(runtime.mongo[database], runtime.plugins)
     if new:
         await db.ensure_indexes(models)
 

@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from beanie import init_beanie
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -64,9 +63,5 @@ async def recording(runtime: Runtime) -> AsyncIterator[Commands]:
     try:
         yield listener
     finally:
-        await init_beanie(
-            database=runtime.mongo[settings.database],
-            document_models=db.document_models(runtime.plugins),
-            skip_indexes=True,
-        )
+        await db.bind(runtime.mongo[settings.database], runtime.plugins)
         await client.close()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from beanie import Document, init_beanie
 from beanie.odm.fields import IndexModelField
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.monitoring import CommandListener
 
 from specialistly.core import documents
@@ -36,10 +37,18 @@ async def connect(
         serverSelectionTimeoutMS=5000,
         event_listeners=list(listeners),
     )
-    models = document_models(plugins)
-    await init_beanie(database=client[settings.database], document_models=models, skip_indexes=True)
-    await ensure_indexes(models)
+    await ensure_indexes(await bind(client[settings.database], plugins))
     return client
+
+
+async def bind(
+    database: AsyncDatabase,  # type: ignore[type-arg]
+    plugins: PluginManager,
+) -> list[type[Document]]:
+    """Bind every document model (the core's and the plugins') to `database`; returns them."""
+    models = document_models(plugins)
+    await init_beanie(database=database, document_models=models, skip_indexes=True)
+    return models
 
 
 async def ensure_indexes(models: Sequence[type[Document]]) -> None:

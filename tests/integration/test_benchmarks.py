@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from beanie import init_beanie
 
 from bench import bench_peer, bench_scale, bench_slots
 from specialistly.infra import db
@@ -19,11 +18,7 @@ from specialistly.settings import Settings
 async def rebind(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
     """A benchmark binds the documents to a database of its own: bind them back."""
     yield
-    await init_beanie(
-        database=runtime.mongo[settings.database],
-        document_models=db.document_models(runtime.plugins),
-        skip_indexes=True,
-    )
+    await db.bind(runtime.mongo[settings.database], runtime.plugins)
 
 
 async def test_bench_slots(capsys: pytest.CaptureFixture[str]) -> None:
