@@ -74,8 +74,8 @@ class Runtime:
         return await publish_outbox(model, doc_id, enqueue, lease=lease, held=held, outbox=outbox)
 
     async def close(self) -> None:
-        for provider in self.providers.email.all():
-            # A provider that keeps connections open (SMTP's) closes them.
+        for provider in self.providers.all():
+            # A provider that keeps connections open (SMTP's, Stripe's, Zoom's) closes them.
             close = getattr(provider, "aclose", None)
             if close is not None:
                 await close()

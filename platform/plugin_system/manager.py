@@ -136,6 +136,10 @@ class ProviderSet:
     payment: Providers[PaymentProvider]
     email: Providers[EmailProvider]
 
+    def all(self) -> list[object]:
+        """Every provider, of every kind."""
+        return [*self.video.all(), *self.payment.all(), *self.email.all()]
+
 
 def create_plugin_manager(settings: Settings) -> PluginManager:
     """A complete plugin manager: built-in plugins, then entry points, then extra modules,

@@ -1,10 +1,11 @@
-"""Stripe's official client, one per task, and its errors as the platform's."""
+"""Stripe's official client, kept for reuse on each event loop, and its errors as the
+platform's."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import weakref
 from functools import cache
 from typing import Any
 
@@ -46,6 +47,11 @@ class _HTTPXClient(stripe.HTTPXClient):
         self._verify_ssl_certs = True
         self._client_async = httpx.AsyncClient(verify=_verified_tls())
 
+    @property
+    def closed(self) -> bool:
+        closed: bool = self._client_async.is_closed
+        return closed
+
     def _get_request_args_kwargs(  # type: ignore[no-untyped-def]
         self, method: str, url: str, headers: Any, post_data
     ) -> Any:
@@ -55,19 +61,36 @@ class _HTTPXClient(stripe.HTTPXClient):
         return args, kwargs
 
 
-@asynccontextmanager
-async def stripe_client(settings: StripeSettings) -> AsyncIterator[stripe.StripeClient]:
-    """A client for one task, its connections closed after it (none outlives its loop)."""
+# Per event loop (an httpx client's connections belong to the loop that opened them), per
+# key and address: the clients made so far.
+_Key = tuple[str, str | None, float]
+_kept: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[_Key, tuple[stripe.StripeClient, _HTTPXClient]]
+] = weakref.WeakKeyDictionary()
+
+
+def stripe_client(settings: StripeSettings) -> stripe.StripeClient:
+    """The client for these settings on the running event loop, made on its first use and
+    kept: the calls that follow reuse its connections (and, against Stripe, their TLS
+    sessions) instead of opening one each. `close_clients` closes them."""
     if settings.secret_key is None:
         raise ProviderError("Stripe is not configured (no secret key)", transient=False)
-    base: Any = {"api": settings.api_base} if settings.api_base else None
-    http = _HTTPXClient(timeout=settings.timeout)
-    try:
-        yield stripe.StripeClient(
-            settings.secret_key.get_secret_value(),
-            base_addresses=base,
-            http_client=http,
-            max_network_retries=1,
+    secret = settings.secret_key.get_secret_value()
+    key = (secret, settings.api_base, settings.timeout)
+    clients = _kept.setdefault(asyncio.get_running_loop(), {})
+    found = clients.get(key)
+    if found is None or found[1].closed:
+        http = _HTTPXClient(timeout=settings.timeout)
+        base: Any = {"api": settings.api_base} if settings.api_base else None
+        client = stripe.StripeClient(
+            secret, base_addresses=base, http_client=http, max_network_retries=1
         )
-    finally:
+        found = clients[key] = (client, http)
+    return found[0]
+
+
+async def close_clients() -> None:
+    """Close the clients of the running event loop (a process closes its providers when it
+    stops); a later call makes a new one."""
+    for _, http in _kept.pop(asyncio.get_running_loop(), {}).values():
         await http.close_async()  # type: ignore[no-untyped-call]

@@ -59,8 +59,8 @@ async def onboarding_link(
         "refresh_url": settings.connect_refresh_url or base,
     }
     try:
-        async with stripe_client(settings) as client:
-            link = await client.v1.account_links.create_async(params)
+        client = stripe_client(settings)
+        link = await client.v1.account_links.create_async(params)
     except stripe.StripeError as exc:
         raise failure(exc) from exc
     return link.url, datetime.fromtimestamp(link.expires_at, UTC)
@@ -76,11 +76,11 @@ async def _create_account(
         "metadata": {"specialist_id": specialist_id},
     }
     try:
-        async with stripe_client(settings) as client:
-            # One account per specialist, even when two requests race.
-            created = await client.v1.accounts.create_async(
-                params, {"idempotency_key": f"specialist-{specialist_id}-account"}
-            )
+        client = stripe_client(settings)
+        # One account per specialist, even when two requests race.
+        created = await client.v1.accounts.create_async(
+            params, {"idempotency_key": f"specialist-{specialist_id}-account"}
+        )
     except stripe.StripeError as exc:
         raise failure(exc) from exc
     account = StripeAccount(specialist_id=specialist_id, account_id=created.id)

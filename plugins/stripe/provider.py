@@ -13,7 +13,7 @@ import stripe
 
 from specialistly.providers import PaymentRequest, PaymentSession, RefundRequest
 from specialistly_stripe import connect, records
-from specialistly_stripe.client import failure, stripe_client
+from specialistly_stripe.client import close_clients, failure, stripe_client
 from specialistly_stripe.settings import StripeSettings
 
 
@@ -41,10 +41,10 @@ class StripeProvider:
             fee = connect.application_fee(request.amount, self._settings.application_fee_bps)
             params["application_fee_amount"] = fee
         try:
-            async with stripe_client(self._settings) as client:
-                intent = await client.v1.payment_intents.create_async(
-                    params, {"idempotency_key": request.idempotency_key}
-                )
+            client = stripe_client(self._settings)
+            intent = await client.v1.payment_intents.create_async(
+                params, {"idempotency_key": request.idempotency_key}
+            )
         except stripe.StripeError as exc:
             raise failure(exc) from exc
         await records.remember(intent.id, request.booking_id, request.specialist_id, destination)
@@ -58,14 +58,17 @@ class StripeProvider:
 
     async def cancel_payment(self, external_id: str) -> None:
         try:
-            async with stripe_client(self._settings) as client:
-                await client.v1.payment_intents.cancel_async(external_id)
+            client = stripe_client(self._settings)
+            await client.v1.payment_intents.cancel_async(external_id)
         except stripe.InvalidRequestError as exc:
             if exc.code != "payment_intent_unexpected_state":
                 raise failure(exc) from exc
             # Already paid (its success is refunded when reported) or already cancelled.
         except stripe.StripeError as exc:
             raise failure(exc) from exc
+
+    async def aclose(self) -> None:
+        await close_clients()
 
     async def payout_problem(self, specialist_id: str) -> str | None:
         if not self._settings.require_payouts:
@@ -89,10 +92,10 @@ class StripeProvider:
             params["reverse_transfer"] = True
             params["refund_application_fee"] = True
         try:
-            async with stripe_client(self._settings) as client:
-                refund = await client.v1.refunds.create_async(
-                    params, {"idempotency_key": request.idempotency_key}
-                )
+            client = stripe_client(self._settings)
+            refund = await client.v1.refunds.create_async(
+                params, {"idempotency_key": request.idempotency_key}
+            )
         except stripe.StripeError as exc:
             raise failure(exc) from exc
         return refund.id

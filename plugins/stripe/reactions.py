@@ -121,8 +121,8 @@ async def charge_refunded(charge: dict[str, Any], settings: StripeSettings) -> O
 
 
 async def _refunds_of(intent_id: str, settings: StripeSettings) -> list[dict[str, Any]]:
-    async with stripe_client(settings) as client:
-        listed = await client.v1.refunds.list_async({"payment_intent": intent_id, "limit": 100})
+    client = stripe_client(settings)
+    listed = await client.v1.refunds.list_async({"payment_intent": intent_id, "limit": 100})
     return [refund.to_dict() for refund in listed.data]
 
 
