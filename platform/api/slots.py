@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, Selection
 
 from specialistly.api.context import Context
 from specialistly.api.cost import LIST_LENGTH
-from specialistly.api.local_times import LocalDateTimeType
+from specialistly.api.local_times import LocalDateTimeType, wall_clock
 from specialistly.api.services import load_service, node_id
 from specialistly.core import catalog, schedule, validation
 from specialistly.core.errors import Check
@@ -147,13 +147,14 @@ async def _slots(
 def by_day(found: list[schedule.Slot], zone: ZoneInfo) -> list[SlotDayType]:
     """The slots' starts grouped by their local date in zone, in order."""
     days: list[SlotDayType] = []
+    current: date | None = None
     for slot in found:
         local = slot.start.astimezone(zone)
-        day = local.date().isoformat()
-        if not days or days[-1].date != day:
-            days.append(SlotDayType(date=day, starts=[], times=[]))
+        if local.date() != current:
+            current = local.date()
+            days.append(SlotDayType(date=current.isoformat(), starts=[], times=[]))
         days[-1].starts.append(local)
-        days[-1].times.append(local.strftime("%H:%M"))
+        days[-1].times.append(wall_clock(local))
     return days
 
 
