@@ -49,3 +49,18 @@ def test_each_headers_class_is_made_once() -> None:
     assert isinstance(factory, HeaderRegistry)
     assert factory["Subject"] is factory["subject"]
     assert factory["To"] is factory["to"]
+
+
+def test_a_header_seen_before_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    original = HeaderRegistry.__call__
+
+    def counting(self: HeaderRegistry, name: str, value: object) -> object:
+        parsed.append(name)
+        return original(self, name, value)
+
+    monkeypatch.setattr(HeaderRegistry, "__call__", counting)  # what parses a header
+    factory = smtp._HeaderClasses()
+    assert factory("From", MESSAGE.sender) is factory("From", MESSAGE.sender)
+    assert str(factory("Subject", "other")) == "other"
+    assert parsed == ["From", "Subject"]
