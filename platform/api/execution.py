@@ -275,7 +275,20 @@ def _leaf_items(item_type: GraphQLOutputType, items: list[Any] | tuple[Any]) -> 
     of them needs graphql-core's own path (which then completes the whole list again)."""
     leaf = get_nullable_type(item_type)
     assert is_leaf_type(leaf)
-    required = is_non_null_type(item_type)
+    if any(item.__class__ not in _NEVER_AWAITABLE for item in items):
+        return _each_leaf(items, leaf, is_non_null_type(item_type))
+    # None of them is null or awaitable: only the serialisation may refuse one.
+    coerce = leaf.coerce_output_value
+    try:
+        completed = [coerce(item) for item in items]
+    except Exception:
+        return None
+    if any(value is None or value is Undefined for value in completed):
+        return None
+    return completed
+
+
+def _each_leaf(items: Iterable[Any], leaf: GraphQLLeafType, required: bool) -> list[Any] | None:
     completed: list[Any] = []
     for item in items:
         value = _serialised(item, leaf, required)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NewType
 
 import pytest
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from specialistly.api.execution import PlainFieldsExecution
@@ -35,6 +36,11 @@ async def _text(value: str) -> str:
 def _later(value: str) -> Any:
     """An attribute whose value is awaitable, which only graphql-core's path awaits."""
     return _text(value)
+
+
+# A scalar whose serialisation refuses some values by answering null.
+Even = NewType("Even", int)
+EVEN = strawberry.scalar(name="Even", serialize=lambda value: value if value % 2 == 0 else None)
 
 
 @strawberry.type
@@ -108,6 +114,14 @@ class Query:
     def nested(self) -> list[list[int]]:
         return [[1, 2], [3]]
 
+    @strawberry.field
+    def evens(self) -> list[Even]:
+        return [Even(2), Even(4)]
+
+    @strawberry.field
+    def odd(self) -> list[Even]:
+        return [Even(2), Even(3)]
+
 
 QUERIES = [
     "{ items { text number } }",
@@ -130,12 +144,18 @@ QUERIES = [
     "{ strange }",
     "{ awaited }",
     "{ nested }",
+    "{ evens }",
+    "{ odd }",
 ]
 
 
+def schema(**options: Any) -> strawberry.Schema:
+    return strawberry.Schema(Query, config=StrawberryConfig(scalar_map={Even: EVEN}), **options)
+
+
 async def test_both_paths_answer_the_same() -> None:
-    fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
-    plain = strawberry.Schema(Query)
+    fast = schema(execution_context_class=PlainFieldsExecution)
+    plain = schema()
     for query in QUERIES:
         ours, theirs = await fast.execute(query), await plain.execute(query)
         assert ours.data == theirs.data, query
@@ -159,7 +179,7 @@ async def test_the_short_path_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
         return original(self, parent, source, details, *rest)
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", counted)
-    fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
+    fast = schema(execution_context_class=PlainFieldsExecution)
     answer = await fast.execute(QUERIES[0])
     assert answer.errors is None
     assert reached == ["items"]
@@ -186,7 +206,7 @@ def items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def test_a_list_of_plain_objects_is_completed_in_one_loop(items: list[str]) -> None:
     """graphql-core completes no item of such a list one by one; a list with an item out of
     the ordinary is completed by graphql-core's own path, whole."""
-    fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
+    fast = schema(execution_context_class=PlainFieldsExecution)
     plain_lists = (
         "{ items { text number } }",
         "{ gaps { number } }",
@@ -207,7 +227,7 @@ async def test_a_list_of_plain_objects_is_completed_in_one_loop(items: list[str]
 
 async def test_a_list_of_scalars_is_serialised_in_one_loop(items: list[str]) -> None:
     """As a list of plain objects: no item one by one, unless one is out of the ordinary."""
-    fast = strawberry.Schema(Query, execution_context_class=PlainFieldsExecution)
+    fast = schema(execution_context_class=PlainFieldsExecution)
     answer = await fast.execute("{ numbers times sparse }")
     assert answer.errors is None and items == []
     assert answer.data == {
@@ -217,3 +237,6 @@ async def test_a_list_of_scalars_is_serialised_in_one_loop(items: list[str]) -> 
     }
     answer = await fast.execute("{ strange }")
     assert answer.errors and len(items) == 2  # graphql-core's path, whole, with its error
+    items.clear()
+    answer = await fast.execute("{ odd }")  # serialised as null: graphql-core's path too
+    assert answer.errors and len(items) == 2
