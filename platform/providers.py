@@ -2,7 +2,9 @@
 
 A provider is any object with these attributes and methods; the platform finds providers
 through the ``video_providers``, ``payment_providers`` and ``email_providers`` hooks and
-looks them up by ``name`` (a service names the video provider it uses).
+looks them up by ``name`` (a service names the video provider it uses). A provider that
+keeps connections open between calls may also have ``async def aclose(self) -> None``,
+which the platform awaits, on the event loop that made the calls, when its process stops.
 """
 
 from __future__ import annotations
