@@ -3,12 +3,14 @@ query breaks the build rather than the next measurement."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from bench import bench_peer, bench_scale, bench_slots
+from bench.builds import git
 from specialistly.infra import db
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
@@ -35,6 +37,17 @@ async def test_bench_peer(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "rate limits lifted" in out
     assert "141 free starts" in out and "the peer's p50" in out and "healthz" in out
+
+
+async def test_bench_peer_against_another_build(capsys: pytest.CaptureFixture[str]) -> None:
+    compared = await bench_peer.compare("HEAD", rounds=2, batch=3)
+    bench_peer.report_comparison(compared)
+    out = capsys.readouterr().out
+    head = await asyncio.to_thread(git, "rev-parse", "--short", "HEAD")
+    assert compared.commit == head and f"this build and {head} serving one database" in out
+    shape = ["slots over HTTP", "slotsByDay over HTTP", "healthz (baseline)"]
+    assert list(compared.cpu_ms) == shape and all(name in out for name in shape)
+    assert "specialistly-build-" not in await asyncio.to_thread(git, "worktree", "list")
 
 
 async def test_bench_scale(capsys: pytest.CaptureFixture[str]) -> None:
