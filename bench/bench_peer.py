@@ -200,6 +200,14 @@ async def run(requests: int) -> tuple[dict[str, Figures], dict[str, float]]:
     return figures, cpu
 
 
+@dataclass(frozen=True)
+class Comparison:
+    commit: str  # the other build's
+    rounds: int
+    batch: int
+    cpu_ms: dict[str, tuple[float, float]]  # per request: (this build, the other)
+
+
 async def compare(ref: str, *, rounds: int = 10, batch: int = 50) -> Comparison:
     """Server CPU per request of each request of the shape, on this build and on the one
     at `ref`: both serve one database, and the requests alternate between them in batches
@@ -229,14 +237,6 @@ async def compare(ref: str, *, rounds: int = 10, batch: int = 50) -> Comparison:
     return Comparison(
         other.commit, rounds, batch, {k: (v[0] * per_ms, v[1] * per_ms) for k, v in used.items()}
     )
-
-
-@dataclass(frozen=True)
-class Comparison:
-    commit: str  # the other build's
-    rounds: int
-    batch: int
-    cpu_ms: dict[str, tuple[float, float]]  # per request: (this build, the other)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -3,8 +3,9 @@
 This machine's speed drifts by a quarter over minutes, so two builds measured one after
 the other compare the machine as much as the code. `other_build(ref)` checks the commit
 out in a git worktree and gives the environment under which `python -m specialistly...`
-runs that build: its packages come first on PYTHONPATH (the virtualenv is this one's, so
-a commit that needs other dependencies may not start).
+runs that build: its packages come first on PYTHONPATH. The virtualenv, and so the
+dependencies and the plugins' entry points, are this one's: a commit that needs others may
+not start.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ def other_build(ref: str) -> Iterator[Build]:
 
 def git(*args: str) -> str:
     """What a git command in this repository prints."""
-    git = shutil.which("git")
-    if git is None:
+    binary = shutil.which("git")
+    if binary is None:
         raise RuntimeError("comparing with another build needs git")
-    done = subprocess.run([git, "-C", str(ROOT), *args], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [binary, "-C", str(ROOT), *args], check=True, capture_output=True, text=True
+    )
     return done.stdout.strip()
