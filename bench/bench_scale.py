@@ -189,10 +189,7 @@ async def measure_all(
 async def sweep_bookings() -> None:
     """One round of the worker's booking sweeps, in process: the seeded bookings are all to
     come, so none has anything to do, however many there are."""
-    now = utcnow()
-    await sweeps.expire_holds(now)
-    await sweeps.complete_past(now)
-    await sweeps.release_abandoned(now)
+    await sweeps.sweep_bookings(utcnow())
 
 
 def report(

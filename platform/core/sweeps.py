@@ -65,6 +65,17 @@ async def expire_holds(now: datetime) -> list[PydanticObjectId]:
     return await _sweep(query, expire)
 
 
+async def sweep_bookings(now: datetime, *, every_day: bool = False) -> None:
+    """One round of the booking sweeps: release expired payment holds, finish past bookings,
+    drop abandoned reservations. `every_day` also gives old bookings their days and finds
+    the past ones on every day (see `complete_past`)."""
+    await expire_holds(now)
+    if every_day:
+        await keep_days()
+    await complete_past(now, every_day=every_day)
+    await release_abandoned(now)
+
+
 class EveryDaySweep:
     """When `complete_past` looks at every day rather than today's and yesterday's: at the
     first sweep of a process, then once every `every`."""

@@ -78,14 +78,9 @@ async def lease(event: Event, until: datetime) -> bool:
 
 
 async def sweep_bookings(runtime: Runtime) -> None:
-    """Release expired payment holds, finish past bookings, drop abandoned reservations."""
+    """One round of the booking sweeps, every day's part of it hourly and at the first."""
     now = utcnow()
-    await sweeps.expire_holds(now)
-    every_day = _EVERY_DAY.due(now)
-    if every_day:
-        await sweeps.keep_days()
-    await sweeps.complete_past(now, every_day=every_day)
-    await sweeps.release_abandoned(now)
+    await sweeps.sweep_bookings(now, every_day=_EVERY_DAY.due(now))
 
 
 async def sweep_plugins(runtime: Runtime) -> None:
