@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
-from bench.load import cpu
+from bench.load import commands, cpu
 from bench.load.seed import seed
 from specialistly.core.events import Event
 from specialistly.runtime import start_runtime
@@ -57,6 +57,9 @@ BOOKINGS_PER_SECOND = 10
 CAUGHT_UP = 10  # seconds
 CATCH_UP_WAIT = 60  # seconds
 READS = ("search", "specialistPage", "calendar", "myBookings")
+LOGS = {"API server": "api.log", "worker": "worker.log"}
+METRICS = {"API server": "metrics-api", "worker": "metrics-worker"}
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main() -> int:
@@ -183,15 +186,16 @@ def _settings(env: dict[str, str]) -> Settings:
 
 @contextmanager
 def _platform(env: dict[str, str], work: Path) -> Iterator[tuple[str, dict[str, int]]]:
-    """The API server and a worker, as `specialistly serve` and `specialistly worker`."""
+    """The API server and a worker, as `specialistly serve` and `specialistly worker`,
+    each with a metrics directory of its own (METRICS) so that the run can tell them apart."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     processes = [
-        _start(["serve", "--port", str(port)], env, work / "api.log"),
-        _start(["worker"], env, work / "worker.log"),
+        _start(["serve", "--port", str(port)], env, work, "API server"),
+        _start(["worker"], env, work, "worker"),
     ]
     try:
-        _wait_ready(url, processes[0], work / "api.log")
+        _wait_ready(url, processes[0], work / LOGS["API server"])
         yield url, {"API server": processes[0].pid, "worker": processes[1].pid}
     finally:
         for process in processes:
@@ -222,11 +226,11 @@ def _profiling(pid: int, args: argparse.Namespace) -> Iterator[None]:
         print(f"profile of the API server: {args.profile} (open it in speedscope)")
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
+def _start(args: list[str], env: dict[str, str], work: Path, part: str) -> subprocess.Popen[bytes]:
+    with (work / LOGS[part]).open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "specialistly.processes.cli", *args],
-            env=env,
+            env={**env, METRICS_ENV: str(work / METRICS[part])},
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -247,7 +251,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 def _show_problems(work: Path) -> None:
     """The server's and the worker's logged errors, which the requests may not show."""
-    for log in ("api.log", "worker.log"):
+    for log in LOGS.values():
         lines = (work / log).read_text(errors="replace").splitlines()
         problems = [line for line in lines if '"levelname": "ERROR"' in line or "Traceback" in line]
         if problems:
@@ -298,25 +302,33 @@ def _locust(
     with (work / "locust.log").open("wb") as out:
         # From the repository root, where the locustfile imports bench.load.operations.
         locust = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        used = _cpu_while_measured(locust, pids, spawning, args.seconds)
+        measured = _while_measured(locust, pids, work, spawning, args.seconds)
         returncode = locust.wait()
     if returncode != 0 or not summary.exists():
         log = (work / "locust.log").read_text(errors="replace")
         raise SystemExit(f"locust failed ({returncode}):\n{log[-4000:]}")
     result: dict[str, Any] = json.loads(summary.read_text())
-    if used is not None:
+    if measured is not None:
+        used, sent = measured
         result["cpu"] = {**used.parts, "machine busy": used.machine_busy}
         result["cpu_available"] = used.machine_total
+        result["commands"] = sent
     return result
 
 
-def _cpu_while_measured(
-    locust: subprocess.Popen[bytes], pids: dict[str, int], spawning: float, seconds: float
-) -> cpu.Sample | None:
-    """CPU used by each part from the moment every user runs until just before locust
-    stops them (while it still runs, so that its own share can be read)."""
+def _while_measured(
+    locust: subprocess.Popen[bytes],
+    pids: dict[str, int],
+    work: Path,
+    spawning: float,
+    seconds: float,
+) -> tuple[cpu.Sample, commands.Commands] | None:
+    """CPU used by each part, and database commands sent by the API server and the
+    worker, from the moment every user runs until just before locust stops them (while it
+    still runs, so that its own share can be read)."""
     trees = {**pids, "load client": locust.pid}
     database = {"database": cpu.DATABASE}
+    directories = {part: work / directory for part, directory in METRICS.items()}
     started = time.monotonic()
 
     def running_until(moment: float) -> bool:
@@ -328,10 +340,11 @@ def _cpu_while_measured(
 
     if not running_until(spawning):
         return None
-    first = cpu.sample(trees, database)
+    first, first_sent = cpu.sample(trees, database), commands.sample(directories)
     if not running_until(spawning + seconds - 1):
         return None
-    return cpu.sample(trees, database).since(first)
+    used = cpu.sample(trees, database).since(first)
+    return used, commands.since(commands.sample(directories), first_sent)
 
 
 def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
@@ -350,6 +363,8 @@ def _print(summary: dict[str, Any], args: argparse.Namespace) -> None:
     print("latencies in ms; locust rounds those above 100 ms to two significant digits")
     if "cpu" in summary:
         _print_cpu(summary, seconds)
+        for line in commands.report(summary["commands"], summary["requests"], _booked(summary)):
+            print(line)
     for outcome, count in summary["outcomes"].items():
         print(f"outcome {outcome}: {count} (an answer, not an error)")
     for error in summary["errors"]:
@@ -380,11 +395,17 @@ def _print_cpu(summary: dict[str, Any], seconds: float) -> None:
     )
 
 
+def _booked(summary: dict[str, Any]) -> int:
+    """Bookings made: createBooking requests that neither failed nor found the slot taken."""
+    booking = summary["operations"].get("createBooking", {"requests": 0, "failures": 0})
+    taken = summary["outcomes"].get("createBooking SLOT_TAKEN", 0)
+    return int(booking["requests"] - booking["failures"] - taken)
+
+
 def _verdict(summary: dict[str, Any], seconds: float) -> None:
     ops = summary["operations"]
-    booking = ops.get("createBooking", {"requests": 0, "failures": 0, "p99": 0})
-    taken = summary["outcomes"].get("createBooking SLOT_TAKEN", 0)
-    booked = booking["requests"] - booking["failures"] - taken
+    booking = ops.get("createBooking", {"p99": 0})
+    booked = _booked(summary)
     late = summary["catching_up"]
     caught_up = late["events_left"] == 0 and late["seconds"] <= CAUGHT_UP
     slow_reads = [n for n in READS if n in ops and ops[n]["p99"] >= READ_P99_MS]

@@ -28,6 +28,12 @@ def test_a_short_load_run_has_no_errors(tmp_path: Path) -> None:
     assert used["API server"] > 0 and used["load client"] > 0
     assert 0 < used["machine busy"] <= summary["cpu_available"]
     assert "CPU while measured:" in done.stdout
+    # The database commands each part sent, read from its metrics: a booking's, at least.
+    sent = summary["commands"]
+    assert set(sent) == {"API server", "worker"}
+    assert sent["API server"]["find specialist_profiles"] > 0
+    assert sent["worker"]["find events"] > 0
+    assert "database commands, API server:" in done.stdout
     # The worker delivered every event the run published once the load stopped.
     assert summary["catching_up"]["events_left"] == 0
     assert "events left undelivered" in done.stdout
