@@ -20,6 +20,7 @@ from specialistly.api.unit_of_work import UnitOfWorkMiddleware
 from specialistly.infra.edge import HttpEdge
 from specialistly.infra.metrics.exposition import metrics_endpoint
 from specialistly.plugin_system.manager import PluginManager, create_plugin_manager
+from specialistly.processes import memory
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 
@@ -45,7 +46,18 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings | None = None, plugins: PluginManager | None = None) -> Starlette:
+def served_app() -> Starlette:
+    """The app as `specialistly serve` runs it, a process of its own: once started, it
+    settles the process's memory (processes/memory.py)."""
+    return create_app(settle_memory=True)
+
+
+def create_app(
+    settings: Settings | None = None,
+    plugins: PluginManager | None = None,
+    *,
+    settle_memory: bool = False,
+) -> Starlette:
     settings = settings or Settings()
     plugins = plugins or create_plugin_manager(settings)
     schema = build_schema(plugins, settings)
@@ -59,6 +71,8 @@ def create_app(settings: Settings | None = None, plugins: PluginManager | None =
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.runtime = await start_runtime(settings, plugins)
+        if settle_memory:
+            memory.settle()
         try:
             yield
         finally:

@@ -150,7 +150,7 @@ def run_api(host: str, port: int, workers: int = 1) -> int:
     settings = Settings()
     trusted = settings.forwarded_allow_ips
     uvicorn.run(
-        "specialistly.processes.app:create_app",
+        "specialistly.processes.app:served_app",
         factory=True,
         host=host,
         port=port,

@@ -26,7 +26,7 @@ from specialistly.infra.broker import QUEUE, create_broker, message
 from specialistly.infra.logs import configure_logging
 from specialistly.infra.metrics.exposition import MetricsServer
 from specialistly.infra.metrics.jobs import JobMetrics
-from specialistly.processes import jobs
+from specialistly.processes import jobs, memory
 from specialistly.runtime import Runtime, start_runtime
 from specialistly.settings import Settings
 
@@ -175,6 +175,7 @@ def run_worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     worker.start()  # boots the runtime before it returns
+    memory.settle()
     scheduler.start()
     if metrics is not None:
         metrics.start()
