@@ -12,8 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from beanie import PydanticObjectId
+from beanie.odm.utils.dump import get_dict
 from pymongo import MongoClient
 
+from specialistly.core.events import Event
 from specialistly.infra.broker import Jobs
 from specialistly.runtime import Runtime
 from specialistly.settings import Settings
@@ -21,7 +24,7 @@ from tests.client import REGISTER, GraphQLClient
 from tests.factories import stored_event
 from tests.metrics_text import Samples, parse, value
 from tests.processes import Process, free_port
-from tests.waiting import dispatched, eventually
+from tests.waiting import eventually
 
 TOKEN = secrets.token_urlsafe(24)
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -32,7 +35,7 @@ SECONDS = "specialistly_graphql_operation_duration_seconds_count"
 class Observed:
     api_url: str
     worker_url: str
-    namespace: str
+    namespace: str  # of their queues, and their database's name
     directory: Path
 
 
@@ -41,10 +44,13 @@ def observed(
     test_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Observed]:
     directory = tmp_path_factory.mktemp("metrics")
-    # A queue of their own, so that no other worker of the session takes their jobs.
+    # A queue of their own, so that no other worker of the session takes their jobs, and a
+    # database of their own, so that what they report (the outbox backlog) is of their
+    # doing only.
     namespace = f"metrics_{secrets.token_hex(4)}"
     env = {
         **test_env,
+        "SPECIALISTLY_DATABASE": namespace,
         "SPECIALISTLY_BROKER_NAMESPACE": namespace,
         "SPECIALISTLY_METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
@@ -65,6 +71,8 @@ def observed(
     finally:
         api.stop()
         worker.stop()
+        with MongoClient[dict[str, Any]](test_env["MONGODB_URL"]) as mongo:
+            mongo.drop_database(namespace)
 
 
 async def scrape(url: str) -> Samples:
@@ -98,15 +106,16 @@ async def test_operations_requests_database_redis_and_jobs_are_measured(
     async with httpx.AsyncClient(base_url=observed.api_url) as http:
         assert (await http.get("/no-such-page")).status_code == 404
 
-    # A real job: delivering a stored event, on the worker's own queue.
+    # A real job: delivering an event stored in their database, on the worker's own queue.
     event = stored_event("test.metrics", "test:metrics")
-    await event.insert()
+    event.id = PydanticObjectId()
+    events = runtime.mongo[observed.namespace][Event.get_pymongo_collection().name]
+    await events.insert_one(get_dict(event, to_db=True))
     jobs = Jobs(settings.model_copy(update={"broker_namespace": observed.namespace}))
     try:
         await jobs.send("dispatch_event", str(event.id))
     finally:
         jobs.close()
-    await dispatched(event.id)
 
     async def measured() -> Samples | None:
         samples = await scrape(observed.api_url)
@@ -118,6 +127,8 @@ async def test_operations_requests_database_redis_and_jobs_are_measured(
 
     # The API's scrape sums every process: its two uvicorn workers and the job worker.
     samples = await eventually(measured)
+    delivered = await events.find_one({"_id": event.id})
+    assert delivered is not None and delivered["dispatched_at"] is not None
     assert value(samples, SECONDS, operation="Register", type="mutation", outcome="ok") == 1
     assert (
         value(samples, SECONDS, operation="Register", type="mutation", outcome="EMAIL_TAKEN") == 1
