@@ -38,6 +38,7 @@ from aiosmtpd.controller import Controller
 from bench.load import commands, cpu
 from bench.load.seed import seed
 from specialistly.core.events import Event
+from specialistly.infra.metrics import directory
 from specialistly.runtime import start_runtime
 from specialistly.settings import Settings
 
@@ -59,7 +60,6 @@ CATCH_UP_WAIT = 60  # seconds
 READS = ("search", "specialistPage", "calendar", "myBookings")
 LOGS = {"API server": "api.log", "worker": "worker.log"}
 METRICS = {"API server": "metrics-api", "worker": "metrics-worker"}
-METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def main() -> int:
@@ -230,7 +230,7 @@ def _start(args: list[str], env: dict[str, str], work: Path, part: str) -> subpr
     with (work / LOGS[part]).open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "specialistly.processes.cli", *args],
-            env={**env, METRICS_ENV: str(work / METRICS[part])},
+            env={**env, directory.ENV: str(work / METRICS[part])},
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -328,7 +328,7 @@ def _while_measured(
     still runs, so that its own share can be read)."""
     trees = {**pids, "load client": locust.pid}
     database = {"database": cpu.DATABASE}
-    directories = {part: work / directory for part, directory in METRICS.items()}
+    directories = {part: work / name for part, name in METRICS.items()}
     started = time.monotonic()
 
     def running_until(moment: float) -> bool:
