@@ -5,9 +5,9 @@ collections stopped it 16 times in 80 seconds, for 69 ms at the median and 205 m
 and its collections of every generation took 2.4 s of its CPU. Most of that was walking
 what start-up built and nothing frees until the process ends (modules, the GraphQL schema,
 the plugins, the models). `settle` leaves those out of every later collection, and lets
-many more objects be allocated between two collections of the youngest generation: a
-request allocates a few thousand, nearly all gone by its end, so that the default
-(700) collected several times inside every request and kept its objects for the next.
+many more objects be allocated between two collections of the youngest generation: in
+the same run, at the default (700) the API server made 1,837 of those (0.8 s of its CPU),
+at 10,000 it made 370 (0.03 s), most of a request's objects being gone by then.
 """
 
 from __future__ import annotations
