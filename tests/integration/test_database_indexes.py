@@ -41,14 +41,38 @@ async def test_equalities_on_indexed_fields_read_through_an_index(
     assert some is not None
     try:
         for query in ({"owner_id": owners[7]}, {"_id": some["_id"]}):
-            answer = await db.command({"explain": {"find": collection.name, "filter": query}})
-            if "filterPushdown" not in answer:
-                pytest.skip("not FerretDB: the database serves its declared indexes itself")
-            assert answer["filterPushdown"] is True
-            nodes = scans(answer["queryPlanner"]["Plan"])
-            assert "Seq Scan" not in nodes, (query, nodes)
-            assert any("Index" in node for node in nodes), (query, nodes)
+            await assert_read_through_index(db, collection.name, query)
         # Answers are the same through the index.
         assert await collection.count_documents({"owner_id": owners[7]}) == 60
     finally:
         await collection.drop()
+
+
+async def test_large_documents_are_read_through_an_index_before_any_statistics(
+    runtime: Runtime, settings: Settings
+) -> None:
+    """Large documents live out of line (TOAST): their table is a few pages, which makes a
+    sequential scan look cheap to the planner, while it reads and unpacks every document
+    (8.8 ms a lookup among 1,500 emails, against 0.1 ms through the index)."""
+    db = runtime.mongo[settings.database]
+    collection = db[f"large_{secrets.token_hex(4)}"]
+    await collection.create_index("key", unique=True)
+    body = secrets.token_hex(1500)  # hardly compresses: stored out of line, as emails are
+    await collection.insert_many([{"key": f"k{n}", "html": body} for n in range(1500)])
+    some = await collection.find_one({"key": "k7"})
+    assert some is not None
+    try:
+        for query in ({"_id": some["_id"]}, {"key": "k7"}):
+            await assert_read_through_index(db, collection.name, query)
+    finally:
+        await collection.drop()
+
+
+async def assert_read_through_index(db: Any, name: str, query: dict[str, Any]) -> None:
+    answer = await db.command({"explain": {"find": name, "filter": query}})
+    if "filterPushdown" not in answer:
+        pytest.skip("not FerretDB: the database serves its declared indexes itself")
+    assert answer["filterPushdown"] is True
+    nodes = scans(answer["queryPlanner"]["Plan"])
+    assert "Seq Scan" not in nodes, (query, nodes)
+    assert any("Index" in node for node in nodes), (query, nodes)
