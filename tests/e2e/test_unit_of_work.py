@@ -38,4 +38,7 @@ async def test_a_mutation_publishes_its_events_before_answering(
     assert booking is not None
     assert booking.outbox == []
     events = await Event.find(Event.subject == f"bookings:{booking.id}").to_list()
-    assert sorted(e.name for e in events) == ["booking.confirmed", "booking.created"]
+    names = {e.name for e in events}
+    # The session's worker (started by an earlier test) may have delivered them already,
+    # and stored the meeting.created of the meeting it made.
+    assert {"booking.confirmed", "booking.created"} <= names, names
