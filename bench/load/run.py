@@ -71,6 +71,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60, help="measured, after spawning")
     parser.add_argument("--specialists", type=int, default=30)
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds between clicks")
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="`serve --workers`: one per core, as the API is deployed (default)",
+    )
     parser.add_argument("--report", type=Path, help="also write the summary here, as JSON")
     parser.add_argument(
         "--profile",
@@ -92,6 +98,7 @@ def main() -> int:
     }
     print("rate limits lifted for this run: " + ", ".join(f"{k}={v}" for k, v in LIFTED.items()))
     print("paid bookings pay through stripe-mock; emails go to a mail server of the run")
+    print(f"the API server runs {args.api_processes} processes (`serve --workers`) and one worker")
     with tempfile.TemporaryDirectory(prefix="load-") as tmp:
         work = Path(tmp)
         sink = MailSink()
@@ -101,8 +108,9 @@ def main() -> int:
         plan.write_text(json.dumps(asyncio.run(_seed(env, args.specialists, args.users))))
         print(f"seeded {args.specialists} specialists and {args.users} customers in {name}")
         try:
-            with _platform(env, work) as (url, pids), _profiling(pids["API server"], args):
-                summary = _locust(url, plan, work, args, pids)
+            with _platform(env, work, args.api_processes) as (url, pids):
+                with _profiling(pids["API server"], args):
+                    summary = _locust(url, plan, work, args, pids)
                 summary["catching_up"] = asyncio.run(_catch_up(env))
         finally:
             mail.stop()
@@ -185,13 +193,16 @@ def _settings(env: dict[str, str]) -> Settings:
 
 
 @contextmanager
-def _platform(env: dict[str, str], work: Path) -> Iterator[tuple[str, dict[str, int]]]:
+def _platform(
+    env: dict[str, str], work: Path, api_processes: int
+) -> Iterator[tuple[str, dict[str, int]]]:
     """The API server and a worker, as `specialistly serve` and `specialistly worker`,
     each with a metrics directory of its own (METRICS) so that the run can tell them apart."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
     processes = [
-        _start(["serve", "--port", str(port)], env, work, "API server"),
+        _start(serve, env, work, "API server"),
         _start(["worker"], env, work, "worker"),
     ]
     try:
@@ -211,12 +222,12 @@ def _platform(env: dict[str, str], work: Path) -> Iterator[tuple[str, dict[str, 
 
 @contextmanager
 def _profiling(pid: int, args: argparse.Namespace) -> Iterator[None]:
-    """py-spy sampling the API server for the whole run, when asked to."""
+    """py-spy sampling the API server (all its processes) for the whole run, when asked to."""
     if args.profile is None:
         yield
         return
     seconds = round(args.users / args.spawn_rate + args.seconds)
-    command = ["py-spy", "record", "--pid", str(pid), "--duration", str(seconds)]
+    command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--duration", str(seconds)]
     command += ["--format", "speedscope", "--output", str(args.profile), "--nonblocking"]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:

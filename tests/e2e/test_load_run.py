@@ -15,9 +15,11 @@ def test_a_short_load_run_has_no_errors(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bench.load.run", "--users", "4", "--spawn-rate", "4"]
     # Quick clicks, so that every user goes through whole visits within the run.
     command += ["--seconds", "10", "--think", "0.05", "--specialists", "2", "--report", str(report)]
+    command += ["--api-processes", "2"]  # as deployed: one per core
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rate limits lifted for this run" in done.stdout
+    assert "the API server runs 2 processes" in done.stdout
     summary = json.loads(report.read_text())
     assert summary["failures"] == 0, summary["errors"]
     # How far the users get depends on the machine; the first step always runs.
