@@ -2,13 +2,15 @@
 than they are read (a service, a specialist's working hours and busy time, the parties of a
 booking), kept in this process's memory between reads.
 
-Only what is shown goes through the cache: a change always reads what it changes from the
-database. Whoever changes a cached document calls `changed` once the write is done: it is
-dropped here at once and, through Redis (`specialistly.infra.cache_sync`), in every other
-process within moments. The cache serves nothing while this process is not subscribed to
-those drops, and keeps nothing for longer than its time to live, which bounds how stale an
-entry can be should a drop be lost. Entries are the driver's raw documents, validated anew
-on each read, so that no caller can change what another one reads.
+Only what is shown, and what a booking is checked against (its service and the
+specialist's hours: see `reservations.check_slot`), goes through the cache: a change always
+reads what it changes from the database. Whoever changes a cached document calls `changed`
+once the write is done: it is dropped here at once and, through Redis
+(`specialistly.infra.cache_sync`), in every other process within moments. The cache serves
+nothing while this process is not subscribed to those drops, and keeps nothing for longer
+than its time to live, which bounds how stale an entry can be should a drop be lost.
+Entries are the driver's raw documents, validated anew on each read, so that no caller can
+change what another one reads.
 """
 
 from __future__ import annotations

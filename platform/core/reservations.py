@@ -13,9 +13,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import busy, catalog, claims, events, schedule, slots, validation
+from specialistly.core import (
+    busy,
+    catalog,
+    claims,
+    events,
+    read_cache,
+    schedule,
+    slots,
+    validation,
+)
 from specialistly.core.availability import Availability
 from specialistly.core.bookings import (
     Booking,
@@ -75,9 +85,15 @@ def _is_open_slot(
 async def check_slot(
     service: Service, start: datetime, duration: int, now: datetime, field: str
 ) -> Availability:
+    """The specialist's hours, once they say the start is open (SLOT_UNAVAILABLE if not).
+
+    The hours (and the service) come from the read cache, as the slots shown did: a change
+    of either reaches every process within moments, and a booking checked a moment before
+    it arrives is one made a moment before it, which the change leaves standing anyway.
+    """
     if start < now:
         raise DomainError.of(ErrorCode.PAST_SLOT, "This time is in the past.", field)
-    availability = await Availability.find_one(Availability.specialist_id == service.specialist_id)
+    availability = await read_cache.hours(service.specialist_id)
     if availability is None or not _is_open_slot(service, availability, start, duration, now):
         raise DomainError.of(
             ErrorCode.SLOT_UNAVAILABLE,
@@ -200,7 +216,11 @@ async def _check_request(
     validation.timezone(check, "customer_timezone", request.customer_timezone)
     notes = validation.text(check, "notes", request.notes, max_length=MAX_NOTES, required=False)
     start = validation.instant(check, "start", request.start)
-    service = await catalog.find_service(request.service_id)
+    service = (
+        await read_cache.service(PydanticObjectId(request.service_id))
+        if PydanticObjectId.is_valid(request.service_id)
+        else None
+    )
     if service is None or not catalog.can_see(customer, service):
         # Another specialist's draft answers like a missing service: ids are not probed.
         check.add(ErrorCode.NOT_FOUND, "There is no such service.", "service_id")

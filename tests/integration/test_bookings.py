@@ -9,7 +9,15 @@ import pytest
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
-from specialistly.core import booking_changes, bookings, busy, claims, reservations, sweeps
+from specialistly.core import (
+    booking_changes,
+    bookings,
+    busy,
+    catalog,
+    claims,
+    reservations,
+    sweeps,
+)
 from specialistly.core.bookings import Booking, BookingStatus, SlotClaim
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import DomainError
@@ -106,7 +114,9 @@ async def test_a_retry_gets_its_booking_even_once_the_slot_has_closed() -> None:
     service = await make_service()
     customer = await make_user()
     first = await book(customer, service, day_at(9), key="retry-key-0002")
-    await service.set({"status": ServiceStatus.ARCHIVED.value})  # no longer bookable
+    owner = await User.get(service.specialist_id)
+    assert owner is not None
+    await catalog.archive_service(owner, str(service.id))  # no longer bookable
     again = await book(customer, service, day_at(9), key="retry-key-0002")
     assert again.id == first.id
     with pytest.raises(DomainError) as caught:  # a new key hears why

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -186,6 +187,29 @@ async def test_a_new_booking_reads_no_booking_by_its_key(commands: Commands) -> 
     )
     assert again.id == made.id
     assert [f["idempotency_key"] for f in by_key()] == ["key-of-one-booking"]
+
+
+async def test_a_booking_is_checked_against_the_service_and_hours_the_slots_came_from(
+    commands: Commands,
+) -> None:
+    """Both through the read cache, as the slots shown were: once cached, a booking sends
+    no read of either; a change of either reaches the next booking (test_bookings)."""
+    owner = await make_specialist()
+    await hours(owner)
+    service = await make_service(owner, durations=[30], slot_interval=30)
+    customer = await make_specialist()
+    hold = timedelta(minutes=15)
+    await reservations.create_booking(
+        customer, booking_request(service, utc(monday(1), 10)), payment_hold=hold
+    )
+    commands.events.clear()
+    later = dataclasses.replace(
+        booking_request(service, utc(monday(1), 11)), idempotency_key="key-of-another-booking"
+    )
+    made = await reservations.create_booking(customer, later, payment_hold=hold)
+    assert made.id is not None
+    read = commands.reads()
+    assert ("find", "services") not in read and ("find", "availability") not in read, read
 
 
 def booking_request(service: Service, start: datetime) -> reservations.BookingRequest:
