@@ -75,7 +75,7 @@ class Customer(FastHttpUser):
         # Customers who did not all start together: each one's first login again comes
         # after a random share of the interval. Otherwise users who arrived within the
         # run's first seconds all log in again within the same minute (two logins a second,
-        # 150 ms of CPU each), and a measured window holds either none of them or that wave.
+        # 130 ms of CPU each), and a measured window holds either none of them or that wave.
         self.visits = random.randrange(self.relogin_every)
         self.login()
 

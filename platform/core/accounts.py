@@ -19,6 +19,7 @@ from specialistly.core.passwords import (
     MAX_LENGTH,
     check_strength,
     hash_password,
+    needs_rehash,
     verify_password,
 )
 from specialistly.core.users import Role, SpecialistProfile, User
@@ -103,7 +104,22 @@ async def authenticate(email: str, password: str) -> User:
     if not await verify_password(user.password_hash if user else None, password or ""):
         raise _invalid_credentials()
     assert user is not None
+    await upgrade_hash(user, password)
     return user
+
+
+async def upgrade_hash(user: User, password: str) -> None:
+    """Hash the password again if its hash was made with older parameters (it is known
+    once it verified), unless the password changed since the user was read."""
+    old = user.password_hash
+    if old is None or not needs_rehash(old):
+        return
+    new = await hash_password(password)
+    async with document_lock(User, user.id):
+        await User.get_pymongo_collection().update_one(
+            {"_id": user.id, "password_hash": old}, {"$set": {"password_hash": new}}
+        )
+    await read_cache.user_changed(user.id)
 
 
 def _invalid_credentials() -> DomainError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from argon2 import Type, extract_parameters
 
 from specialistly.core import validation
 from specialistly.core.errors import Check
@@ -73,3 +74,10 @@ async def test_passwords_are_argon2id_and_verify() -> None:
     assert await verify_password(hashed, "correct horse battery")
     assert not await verify_password(hashed, "wrong horse battery")
     assert not await verify_password(None, "anything")  # unknown account: same work, no
+
+
+async def test_a_hash_fills_rfc_9106s_memory_in_one_lane() -> None:
+    """64 MiB and 3 passes, as RFC 9106's low-memory option; one lane, so one core a hash."""
+    made = extract_parameters(await hash_password("correct horse battery"))
+    assert (made.type, made.memory_cost, made.time_cost) == (Type.ID, 65536, 3)
+    assert made.parallelism == 1
