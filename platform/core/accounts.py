@@ -199,8 +199,14 @@ async def update_profile(user: User, changes: ProfileChanges) -> User:
             profile_fields["display_name"] = updates["display_name"]
         try:
             async with edit_lock(SpecialistProfile, profile.id):
-                await profile.set(profile_fields)
-                await read_cache.profile_changed(profile.user_id)
+                before = await SpecialistProfile.get_pymongo_collection().find_one_and_update(
+                    {"_id": profile.id}, {"$set": profile_fields}
+                )
+                # The address it had (as written, not as read before the lock) and has now.
+                addresses = {before["slug"]} if before else set()
+                if "slug" in profile_fields:
+                    addresses.add(str(profile_fields["slug"]))
+                await read_cache.profile_changed(profile.user_id, *addresses)
         except (DuplicateKeyError, OperationFailure) as exc:
             if not is_duplicate_key(exc):
                 raise

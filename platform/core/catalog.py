@@ -241,10 +241,12 @@ async def refresh_price_range(specialist_id: PydanticObjectId) -> None:
         cursor = Service.get_pymongo_collection().find(query, {"price": 1, "_id": 0})
         prices = [doc["price"] for doc in await cursor.to_list()]
         lowest, highest = min(prices, default=None), max(prices, default=None)
-        await SpecialistProfile.get_pymongo_collection().update_one(
-            {"_id": profile.id}, {"$set": {"price_min": lowest, "price_max": highest}}
+        written = await SpecialistProfile.get_pymongo_collection().find_one_and_update(
+            {"_id": profile.id},
+            {"$set": {"price_min": lowest, "price_max": highest}},
         )
-        await read_cache.profile_changed(specialist_id)
+        # Its address as written (read before the lock, it may have changed since).
+        await read_cache.profile_changed(specialist_id, *([written["slug"]] if written else []))
 
 
 def _validated(

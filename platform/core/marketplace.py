@@ -10,7 +10,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from specialistly.core import schedule, validation
+from specialistly.core import read_cache, schedule, validation
 from specialistly.core.catalog import MAX_ON_SALE, MAX_PRICE
 from specialistly.core.errors import Check, ErrorCode
 from specialistly.core.services import Service, ServiceStatus
@@ -105,28 +105,17 @@ async def specialist_page(
     slug: str, viewer: Viewer, *, now: datetime | None = None
 ) -> SpecialistPage | None:
     """A published specialist's profile, first `MAX_ON_SALE` published services and their
-    next free slots; None if there is no such published specialist.
+    next free slots; None if there is no such published specialist. All of it through the
+    read cache (core/read_cache.py).
 
     The specialist (and admins) may see their own page before publishing it.
     """
     slug = (slug or "").strip()
-    profile = (
-        await SpecialistProfile.find_one(SpecialistProfile.slug == slug)
-        if len(slug) <= 60
-        else None
-    )
+    profile = await read_cache.profile_by_slug(slug) if len(slug) <= 60 else None
     if profile is None or not (profile.published or _is_owner(await viewer(), profile)):
         return None
-    services = (
-        # One mapping, not two conditions (which Beanie joins under `$and`, where FerretDB
-        # pushes nothing down).
-        await Service.find(
-            {"specialist_id": profile.user_id, "status": ServiceStatus.PUBLISHED.value}
-        )
-        .sort("+created_at", "+_id")
-        .limit(MAX_ON_SALE)  # publishing checks the cap, but two racing publishes may pass it
-        .to_list()
-    )
+    # Publishing checks the cap, but two racing publishes may pass it.
+    services = (await read_cache.on_sale(profile.user_id))[:MAX_ON_SALE]
     slots = await schedule.next_slots(services, days=PAGE_DAYS, limit=PAGE_SLOTS, now=now)
     return SpecialistPage(profile, services, slots)
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from beanie import Document, PydanticObjectId
 
 from specialistly.core.availability import Availability
-from specialistly.core.services import Service
+from specialistly.core.services import Service, ServiceStatus
 from specialistly.core.users import SpecialistProfile, User
 
 log = logging.getLogger(__name__)
@@ -132,9 +132,11 @@ def cache_key(model: type[Document], field: str, value: object) -> str:
 
 documents = ReadCache()
 
-# What is kept, each by a field that is unique and never changes. Its writers call the
-# matching `..._changed` once their write is done. (A specialist's busy time is kept too:
-# see core/busy.py, whose one writer announces its changes.)
+# What is kept, each by a field that is unique and never changes (or whose writers drop
+# every value it had: a profile's address), or as the list a query reads (the services on
+# sale). Their writers call the matching `..._changed` once their write is done. (A
+# specialist's busy time is kept too: see core/busy.py, whose one writer announces its
+# changes.)
 
 
 async def service(service_id: PydanticObjectId) -> Service | None:
@@ -143,6 +145,22 @@ async def service(service_id: PydanticObjectId) -> Service | None:
 
 async def service_changed(changed: Service) -> None:
     await documents.changed(Service, "_id", changed.id)
+    await documents.changed(Service, "on_sale_by", changed.specialist_id)
+
+
+async def on_sale(specialist_id: PydanticObjectId) -> list[Service]:
+    """The specialist's published services, the first created first (publishing keeps them
+    few): dropped with any of the specialist's services."""
+
+    async def load() -> dict[str, Any]:
+        # One mapping, not two conditions (which Beanie joins under `$and`, where FerretDB
+        # pushes nothing down).
+        query = {"specialist_id": specialist_id, "status": ServiceStatus.PUBLISHED.value}
+        cursor = Service.get_pymongo_collection().find(query).sort([("created_at", 1), ("_id", 1)])
+        return {"services": await cursor.to_list()}
+
+    raw = await documents.read(cache_key(Service, "on_sale_by", specialist_id), load)
+    return [Service.model_validate(doc) for doc in (raw or {}).get("services", [])]
 
 
 async def hours(specialist_id: PydanticObjectId) -> Availability | None:
@@ -169,5 +187,14 @@ async def profile(user_id: PydanticObjectId) -> SpecialistProfile | None:
     return await documents.find_one(SpecialistProfile, "user_id", user_id)
 
 
-async def profile_changed(user_id: PydanticObjectId) -> None:
+async def profile_by_slug(slug: str) -> SpecialistProfile | None:
+    """The specialist's public profile at its address, which its owner may change: the
+    change drops the old address and the new one."""
+    return await documents.find_one(SpecialistProfile, "slug", slug)
+
+
+async def profile_changed(user_id: PydanticObjectId, *slugs: str) -> None:
+    """The profile was written; `slugs`: its address before and after, if that changed."""
     await documents.changed(SpecialistProfile, "user_id", user_id)
+    for slug in slugs:
+        await documents.changed(SpecialistProfile, "slug", slug)

@@ -4,6 +4,7 @@ seen at once, in this process and in the others, and nothing stale outlives a lo
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from specialistly.core import accounts, catalog, read_cache
+from specialistly.core import accounts, catalog, marketplace, read_cache
 from specialistly.core.read_cache import ReadCache
 from specialistly.core.services import Service
 from specialistly.core.working_hours import DayHours
@@ -92,6 +93,41 @@ async def test_a_change_is_shown_at_once_by_the_process_that_made_it(runtime: Ru
     assert profile is not None and profile.headline == "Now in Berlin"
     user = await read_cache.user(owner.id)
     assert user is not None and user.display_name == "Ada Lovelace"
+
+
+async def test_a_specialist_page_is_read_from_memory_and_follows_every_change(
+    runtime: Runtime, commands: Commands
+) -> None:
+    owner = await make_specialist()
+    first = await make_service(owner, title="Intro call")
+    await hours(owner)
+    await eventually(_serving(read_cache.documents))
+    assert owner.id is not None and first.id is not None
+    profile = await read_cache.profile(owner.id)
+    assert profile is not None
+
+    async def page(slug: str) -> marketplace.SpecialistPage:
+        shown = await marketplace.specialist_page(slug, marketplace.nobody)
+        assert shown is not None
+        return shown
+
+    for _ in range(2):  # the first builds the busy time, whose write drops it
+        await page(profile.slug)
+    commands.events.clear()
+    assert [s.title for s in (await page(profile.slug)).services] == ["Intro call"]
+    assert commands.reads() == []  # its profile, services, hours and busy time are kept
+
+    await make_service(owner, title="Deep dive", price=9000)  # published: on sale
+    shown = await page(profile.slug)
+    assert [s.title for s in shown.services] == ["Intro call", "Deep dive"]
+    assert shown.profile.price_max == 9000
+    await catalog.archive_service(owner, str(first.id))
+    assert [s.title for s in (await page(profile.slug)).services] == ["Deep dive"]
+
+    moved = f"ada-{secrets.token_hex(3)}"
+    await accounts.update_profile(owner, accounts.ProfileChanges(slug=moved))
+    assert await marketplace.specialist_page(profile.slug, marketplace.nobody) is None
+    assert (await page(moved)).profile.user_id == owner.id
 
 
 async def test_a_change_is_dropped_by_every_other_process(runtime: Runtime) -> None:
