@@ -140,14 +140,7 @@ async def add(
     its cells, sent while the lock is being taken (a round trip fewer); if it fails, that
     error is raised and nothing is recorded."""
     async with AsyncExitStack() as held:
-        locked, claimed = await asyncio.gather(
-            held.enter_async_context(_lock(specialist_id)),
-            claiming or asyncio.sleep(0),
-            return_exceptions=True,
-        )
-        for outcome in (claimed, locked):
-            if isinstance(outcome, BaseException):
-                raise outcome
+        await locks.taken_while(held, _lock(specialist_id), claiming or asyncio.sleep(0))
         entries = await _current(specialist_id)
         others = [e for e in entries if _key(e) != _key(entry)]
         await _write(specialist_id, [*others, entry])
