@@ -18,10 +18,9 @@ A booking has one entry, or two while a move holds both its old and its new time
 
 from __future__ import annotations
 
-import asyncio
 import struct
-from collections.abc import AsyncIterator, Awaitable, Iterable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -133,14 +132,9 @@ async def held(specialist_id: PydanticObjectId, span: Interval) -> list[Entry]:
     return (await read(specialist_id)).overlapping(span)
 
 
-async def add(
-    specialist_id: PydanticObjectId, entry: Entry, *, claiming: Awaitable[object] | None = None
-) -> None:
-    """Record time the booking now holds (its cells are claimed). `claiming`: the claim of
-    its cells, sent while the lock is being taken (a round trip fewer); if it fails, that
-    error is raised and nothing is recorded."""
-    async with AsyncExitStack() as held:
-        await locks.taken_while(held, _lock(specialist_id), claiming or asyncio.sleep(0))
+async def add(specialist_id: PydanticObjectId, entry: Entry) -> None:
+    """Record time the booking now holds (its cells are claimed)."""
+    async with _lock(specialist_id):
         entries = await _current(specialist_id)
         others = [e for e in entries if _key(e) != _key(entry)]
         await _write(specialist_id, [*others, entry])

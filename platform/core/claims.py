@@ -53,12 +53,9 @@ async def claim(
     field: str = "start",
 ) -> None:
     """Insert one claim per wanted cell, all or none, then record the entry's busy time;
-    SLOT_TAKEN if any cell is held already. The busy time's lock is taken meanwhile."""
+    SLOT_TAKEN if any cell is held already."""
     booking_id = entry.booking_id
-
-    async def take_cells() -> None:
-        if not wanted:
-            return
+    if wanted:
         docs = [
             bookings.SlotClaim(specialist_id=specialist_id, cell=c, booking_id=booking_id)
             for c in wanted
@@ -72,9 +69,8 @@ async def claim(
             inserted = exc.details.get("nInserted", 0) if isinstance(exc, BulkWriteError) else 0
             await _release_cells(booking_id, wanted[:inserted])
             raise slot_taken(field) from None
-
     try:
-        await busy.add(specialist_id, entry, claiming=take_cells())
+        await busy.add(specialist_id, entry)
     except BaseException:
         await _release_cells(booking_id, wanted)
         raise

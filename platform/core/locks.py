@@ -17,10 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import timedelta
-from typing import TypeVar, cast
 
 from beanie import Document
 from bson import ObjectId
@@ -31,7 +30,6 @@ from specialistly.core.clock import as_utc, utcnow
 from specialistly.core.errors import DomainError, ErrorCode, is_transient
 
 log = logging.getLogger("specialistly.locks")
-T = TypeVar("T")
 LEASE = timedelta(seconds=30)
 WAIT = timedelta(seconds=5)
 COLLECTION = "locks"
@@ -92,21 +90,6 @@ async def document_lock(
                 await finish(model, doc_id)
         finally:
             await _release(locks, key, token)
-
-
-async def taken_while(
-    held: AsyncExitStack, lock: AbstractAsyncContextManager[object], work: Awaitable[T]
-) -> T:
-    """Enter `lock` onto `held` while `work` runs, a round trip sooner than one after the
-    other: for work that needs no lock itself (inserting a new document, claiming cells)
-    that comes before a write that does. Raises the work's error first, then the lock's."""
-    locked, done = await asyncio.gather(
-        held.enter_async_context(lock), work, return_exceptions=True
-    )
-    for outcome in (done, locked):
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return cast(T, done)
 
 
 @asynccontextmanager

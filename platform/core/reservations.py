@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +21,6 @@ from specialistly.core import (
     catalog,
     claims,
     events,
-    locks,
     read_cache,
     schedule,
     slots,
@@ -276,33 +274,31 @@ async def _reserve(
         created_at=now,
         updated_at=now,
     )
-    booking.id = PydanticObjectId()  # known before the insert: its lock is taken meanwhile
-    async with AsyncExitStack() as held:
-        # DuplicateKeyError: this key is in use (the caller handles it).
-        await locks.taken_while(held, booking_lock(booking.id), booking.insert())
-        limits = quota_limits(service, start, checked.availability.timezone)
+    await booking.insert()  # DuplicateKeyError: this key is in use (the caller handles it)
+    assert booking.id is not None
+    limits = quota_limits(service, start, checked.availability.timezone)
+    try:
+        places = await claims.claim_with_places(
+            booking.specialist_id,
+            busy.entry_of(booking),
+            claims.cells(claim.start, claim.end),
+            limits,
+        )
+    except DomainError:
+        await booking_collection().delete_one({"_id": booking.id})
+        raise
+    hold = now + payment_hold if service.requires_payment else None
+    payment = None
+    if hold is not None and start_payment is not None:
         try:
-            places = await claims.claim_with_places(
-                booking.specialist_id,
-                busy.entry_of(booking),
-                claims.cells(claim.start, claim.end),
-                limits,
-            )
-        except DomainError:
-            await booking_collection().delete_one({"_id": booking.id})
+            payment = await start_payment(booking)
+        except BaseException:
+            # A calendar too busy to release now leaves the reservation to the sweeper.
+            if await claims.release(booking.id, booking.specialist_id):
+                await booking_collection().delete_one({"_id": booking.id})
+            await claims.release_places(places)
             raise
-        hold = now + payment_hold if service.requires_payment else None
-        payment = None
-        if hold is not None and start_payment is not None:
-            try:
-                payment = await start_payment(booking)
-            except BaseException:
-                # A calendar too busy to release now leaves the reservation to the sweeper.
-                if await claims.release(booking.id, booking.specialist_id):
-                    await booking_collection().delete_one({"_id": booking.id})
-                await claims.release_places(places)
-                raise
-        return await _settle(booking, places, now, hold, payment)
+    return await _settle(booking, places, now, hold, payment)
 
 
 async def _settle(
@@ -312,30 +308,31 @@ async def _settle(
     hold: datetime | None,
     payment: BookingPayment | None = None,
 ) -> Booking:
-    """RESERVING -> CONFIRMED or PENDING_PAYMENT, with its events, in one update; the
-    caller holds the booking's lock. The booking is as this request inserted it: the
-    update's condition (still RESERVING, at the same start) tells whether anything else
-    touched it."""
-    outbox = [booking_event(events.BOOKING_CREATED, booking, **_summary(booking))]
-    to = BookingStatus.PENDING_PAYMENT if hold else BookingStatus.CONFIRMED
-    if to == BookingStatus.CONFIRMED:
-        outbox.append(booking_event(events.BOOKING_CONFIRMED, booking))
-    try:
-        return await transition(
-            booking,
-            to,
-            now,
-            outbox,
-            hold_expires_at=hold,
-            quota_places=places,
-            payment=payment.model_dump() if payment else None,
-        )
-    except DomainError:
-        # The sweeper took it for abandoned (and freed its cells): far too slow a request.
-        await claims.release_places(places)
-        raise DomainError.of(
-            ErrorCode.BOOKING_BUSY, "The booking could not be completed; try again."
-        ) from None
+    """RESERVING -> CONFIRMED or PENDING_PAYMENT, with its events, in one update. The
+    booking is as this request inserted it: the update's condition (still RESERVING, at
+    the same start) tells whether anything else touched it."""
+    assert booking.id is not None
+    async with booking_lock(booking.id):
+        outbox = [booking_event(events.BOOKING_CREATED, booking, **_summary(booking))]
+        to = BookingStatus.PENDING_PAYMENT if hold else BookingStatus.CONFIRMED
+        if to == BookingStatus.CONFIRMED:
+            outbox.append(booking_event(events.BOOKING_CONFIRMED, booking))
+        try:
+            return await transition(
+                booking,
+                to,
+                now,
+                outbox,
+                hold_expires_at=hold,
+                quota_places=places,
+                payment=payment.model_dump() if payment else None,
+            )
+        except DomainError:
+            # The sweeper took it for abandoned (and freed its cells): far too slow a request.
+            await claims.release_places(places)
+            raise DomainError.of(
+                ErrorCode.BOOKING_BUSY, "The booking could not be completed; try again."
+            ) from None
 
 
 def _summary(booking: Booking) -> dict[str, Any]:

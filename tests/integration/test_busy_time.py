@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from beanie import PydanticObjectId
@@ -14,11 +13,10 @@ from specialistly.core import booking_changes, busy, read_cache, schedule, sweep
 from specialistly.core.bookings import Booking
 from specialistly.core.busy import BusyTime
 from specialistly.core.clock import utcnow
-from specialistly.core.errors import DomainError, ErrorCode
+from specialistly.core.errors import DomainError
 from specialistly.core.services import Service
 from specialistly.core.slots import Interval
 from tests.bookings_fixtures import book, cells_of, day_at, make_service, make_user
-from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -46,50 +44,6 @@ async def test_a_booking_adds_its_claim_and_a_cancellation_drops_it() -> None:
 
     await booking_changes.cancel(str(first.id), customer)
     assert await stored(service.specialist_id) == [held(second)]
-
-
-async def test_the_calendars_lock_is_taken_while_the_cells_are_claimed() -> None:
-    specialist_id = PydanticObjectId()
-    start = day_at(10)
-    entry = busy.Entry(
-        PydanticObjectId(), PydanticObjectId(), start, Interval(start, start + timedelta(hours=1))
-    )
-    locks = BusyTime.get_pymongo_collection().database.get_collection("locks")
-    key = f"busy_times:{specialist_id}"
-    claimed = asyncio.Event()
-
-    async def claiming() -> None:
-        await claimed.wait()
-
-    adding = asyncio.create_task(busy.add(specialist_id, entry, claiming=claiming()))
-    await eventually(lambda: _present(locks, key))
-    assert not adding.done()  # the entry waits for its cells
-    claimed.set()
-    await adding
-    assert await busy.stored(specialist_id) == [entry]
-    assert await locks.find_one({"_id": key}) is None
-
-
-async def test_a_lost_claim_records_nothing() -> None:
-    specialist_id = PydanticObjectId()
-    start = day_at(10)
-    entry = busy.Entry(
-        PydanticObjectId(), PydanticObjectId(), start, Interval(start, start + timedelta(hours=1))
-    )
-
-    async def taken() -> None:
-        raise DomainError.of(ErrorCode.SLOT_TAKEN, "This time was just taken.", "start")
-
-    with pytest.raises(DomainError) as caught:
-        await busy.add(specialist_id, entry, claiming=taken())
-    assert caught.value.problems[0].code == ErrorCode.SLOT_TAKEN
-    assert await busy.stored(specialist_id) is None
-    locks = BusyTime.get_pymongo_collection().database.get_collection("locks")
-    assert await locks.find_one({"_id": f"busy_times:{specialist_id}"}) is None
-
-
-async def _present(locks: Any, key: str) -> bool:
-    return await locks.find_one({"_id": key}) is not None
 
 
 async def test_a_move_holds_the_new_time_only_once_it_is_done() -> None:

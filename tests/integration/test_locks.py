@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import pytest
@@ -12,10 +11,9 @@ import pytest_asyncio
 from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient
 
-from specialistly.core.locks import COLLECTION, document_lock, taken_while
+from specialistly.core.locks import COLLECTION, document_lock
 from specialistly.settings import Settings
 from tests.faults import ResettingProxy
-from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -54,41 +52,6 @@ async def test_one_writer_at_a_time(through_proxy: None) -> None:
 
     await asyncio.gather(*(write(n) for n in range(8)))
     assert most == 1
-
-
-async def test_a_lock_is_taken_while_work_that_needs_none_runs(through_proxy: None) -> None:
-    locks = Probe.get_pymongo_collection().database.get_collection(COLLECTION)
-    go = asyncio.Event()
-
-    async def work() -> str:
-        await go.wait()
-        return "done"
-
-    async def held() -> bool:
-        return await locks.find_one({"_id": "lock_probes:meanwhile"}) is not None
-
-    async with AsyncExitStack() as stack:
-        both = asyncio.create_task(taken_while(stack, document_lock(Probe, "meanwhile"), work()))
-        await eventually(held)
-        assert not both.done()
-        go.set()
-        assert await both == "done"
-        assert await held()
-    assert not await held()
-
-
-async def test_work_that_fails_beside_a_lock_raises_and_the_lock_is_given_back(
-    through_proxy: None,
-) -> None:
-    locks = Probe.get_pymongo_collection().database.get_collection(COLLECTION)
-
-    async def fails() -> None:
-        raise ValueError("the work's own error")
-
-    with pytest.raises(ValueError, match="the work's own error"):
-        async with AsyncExitStack() as stack:
-            await taken_while(stack, document_lock(Probe, "failing"), fails())
-    assert await locks.find_one({"_id": "lock_probes:failing"}) is None
 
 
 async def test_a_lock_whose_answer_was_lost_is_taken(
