@@ -115,11 +115,7 @@ async def upgrade_hash(user: User, password: str) -> None:
     if old is None or not needs_rehash(old):
         return
     new = await hash_password(password)
-    async with document_lock(User, user.id):
-        await User.get_pymongo_collection().update_one(
-            {"_id": user.id, "password_hash": old}, {"$set": {"password_hash": new}}
-        )
-    await read_cache.user_changed(user.id)
+    await _set_user(user, {"password_hash": new}, where={"password_hash": old})
 
 
 def _invalid_credentials() -> DomainError:
@@ -263,9 +259,13 @@ async def find_by_email(email: str) -> User | None:
     return await User.find_one(User.email_key == key) if len(key) <= 254 else None
 
 
-async def _set_user(user: User, changes: dict[str, object]) -> None:
+async def _set_user(
+    user: User, changes: dict[str, object], *, where: dict[str, object] | None = None
+) -> None:
+    """Write the changes, if the user's document still matches `where` (when given)."""
     async with document_lock(User, user.id):
-        await User.get_pymongo_collection().update_one({"_id": user.id}, {"$set": changes})
+        query = {"_id": user.id, **(where or {})}
+        await User.get_pymongo_collection().update_one(query, {"$set": changes})
         await read_cache.user_changed(user.id)
 
 
