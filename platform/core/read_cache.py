@@ -194,7 +194,8 @@ async def profile_by_slug(slug: str) -> SpecialistProfile | None:
 
 
 async def profile_changed(user_id: PydanticObjectId, *slugs: str) -> None:
-    """The profile was written; `slugs`: its address before and after, if that changed."""
+    """The profile was written; `slugs`: every address it had or has now (it is kept under
+    each one)."""
     await documents.changed(SpecialistProfile, "user_id", user_id)
     for slug in slugs:
         await documents.changed(SpecialistProfile, "slug", slug)
