@@ -73,7 +73,11 @@ async def test_free_booking_is_confirmed_and_claims_its_cells(runtime: Runtime) 
 
     assert await runtime.publish(Booking, booking.id) == 2
     stored = await Event.find(Event.subject == f"bookings:{booking.id}").to_list()
-    assert sorted(e.name for e in stored) == ["booking.confirmed", "booking.created"]
+    # The session's worker may already have added the meeting's event.
+    assert sorted(e.name for e in stored if e.name.startswith("booking.")) == [
+        "booking.confirmed",
+        "booking.created",
+    ]
     assert all(e.data["booking_id"] == str(booking.id) for e in stored)
 
 

@@ -38,7 +38,11 @@ async def test_a_publication_interrupted_after_copying_is_finished_once(
     assert await runtime.publish(Booking, booking.id) == 2
 
     found = await Event.find(Event.subject == subject).to_list()
-    assert sorted(e.name for e in found) == ["booking.confirmed", "booking.created"]
+    # The session's worker may already have added the meeting's event.
+    assert sorted(e.name for e in found if e.name.startswith("booking.")) == [
+        "booking.confirmed",
+        "booking.created",
+    ]
     again = await Booking.get(booking.id)
     assert again is not None
     assert again.outbox == []

@@ -49,9 +49,10 @@ class Publisher:
 
 
 async def stored(booking_id: PydanticObjectId | None) -> list[str]:
-    """The names of the booking's events in the events collection."""
+    """The names of the events this module's changes wrote about the booking. The session's
+    worker may be running, and adds its own (meeting.created) once a booking is confirmed."""
     found = await Event.find(Event.subject == f"bookings:{booking_id}").to_list()
-    return sorted(e.name for e in found)
+    return sorted(e.name for e in found if not e.name.startswith("meeting."))
 
 
 async def waiting(booking_id: PydanticObjectId | None) -> list[str]:
