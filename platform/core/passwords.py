@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import TypeVar
 
 from argon2 import PasswordHasher
@@ -48,10 +51,26 @@ COMMON = frozenset(
 _hasher = PasswordHasher(parallelism=1)
 # Hashes wait for each other on at most half the cores: a burst of logins can neither take
 # the event loop's threads (slot computation and job enqueueing share asyncio's default
-# executor) nor the cores the other requests need.
+# executor) nor the cores the other requests need. And their threads run at a lower
+# priority than the rest of the process: on a busy machine, a burst of logins (or of
+# guesses, from many addresses at once) makes the logins wait, not everyone's requests.
+_NICER_BY = 10
+
+
+def _behind_other_work() -> None:
+    # Where the system refuses, hashing runs at the process's priority: a pool whose
+    # initializer raised would refuse every login.
+    if sys.platform == "linux":  # where each thread has a nice value of its own
+        with suppress(OSError):
+            thread = threading.get_native_id()
+            nice = os.getpriority(os.PRIO_PROCESS, thread)
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + _NICER_BY))
+
+
 _HASHING = ThreadPoolExecutor(
     max_workers=max(1, (os.cpu_count() or 1) // 2),
     thread_name_prefix="argon2",
+    initializer=_behind_other_work,
 )
 T = TypeVar("T")
 # Verified against when the account does not exist, so both answers take the same time.
