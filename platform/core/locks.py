@@ -62,21 +62,29 @@ async def document_lock(
     token = ObjectId()
     deadline = utcnow() + wait
     poll = POLL_FIRST
+    # Whether the lock in the way is our own (its insert's answer was lost) or one whose
+    # lease has ended is looked up after a lost answer, from the second refusal on, and at
+    # the deadline: a first refusal is nearly always a lock in use, and its waiter saves a
+    # round trip (an ended lease is seen one poll later).
+    look = False
     while True:
         now = utcnow()
         try:
             await locks.insert_one({"_id": key, "token": token, "until": now + LEASE})
             break
         except DuplicateKeyError:
-            held = await locks.find_one({"_id": key})
-            if held is not None and held["token"] == token:
-                break  # our own insert, applied before its answer was lost
-            if held is not None and as_utc(held["until"]) < now:
-                await locks.delete_one({"_id": key, "token": held["token"]})
-                continue
+            if look or now >= deadline:
+                held = await locks.find_one({"_id": key})
+                if held is not None and held["token"] == token:
+                    break  # our own insert, applied before its answer was lost
+                if held is not None and as_utc(held["until"]) < now:
+                    await locks.delete_one({"_id": key, "token": held["token"]})
+                    continue
+            look = True
         except Exception as exc:
             if not is_transient(exc):
                 raise
+            look = True
         if now >= deadline:
             raise LockTimeoutError(key) from None
         await asyncio.sleep(poll)

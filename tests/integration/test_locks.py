@@ -1,21 +1,30 @@
-"""Document locks: one writer at a time, and safe to take again when an answer was lost."""
+"""Document locks: one writer at a time, safe to take again when an answer was lost, and
+taken over once their holder's lease has ended."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
 from beanie import Document, init_beanie
+from bson import ObjectId
 from pymongo import AsyncMongoClient
 
-from specialistly.core.locks import COLLECTION, document_lock
+from specialistly.core import locks as locks_module
+from specialistly.core.bookings import Booking
+from specialistly.core.clock import utcnow
+from specialistly.core.locks import COLLECTION, WAIT, document_lock
+from specialistly.runtime import Runtime
 from specialistly.settings import Settings
+from tests.commands import Commands
 from tests.faults import ResettingProxy
 
 pytestmark = pytest.mark.usefixtures("runtime")
+_SECOND = timedelta(seconds=1)
 
 
 class Probe(Document):
@@ -74,3 +83,34 @@ async def test_a_lock_given_back_while_the_database_drops_connections(
     async with document_lock(Probe, "release"):
         proxy.fail_next(2)  # the release's first attempt and the driver's own retry
     assert await locks.find_one({"_id": "lock_probes:release"}) is None
+
+
+async def test_a_lock_whose_holder_is_gone_is_taken_when_its_lease_has_ended(
+    runtime: Runtime,
+) -> None:
+    locks = runtime.mongo[runtime.settings.database][COLLECTION]
+    for wait in (timedelta(0), WAIT):  # at the deadline, and on a later refusal
+        key = f"bookings:{ObjectId()}"
+        await locks.insert_one({"_id": key, "token": "crashed", "until": utcnow() - _SECOND})
+        async with document_lock(Booking, key.split(":")[1], wait=wait):
+            held = await locks.find_one({"_id": key})
+            assert held is not None and held["token"] != "crashed"
+
+
+async def test_a_waiter_asks_who_holds_the_lock_only_once_refused_twice(
+    runtime: Runtime, commands: Commands, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first refusal is a lock in use: the waiter tries again without looking it up."""
+    locks = runtime.mongo[runtime.settings.database][COLLECTION]
+    doc_id = ObjectId()
+    key = f"bookings:{doc_id}"
+    await locks.insert_one({"_id": key, "token": "other", "until": utcnow() + WAIT})
+
+    async def sleep(seconds: float) -> None:  # the waiter's, once refused
+        await locks.delete_one({"_id": key})  # the holder is done meanwhile
+        await asyncio.sleep(seconds)
+
+    monkeypatch.setattr(locks_module, "asyncio", SimpleNamespace(sleep=sleep))
+    async with document_lock(Booking, doc_id):
+        pass
+    assert commands.on(COLLECTION) == ["insert", "insert", "delete"]
