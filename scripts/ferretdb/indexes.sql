@@ -8,6 +8,11 @@
 -- sees the field's name, which FerretDB sends as a parameter: so the database plans every
 -- statement with its parameters (plan_cache_mode). Only the database changes: MongoDB uses
 -- the same declared indexes itself.
+--
+-- They keep no pending list (fastupdate = off): with one, GIN queues new entries there and
+-- every scan reads all of them until a vacuum merges them in, so a query's cost grew with
+-- the writes since the last vacuum (an idle round of the sweeps, which finds nothing,
+-- took 9.3 ms after 25,000 bookings were written, 6.0 ms once the lists were merged).
 
 SET client_min_messages = warning;
 
@@ -33,7 +38,8 @@ BEGIN
         RETURN;  -- not one of FerretDB's
     END IF;
     EXECUTE format(
-        'CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops)',
+        'CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops)'
+        ' WITH (fastupdate = off)',
         left(target.table_name, 40) || '_' || left(md5(field), 8) || '_gin',
         target.schema_name, target.table_name, field
     );
@@ -57,6 +63,22 @@ $$;
 DROP EVENT TRIGGER IF EXISTS specialistly_gin_indexes;
 CREATE EVENT TRIGGER specialistly_gin_indexes ON ddl_command_end
     WHEN TAG IN ('CREATE INDEX') EXECUTE FUNCTION specialistly_gin_on_create();
+
+-- GIN indexes made before they kept no pending list.
+DO $$
+DECLARE
+    made regclass;
+BEGIN
+    FOR made IN
+        SELECT c.oid::regclass FROM pg_class c JOIN pg_am am ON am.oid = c.relam
+        WHERE am.amname = 'gin' AND c.relname LIKE '%\_gin'
+            AND NOT coalesce('fastupdate=off' = ANY (c.reloptions), false)
+    LOOP
+        EXECUTE format('ALTER INDEX %s SET (fastupdate = off)', made);
+        PERFORM gin_clean_pending_list(made);
+    END LOOP;
+END
+$$;
 
 -- The indexes made before the trigger existed.
 DO $$

@@ -9,7 +9,10 @@ themselves, and there is nothing to check.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+from string import ascii_lowercase
 from typing import Any
 
 import pytest
@@ -85,6 +88,45 @@ async def test_a_query_that_must_read_its_whole_table_is_not_compiled(
         assert "JIT" not in plan, plan["JIT"]
     finally:
         await collection.drop()
+
+
+async def test_gin_indexes_keep_no_pending_list(runtime: Runtime, settings: Settings) -> None:
+    """With GIN's pending list, every scan reads all the entries written since the last
+    vacuum: an idle round of the sweeps took 9.3 ms after 25,000 bookings were written,
+    6.0 ms once the list was merged."""
+    url = os.environ.get("FERRETDB_POSTGRESQL_URL")
+    if not url:
+        pytest.skip("not FerretDB on PostgreSQL (scripts/services env sets the URL)")
+    db = runtime.mongo[settings.database]
+    # FerretDB names a table after its collection's letters (and a hash of the name).
+    letters = "".join(secrets.choice(ascii_lowercase) for _ in range(8))
+    collection = db[f"pending_{letters}"]
+    await collection.create_index([("owner_id", 1), ("start", -1)])
+    try:
+        psql = await asyncio.create_subprocess_exec(
+            *("psql", url, "-XAt", "-v", f"schema={settings.database}"),
+            *("-v", f"table={collection.name}_%"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await psql.communicate(GIN_OPTIONS.encode())
+        assert psql.returncode == 0
+        options = out.decode().split()
+        assert len(options) == 2, options  # _id and owner_id
+        assert set(options) == {"fastupdate=off"}, options
+    finally:
+        await collection.drop()
+
+
+GIN_OPTIONS = """
+SELECT coalesce(array_to_string(i.reloptions, ','), 'none')
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_am am ON am.oid = i.relam
+JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE am.amname = 'gin' AND n.nspname = :'schema' AND t.relname LIKE :'table'
+"""
 
 
 async def assert_read_through_index(db: Any, name: str, query: dict[str, Any]) -> None:
