@@ -178,6 +178,19 @@ async def set_admin(email: str, *, admin: bool) -> User:
     return await get_user(user.id)
 
 
+async def set_profile(profile: SpecialistProfile, fields: dict[str, object]) -> None:
+    """Write the fields of the profile, whose lock the caller holds, and drop it from the
+    read cache under every address it had or has: the one it had as written, not as read
+    before the lock."""
+    before = await SpecialistProfile.get_pymongo_collection().find_one_and_update(
+        {"_id": profile.id}, {"$set": fields}
+    )
+    addresses = {before["slug"]} if before else set()
+    if "slug" in fields:
+        addresses.add(str(fields["slug"]))
+    await read_cache.profile_changed(profile.user_id, *addresses)
+
+
 async def update_profile(user: User, changes: ProfileChanges) -> User:
     """Change the user's name and, for a specialist, the public profile; all or nothing."""
     check = Check()
@@ -195,14 +208,7 @@ async def update_profile(user: User, changes: ProfileChanges) -> User:
             profile_fields["display_name"] = updates["display_name"]
         try:
             async with edit_lock(SpecialistProfile, profile.id):
-                before = await SpecialistProfile.get_pymongo_collection().find_one_and_update(
-                    {"_id": profile.id}, {"$set": profile_fields}
-                )
-                # The address it had (as written, not as read before the lock) and has now.
-                addresses = {before["slug"]} if before else set()
-                if "slug" in profile_fields:
-                    addresses.add(str(profile_fields["slug"]))
-                await read_cache.profile_changed(profile.user_id, *addresses)
+                await set_profile(profile, profile_fields)
         except (DuplicateKeyError, OperationFailure) as exc:
             if not is_duplicate_key(exc):
                 raise

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 from beanie import PydanticObjectId
 
-from specialistly.core import read_cache, validation
+from specialistly.core import accounts, read_cache, validation
 from specialistly.core.clock import utcnow
 from specialistly.core.errors import Check, DomainError, ErrorCode
 from specialistly.core.locks import edit_lock
@@ -241,12 +241,7 @@ async def refresh_price_range(specialist_id: PydanticObjectId) -> None:
         cursor = Service.get_pymongo_collection().find(query, {"price": 1, "_id": 0})
         prices = [doc["price"] for doc in await cursor.to_list()]
         lowest, highest = min(prices, default=None), max(prices, default=None)
-        written = await SpecialistProfile.get_pymongo_collection().find_one_and_update(
-            {"_id": profile.id},
-            {"$set": {"price_min": lowest, "price_max": highest}},
-        )
-        # Its address as written (read before the lock, it may have changed since).
-        await read_cache.profile_changed(specialist_id, *([written["slug"]] if written else []))
+        await accounts.set_profile(profile, {"price_min": lowest, "price_max": highest})
 
 
 def _validated(
